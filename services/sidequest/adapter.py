@@ -1,0 +1,72 @@
+"""Where `perform_later` sends jobs: the enqueue adapter seam.
+
+The job API never talks to Redis itself. It builds a payload and hands it to the
+current adapter: the Redis client in production, `sidequest.testing`'s fake or inline
+adapters in tests. `sidequest.configure()` installs the Redis one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Protocol
+
+from sidequest.errors import ConfigError
+from sidequest.payload import JobDict
+
+
+@dataclass(frozen=True)
+class UniqueSpec:
+    """A unique_for lock to take with the push: the job's digest and the lock's TTL."""
+
+    digest: str
+    ttl: float
+
+
+@dataclass(frozen=True)
+class PushResult:
+    """What happened to one push: enqueued, or refused because `holder` owns the lock."""
+
+    enqueued: bool
+    holder: str | None = None
+
+
+class EnqueueAdapter(Protocol):
+    def push(
+        self, payload: JobDict, *, at: float | None = None, unique: UniqueSpec | None = None
+    ) -> PushResult:
+        """Enqueue now (`at` is None or past) or schedule at epoch seconds `at`."""
+        ...
+
+    def push_bulk(self, payloads: list[JobDict], *, at: float | None = None) -> None:
+        """Enqueue many payloads in as few round trips as possible."""
+        ...
+
+
+_current: EnqueueAdapter | None = None
+
+
+def set_adapter(adapter: EnqueueAdapter | None) -> None:
+    global _current
+    _current = adapter
+
+
+def current_adapter() -> EnqueueAdapter:
+    if _current is None:
+        raise ConfigError(
+            "sidequest is not configured: call sidequest.configure(redis_url=...) at start-up "
+            "(the worker does this from REDIS_URL), or use sidequest.testing.fake() in tests"
+        )
+    return _current
+
+
+@contextmanager
+def using(adapter: EnqueueAdapter) -> Iterator[EnqueueAdapter]:
+    """Install `adapter` for the duration of a `with` block, then restore the previous one."""
+    previous = _current
+    set_adapter(adapter)
+    try:
+        yield adapter
+    finally:
+        set_adapter(previous)

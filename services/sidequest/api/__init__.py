@@ -1,0 +1,32 @@
+"""The read and admin API over Redis, as Sidekiq's `Sidekiq::Stats`, `Queue`,
+`ScheduledSet`, `RetrySet`, `DeadSet` and `ProcessSet`.
+
+It works from raw payloads and never imports job classes, so the dashboard, the CLI
+and tests can inspect a Redis that Ruby or Python processes write to.
+
+    client = sidequest.connection.connect(url)
+    Stats(client).snapshot().processed
+    RetrySet(client).page(0, 25)
+"""
+
+from sidequest.api.processes import Process, ProcessSet, Work
+from sidequest.api.queues import Queue
+from sidequest.api.records import EntryId, JobRecord, SortedEntry
+from sidequest.api.sorted_sets import DeadSet, RetrySet, ScheduledSet, SortedSet
+from sidequest.api.stats import Stats, StatsSnapshot
+
+__all__ = [
+    "DeadSet",
+    "EntryId",
+    "JobRecord",
+    "Process",
+    "ProcessSet",
+    "Queue",
+    "RetrySet",
+    "ScheduledSet",
+    "SortedEntry",
+    "SortedSet",
+    "Stats",
+    "StatsSnapshot",
+    "Work",
+]

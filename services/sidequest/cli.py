@@ -1,0 +1,251 @@
+"""The `sidequest` command: worker, stats, enqueue, generate.
+
+    sidequest worker [-C FILE] [-r MODULE]... [-c N] [-q QUEUE[,WEIGHT]]... [-t SECONDS]
+    sidequest stats [--json]
+    sidequest enqueue CLASS [JSON_ARGS] [--queue Q] [--in SECONDS]
+    sidequest generate job NAME [--path DIR] [--test-path DIR]
+
+Settings come from defaults, then the config file, then the environment (REDIS_URL,
+SIDEQUEST_*), then flags. Configuration errors exit with status 78 (EX_CONFIG).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+import redis
+
+import sidequest
+from sidequest import api, logs, payload
+from sidequest.client import RedisAdapter
+from sidequest.config import Settings, build_settings
+from sidequest.connection import connect, redact
+from sidequest.errors import ConfigError, SidequestError
+from sidequest.middleware import Middleware
+
+EX_CONFIG = 78
+
+
+@click.group()
+@click.version_option(sidequest.__version__, prog_name="sidequest")
+def main() -> None:
+    """Background jobs on Sidekiq's Redis layout."""
+
+
+@main.command()
+@click.option(
+    "-C",
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False),
+    help="sidekiq.yml-shaped config file",
+)
+@click.option(
+    "-r",
+    "--require",
+    "requires",
+    multiple=True,
+    help="module or .py file defining jobs (repeatable)",
+)
+@click.option("-c", "--concurrency", type=int, help="processor threads")
+@click.option("-q", "--queue", "queues", multiple=True, help="QUEUE or QUEUE,WEIGHT (repeatable)")
+@click.option("-t", "--timeout", type=float, help="shutdown timeout in seconds (default 25)")
+@click.option("-g", "--tag", help="tag shown in the dashboard")
+@click.option("--redis-url", help="overrides REDIS_URL")
+@click.option("--log-format", type=click.Choice(["text", "json"]))
+@click.option("--log-level")
+def worker(
+    config_file: str | None,
+    requires: tuple[str, ...],
+    concurrency: int | None,
+    queues: tuple[str, ...],
+    timeout: float | None,
+    tag: str | None,
+    redis_url: str | None,
+    log_format: str | None,
+    log_level: str | None,
+) -> None:
+    """Run a worker process."""
+    overrides: dict[str, Any] = {
+        "concurrency": concurrency,
+        "queues": list(queues) or None,
+        "shutdown_timeout": timeout,
+        "tag": tag,
+        "redis_url": redis_url,
+        "log_format": log_format,
+        "log_level": log_level,
+    }
+    if requires:
+        overrides["require"] = list(requires)
+    settings = _or_exit(lambda: build_settings(config_file=config_file, overrides=overrides))
+    sys.exit(run_worker(settings))
+
+
+def run_worker(settings: Settings, middleware: Sequence[Middleware] = ()) -> int:
+    """Run a worker until SIGTERM/SIGINT; returns the exit status."""
+    from sidequest.runtime.launcher import Launcher
+
+    try:
+        logs.configure(settings.log_format, settings.log_level)
+        load_modules(settings.require)
+        sidequest.configure(settings.redis_url)
+        launcher = Launcher(settings, list(middleware))
+        launcher.check_redis()
+    except ConfigError as error:
+        click.echo(f"error: {error}", err=True)
+        return EX_CONFIG
+    launcher.install_signal_handlers()
+    launcher.start()
+    launcher.wait()
+    return 0
+
+
+def load_modules(requires: Sequence[str]) -> None:
+    """Import each module (dotted name) or file (path ending in .py)."""
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    for target in requires:
+        if target.endswith(".py") or os.sep in target:
+            path = Path(target).resolve()
+            if not path.is_file():
+                raise ConfigError(f"cannot require {target}: no such file")
+            sys.path.insert(0, str(path.parent))
+            spec = importlib.util.spec_from_file_location(path.stem, path)
+            if spec is None or spec.loader is None:
+                raise ConfigError(f"cannot import {target}")
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[path.stem] = module
+            spec.loader.exec_module(module)
+        else:
+            try:
+                importlib.import_module(target)
+            except ModuleNotFoundError as error:
+                raise ConfigError(f"cannot require {target}: {error}") from None
+
+
+@main.command()
+@click.option(
+    "--redis-url", envvar="REDIS_URL", default="redis://127.0.0.1:6379/0", show_default=True
+)
+@click.option("--json", "as_json", is_flag=True, help="print JSON instead of a table")
+def stats(redis_url: str, as_json: bool) -> None:
+    """Queue depth, retries, dead jobs, processed and failed counts."""
+    client = _or_exit(lambda: connect(redis_url))
+    try:
+        snapshot = api.Stats(client).snapshot()
+        now = time.time()
+        latencies = {queue.name: queue.latency(now) for queue in api.Queue.all(client)}
+    except redis.RedisError as error:
+        click.echo(f"error: cannot read {redact(redis_url)}: {error}", err=True)
+        sys.exit(1)
+    if as_json:
+        document = snapshot.as_dict()
+        document["latencies"] = latencies
+        click.echo(json.dumps(document, indent=2))
+        return
+    rows = [
+        ("Processed", snapshot.processed),
+        ("Failed", snapshot.failed),
+        ("Busy", snapshot.busy),
+        ("Processes", snapshot.processes),
+        ("Enqueued", snapshot.enqueued),
+        ("Scheduled", snapshot.scheduled),
+        ("Retries", snapshot.retries),
+        ("Dead", snapshot.dead),
+        ("Default latency", f"{snapshot.default_latency:.2f}s"),
+    ]
+    for label, value in rows:
+        click.echo(f"{label:<16} {value}")
+    if snapshot.queues:
+        click.echo("")
+        click.echo(f"{'Queue':<24} {'Size':>10} {'Latency':>10}")
+        for name, size in snapshot.queues.items():
+            click.echo(f"{name:<24} {size:>10} {latencies.get(name, 0.0):>9.2f}s")
+
+
+@main.command()
+@click.argument("job_class")
+@click.argument("json_args", required=False, default="[]")
+@click.option("--queue", default="default", show_default=True)
+@click.option("--in", "delay", type=float, help="run after this many seconds")
+@click.option(
+    "--retry", default="true", show_default=True, help="true, false or a number of retries"
+)
+@click.option(
+    "--redis-url", envvar="REDIS_URL", default="redis://127.0.0.1:6379/0", show_default=True
+)
+def enqueue(
+    job_class: str, json_args: str, queue: str, delay: float | None, retry: str, redis_url: str
+) -> None:
+    """Enqueue JOB_CLASS (any name, Ruby's included) with a JSON array of arguments."""
+    try:
+        args = json.loads(json_args)
+    except ValueError as error:
+        raise click.BadParameter(f"not valid JSON: {error}", param_hint="JSON_ARGS") from None
+    if not isinstance(args, list):
+        raise click.BadParameter("must be a JSON array, e.g. '[42]'", param_hint="JSON_ARGS")
+    retry_option = _retry_option(retry)
+    job = payload.build(job_class, args, queue=queue, retry=retry_option)
+    adapter = RedisAdapter(_or_exit(lambda: connect(redis_url)))
+    at = time.time() + delay if delay else None
+    try:
+        adapter.push(job, at=at)
+    except SidequestError as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(1)
+    click.echo(job["jid"])
+
+
+def _retry_option(value: str) -> bool | int:
+    lowered = value.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    try:
+        return int(value)
+    except ValueError:
+        raise click.BadParameter("use true, false or a number", param_hint="--retry") from None
+
+
+@main.group()
+def generate() -> None:
+    """Write new job modules."""
+
+
+@generate.command("job")
+@click.argument("name")
+@click.option("--path", default="jobs", show_default=True, type=click.Path(file_okay=False))
+@click.option("--test-path", default="tests", show_default=True, type=click.Path(file_okay=False))
+@click.option("--queue", default="default", show_default=True)
+@click.option("--force", is_flag=True, help="overwrite existing files")
+def generate_job_command(name: str, path: str, test_path: str, queue: str, force: bool) -> None:
+    """A job module NAME_job.py and its test (like `rails generate job NAME`)."""
+    from sidequest.generator import generate_job
+
+    generated = _or_exit(
+        lambda: generate_job(
+            name, path=Path(path), test_path=Path(test_path), queue=queue, force=force
+        )
+    )
+    click.echo(f"created {generated.job_file}")
+    click.echo(f"created {generated.test_file}")
+
+
+def _or_exit(action: Any) -> Any:
+    try:
+        return action()
+    except ConfigError as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(EX_CONFIG)
+
+
+if __name__ == "__main__":
+    main()

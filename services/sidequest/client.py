@@ -1,0 +1,93 @@
+"""The Redis enqueue adapter: the only writer of new jobs, in Sidekiq's layout.
+
+push now:      SADD queues <q>; LPUSH queue:<q> <job with enqueued_at>   (one round trip)
+push later:    ZADD schedule <at> <job>; PUBLISH the wakeup channel     (one round trip)
+unique:        push_unique.lua takes the lock and pushes in one step
+bulk:          one SADD and one LPUSH of all jobs per queue             (one round trip)
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+
+import redis
+
+from sidequest import keys, payload, scripts
+from sidequest.adapter import PushResult, UniqueSpec
+from sidequest.errors import EnqueueError
+from sidequest.payload import JobDict
+
+
+class RedisAdapter:
+    """Pushes payloads to Redis. Thread-safe: redis-py's pool gives each call a connection."""
+
+    def __init__(self, client: redis.Redis):
+        self.redis = client
+
+    def push(
+        self, job: JobDict, *, at: float | None = None, unique: UniqueSpec | None = None
+    ) -> PushResult:
+        try:
+            if unique is not None:
+                return self._push_unique(job, at, unique)
+            pipe = self.redis.pipeline(transaction=False)
+            if at is None:
+                job["enqueued_at"] = time.time()
+                pipe.sadd(keys.QUEUES, job["queue"])
+                pipe.lpush(keys.queue(job["queue"]), payload.encode(job))
+            else:
+                job.pop("enqueued_at", None)
+                pipe.zadd(keys.SCHEDULE, {payload.encode(job): at})
+                pipe.publish(keys.SCHEDULE_WAKEUP_CHANNEL, repr(at))
+            pipe.execute()
+        except redis.RedisError as error:
+            raise EnqueueError(f"could not enqueue {job['class']} {job['jid']}: {error}") from error
+        return PushResult(enqueued=True)
+
+    def push_bulk(self, jobs: list[JobDict], *, at: float | None = None) -> None:
+        if not jobs:
+            return
+        try:
+            pipe = self.redis.pipeline(transaction=False)
+            if at is None:
+                now = time.time()
+                by_queue: dict[str, list[str]] = defaultdict(list)
+                for job in jobs:
+                    job["enqueued_at"] = now
+                    by_queue[job["queue"]].append(payload.encode(job))
+                for name, encoded in by_queue.items():
+                    pipe.sadd(keys.QUEUES, name)
+                    pipe.lpush(keys.queue(name), *encoded)
+            else:
+                pipe.zadd(keys.SCHEDULE, {payload.encode(job): at for job in jobs})
+                pipe.publish(keys.SCHEDULE_WAKEUP_CHANNEL, repr(at))
+            pipe.execute()
+        except redis.RedisError as error:
+            raise EnqueueError(f"could not enqueue {len(jobs)} jobs: {error}") from error
+
+    def _push_unique(self, job: JobDict, at: float | None, unique: UniqueSpec) -> PushResult:
+        if at is None:
+            job["enqueued_at"] = time.time()
+            target = keys.queue(job["queue"])
+            score = ""
+        else:
+            job.pop("enqueued_at", None)
+            target = keys.SCHEDULE
+            score = repr(at)
+        reply = scripts.PUSH_UNIQUE(
+            self.redis,
+            [keys.unique_lock(unique.digest), keys.QUEUES, target],
+            [
+                job["jid"],
+                max(1, int(unique.ttl * 1000)),
+                job["queue"],
+                payload.encode(job),
+                score,
+                keys.SCHEDULE_WAKEUP_CHANNEL,
+            ],
+        )
+        if int(reply[0]) == 1:
+            return PushResult(enqueued=True)
+        holder = reply[1].decode() if isinstance(reply[1], bytes) else str(reply[1])
+        return PushResult(enqueued=False, holder=holder or None)

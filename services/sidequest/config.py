@@ -1,0 +1,234 @@
+"""Worker settings: defaults, the sidekiq.yml-shaped config file, environment and flags.
+
+Precedence, lowest first: defaults, the YAML file (`-C`), environment variables, CLI
+flags. The file keeps Sidekiq's shape, with or without the leading colons:
+
+    :concurrency: 5
+    :queues:
+      - default
+      - mailers
+      - [critical, 3]
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from sidequest.connection import DEFAULT_URL, check_url
+from sidequest.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class QueueSpec:
+    """A queue and its weight; weight 0 means "listed without a weight"."""
+
+    name: str
+    weight: int = 0
+
+
+@dataclass(frozen=True)
+class Settings:
+    redis_url: str = DEFAULT_URL
+    #: processor threads per worker process
+    concurrency: int = 5
+    queues: tuple[QueueSpec, ...] = (QueueSpec("default"),)
+    #: seconds SIGTERM waits for running jobs before pushing them back to their queues
+    shutdown_timeout: float = 25.0
+    tag: str = ""
+    labels: tuple[str, ...] = ()
+    #: modules (or .py files) imported at start so their job classes register
+    require: tuple[str, ...] = ()
+    #: jobs fetched beyond the free threads, so threads never wait for a round trip
+    prefetch: int | None = None
+    heartbeat_interval: float = 2.0
+    #: a process whose heartbeat is older than this is presumed dead; its jobs are recovered
+    heartbeat_timeout: float = 20.0
+    #: recoveries from dead processes after which a job goes to the dead set (poison pill)
+    max_recoveries: int = 3
+    #: retries allowed by `retry = True`
+    max_retries: int = 25
+    dead_max_jobs: int = 10_000
+    dead_timeout: float = 180 * 24 * 3600.0
+    #: seconds after a job's timeout before its thread is abandoned and replaced
+    timeout_grace: float = 1.0
+    #: longest the scheduler sleeps without news (catches jobs scheduled by other clients)
+    scheduler_max_sleep: float = 1.0
+    log_format: str = "text"
+    log_level: str = "INFO"
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def effective_prefetch(self) -> int:
+        return self.concurrency if self.prefetch is None else self.prefetch
+
+    @property
+    def weighted(self) -> bool:
+        return any(queue.weight > 0 for queue in self.queues)
+
+    def validate(self) -> Settings:
+        check_url(self.redis_url)
+        if self.concurrency < 1:
+            raise ConfigError(f"concurrency must be at least 1 (got {self.concurrency})")
+        if not self.queues:
+            raise ConfigError("at least one queue is needed")
+        if self.heartbeat_timeout <= self.heartbeat_interval * 2:
+            raise ConfigError(
+                "heartbeat_timeout must exceed twice heartbeat_interval, or live processes "
+                f"would be presumed dead (got {self.heartbeat_timeout} and {self.heartbeat_interval})"
+            )
+        if self.log_format not in ("text", "json"):
+            raise ConfigError(f"log_format must be text or json (got {self.log_format!r})")
+        for number in ("shutdown_timeout", "heartbeat_interval", "timeout_grace"):
+            value = getattr(self, number)
+            if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
+                raise ConfigError(f"{number} must be a non-negative number (got {value!r})")
+        return self
+
+
+_FILE_KEYS = {
+    "concurrency": "concurrency",
+    "queues": "queues",
+    "timeout": "shutdown_timeout",
+    "shutdown_timeout": "shutdown_timeout",
+    "tag": "tag",
+    "labels": "labels",
+    "require": "require",
+    "prefetch": "prefetch",
+    "heartbeat_interval": "heartbeat_interval",
+    "heartbeat_timeout": "heartbeat_timeout",
+    "max_recoveries": "max_recoveries",
+    "max_retries": "max_retries",
+    "dead_max_jobs": "dead_max_jobs",
+    "dead_timeout": "dead_timeout",
+    "timeout_grace": "timeout_grace",
+    "scheduler_max_sleep": "scheduler_max_sleep",
+    "redis_url": "redis_url",
+    "log_format": "log_format",
+    "log_level": "log_level",
+}
+
+_ENVIRONMENT = {
+    "REDIS_URL": "redis_url",
+    "SIDEQUEST_CONCURRENCY": "concurrency",
+    "SIDEQUEST_QUEUES": "queues",
+    "SIDEQUEST_SHUTDOWN_TIMEOUT": "shutdown_timeout",
+    "SIDEQUEST_TAG": "tag",
+    "SIDEQUEST_HEARTBEAT_INTERVAL": "heartbeat_interval",
+    "SIDEQUEST_HEARTBEAT_TIMEOUT": "heartbeat_timeout",
+    "SIDEQUEST_PREFETCH": "prefetch",
+    "SIDEQUEST_LOG_FORMAT": "log_format",
+    "SIDEQUEST_LOG_LEVEL": "log_level",
+    "LOG_FORMAT": "log_format",
+}
+
+
+def parse_queue(entry: object) -> QueueSpec:
+    """`"name"`, `"name,3"`, `["name", 3]` or `{"name": 3}` -> QueueSpec."""
+    if isinstance(entry, str):
+        name, _, weight = entry.partition(",")
+        return _queue(name.strip(), weight.strip() or 0)
+    if isinstance(entry, Sequence) and 1 <= len(entry) <= 2:
+        return _queue(str(entry[0]), entry[1] if len(entry) == 2 else 0)
+    if isinstance(entry, Mapping) and len(entry) == 1:
+        ((name, weight),) = entry.items()
+        return _queue(str(name), weight)
+    raise ConfigError(f"a queue must be a name, 'name,weight' or [name, weight] (got {entry!r})")
+
+
+def _queue(name: str, weight: object) -> QueueSpec:
+    if not name or any(ch.isspace() for ch in name):
+        raise ConfigError(f"invalid queue name {name!r}")
+    try:
+        number = int(str(weight))
+    except ValueError:
+        raise ConfigError(
+            f"queue {name!r}: weight must be a whole number (got {weight!r})"
+        ) from None
+    if number < 0:
+        raise ConfigError(f"queue {name!r}: weight must not be negative")
+    return QueueSpec(name, number)
+
+
+def parse_queues(entries: Sequence[object]) -> tuple[QueueSpec, ...]:
+    specs: dict[str, QueueSpec] = {}
+    for entry in entries:
+        spec = parse_queue(entry)
+        specs.setdefault(spec.name, spec)
+    if not specs:
+        raise ConfigError("the queue list is empty")
+    return tuple(specs.values())
+
+
+def read_file(path: str | Path) -> dict[str, Any]:
+    """The settings found in a sidekiq.yml-shaped file, as Settings field names."""
+    try:
+        document = yaml.safe_load(Path(path).read_text())
+    except OSError as error:
+        raise ConfigError(f"cannot read config file {path}: {error.strerror}") from None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"config file {path} is not valid YAML: {error}") from None
+    if document is None:
+        return {}
+    if not isinstance(document, dict):
+        raise ConfigError(f"config file {path} must hold a mapping of settings")
+    found: dict[str, Any] = {}
+    for raw_key, value in document.items():
+        key = str(raw_key).strip(":")
+        if key not in _FILE_KEYS:
+            raise ConfigError(
+                f"config file {path}: unknown setting {raw_key!r} "
+                f"(known: {', '.join(sorted(_FILE_KEYS))})"
+            )
+        found[_FILE_KEYS[key]] = value
+    return found
+
+
+def read_environment(environ: Mapping[str, str]) -> dict[str, Any]:
+    return {name: environ[var] for var, name in _ENVIRONMENT.items() if environ.get(var)}
+
+
+def build_settings(
+    *,
+    config_file: str | Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Defaults < config file < environment < explicit overrides (CLI flags)."""
+    values: dict[str, Any] = {}
+    if config_file is not None:
+        values.update(read_file(config_file))
+    values.update(read_environment(os.environ if environ is None else environ))
+    values.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    return replace(Settings(), **_coerce(values)).validate()
+
+
+def _coerce(values: Mapping[str, Any]) -> dict[str, Any]:
+    types = {f.name: f.type for f in fields(Settings)}
+    result: dict[str, Any] = {}
+    for name, value in values.items():
+        kind = str(types[name])
+        try:
+            if name == "queues":
+                entries = value.split() if isinstance(value, str) else value
+                if not isinstance(entries, Sequence):
+                    raise ConfigError(f"queues must be a list (got {value!r})")
+                result[name] = parse_queues(entries)
+            elif name in ("labels", "require"):
+                items = value.split(",") if isinstance(value, str) else value
+                result[name] = tuple(str(item).strip() for item in items if str(item).strip())
+            elif kind.startswith("int"):
+                result[name] = int(value)
+            elif kind.startswith("float"):
+                result[name] = float(value)
+            else:
+                result[name] = str(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"setting {name}: cannot use {value!r}") from None
+    return result

@@ -1,0 +1,125 @@
+"""Every Redis key sidequest reads or writes is named here, and only here.
+
+Sidekiq's layout (shared with Ruby Sidekiq clients, workers and Web UI)
+========================================================================
+key                          type    writer / TTL
+---------------------------  ------  ------------------------------------------------------
+queues                       SET     client SADD on every push; no TTL
+queue:<name>                 LIST    client LPUSH; workers take from the right; no TTL
+schedule                     ZSET    client ZADD, score = due time (float epoch s); member =
+                                     job JSON without `at`/`enqueued_at`; no TTL
+retry                        ZSET    worker, score = next attempt (float epoch s); no TTL
+dead                         ZSET    worker, score = time of death; trimmed by count and age
+                                     on every add
+stat:processed               STRING  worker counter (every execution, failures included)
+stat:failed                  STRING  worker counter
+stat:processed:<YYYY-MM-DD>  STRING  daily counter (UTC date), TTL 5 years as Sidekiq
+stat:failed:<YYYY-MM-DD>     STRING  daily counter, TTL 5 years
+processes                    SET     heartbeat SADD; identities of worker processes
+<identity>                   HASH    heartbeat, TTL 60 s: info, busy, beat, quiet, rss,
+                                     rtt_us, concurrency
+<identity>:work              HASH    heartbeat, TTL 60 s: thread id -> {"queue", "payload",
+                                     "run_at"} for Sidekiq >= 6.5 readers
+<identity>:workers           HASH    the same content under Sidekiq <= 6.4's name
+<identity>-signals           LIST    UIs LPUSH TSTP/TERM/TTIN, the process RPOPs; TTL 60 s
+
+sidequest's own keys (what Sidekiq's layout has no place for)
+=============================================================
+sidequest:lease:<identity>     STRING  heartbeat SET PX heartbeat_timeout: the process is
+                                       alive while this exists; its expiry triggers recovery
+sidequest:inflight:<identity>  HASH    fetch script: field "<token>:<queue>" -> raw job for
+                                       every job the process holds; emptied by ack, retry,
+                                       dead, requeue and recovery; no TTL (recovered instead)
+sidequest:owners               SET     identities that may own an in-flight hash; scanned by
+                                       recovery; no TTL, entries removed once recovered
+sidequest:recoveries           HASH    jid -> how often the job was recovered from a dead
+                                       process; TTL 72 h, refreshed on every recovery
+sidequest:recovery-lock        STRING  SET NX PX: one process scans for orphans at a time
+sidequest:unique:<digest>      STRING  jid holding a unique_for lock; TTL unique_for (+delay)
+sidequest:metrics:<bucket>     HASH    per-class executions/failures/durations per minute,
+                                       written by workers; TTL 25 h
+sidequest:schedule-wakeup      channel PUBLISH when a job is scheduled, so schedulers wake
+                                       early instead of polling
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+PREFIX = "sidequest:"
+
+QUEUES = "queues"
+SCHEDULE = "schedule"
+RETRY = "retry"
+DEAD = "dead"
+PROCESSES = "processes"
+STAT_PROCESSED = "stat:processed"
+STAT_FAILED = "stat:failed"
+
+OWNERS = PREFIX + "owners"
+RECOVERIES = PREFIX + "recoveries"
+RECOVERY_LOCK = PREFIX + "recovery-lock"
+SCHEDULE_WAKEUP_CHANNEL = PREFIX + "schedule-wakeup"
+
+STATS_TTL_SECONDS = 5 * 365 * 24 * 3600
+PROCESS_TTL_SECONDS = 60
+RECOVERIES_TTL_SECONDS = 72 * 3600
+METRICS_TTL_SECONDS = 25 * 3600
+
+
+def queue(name: str) -> str:
+    return "queue:" + name
+
+
+def queue_name(key: str) -> str:
+    """The queue name of a `queue:<name>` key."""
+    return key[len("queue:") :]
+
+
+def stat_daily(stat: str, when: datetime | None = None) -> str:
+    """`stat:processed:YYYY-MM-DD` for `stat` (processed or failed), by UTC date."""
+    day = (when or datetime.now(UTC)).strftime("%Y-%m-%d")
+    return f"stat:{stat}:{day}"
+
+
+def process(identity: str) -> str:
+    return identity
+
+
+def work(identity: str) -> str:
+    return identity + ":work"
+
+
+def legacy_workers(identity: str) -> str:
+    return identity + ":workers"
+
+
+def signals(identity: str) -> str:
+    return identity + "-signals"
+
+
+def lease(identity: str) -> str:
+    return PREFIX + "lease:" + identity
+
+
+def inflight(identity: str) -> str:
+    return PREFIX + "inflight:" + identity
+
+
+def unique_lock(digest: str) -> str:
+    return PREFIX + "unique:" + digest
+
+
+def metrics_bucket(minute: str) -> str:
+    """Per-minute job metrics hash; `minute` is `YYYYMMDDHHMM` in UTC."""
+    return PREFIX + "metrics:" + minute
+
+
+def inflight_field(token: int, queue_name: str) -> str:
+    """The in-flight hash field for one execution: `<token>:<queue>`."""
+    return f"{token}:{queue_name}"
+
+
+def split_inflight_field(field: str) -> tuple[int, str]:
+    token, _, name = field.partition(":")
+    return int(token), name

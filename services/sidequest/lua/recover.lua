@@ -1,0 +1,57 @@
+-- recover.lua: hand the in-flight jobs of a process whose lease expired back to their
+-- queues (front), or to the dead set when a job has killed too many processes.
+--
+-- KEYS[1]    sidequest:lease:<identity>     must be missing, or nothing happens
+-- KEYS[2]    sidequest:inflight:<identity>  HASH of the presumed-dead process
+-- KEYS[3]    sidequest:owners               SET   the identity is removed once empty
+-- KEYS[4]    dead                           ZSET
+-- KEYS[5]    sidequest:recoveries           HASH  jid -> recoveries so far
+-- KEYS[6]    stat:failed                    KEYS[7] stat:failed:<YYYY-MM-DD>
+-- KEYS[8..]  queue:<name> for each entry, aligned with the ARGV entries
+-- ARGV[1]    identity
+-- ARGV[2]    now, float epoch seconds (score for the dead set)
+-- ARGV[3]    dead set: most entries kept      ARGV[4] dead set: drop scores at or below
+-- ARGV[5]    TTL of the recoveries hash, seconds
+-- ARGV[6]    TTL of the daily counter, seconds
+-- ARGV[7..]  per entry 4 values: field, mode ("queue" or "dead"), jid ("" if unknown),
+--            payload for the dead set ("" in queue mode)
+-- Returns    -1 when the lease exists (the process is alive after all), else the number
+--            of jobs moved
+-- Cost       O(number of entries)
+
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  return -1
+end
+
+local moved = 0
+local entry = 0
+for at = 7, #ARGV, 4 do
+  local field, mode, jid = ARGV[at], ARGV[at + 1], ARGV[at + 2]
+  local job = redis.call('HGET', KEYS[2], field)
+  if job then
+    redis.call('HDEL', KEYS[2], field)
+    if mode == 'dead' then
+      redis.call('ZADD', KEYS[4], ARGV[2], ARGV[at + 3])
+      redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', ARGV[4])
+      redis.call('ZREMRANGEBYRANK', KEYS[4], 0, -(tonumber(ARGV[3]) + 1))
+      redis.call('INCR', KEYS[6])
+      redis.call('INCR', KEYS[7])
+      redis.call('EXPIRE', KEYS[7], ARGV[6])
+    else
+      redis.call('RPUSH', KEYS[8 + entry], job)
+      if jid ~= '' then
+        redis.call('HINCRBY', KEYS[5], jid, 1)
+      end
+    end
+    moved = moved + 1
+  end
+  entry = entry + 1
+end
+
+if moved > 0 then
+  redis.call('EXPIRE', KEYS[5], ARGV[5])
+end
+if redis.call('HLEN', KEYS[2]) == 0 then
+  redis.call('SREM', KEYS[3], ARGV[1])
+end
+return moved

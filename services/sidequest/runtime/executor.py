@@ -1,0 +1,177 @@
+"""Runs one fetched job and says how it ended.
+
+Tasks, for each job a processor hands over:
+1. decode the payload; a queue entry that is not a job goes to the dead set, wrapped
+2. resolve the class and the arguments; an unknown class or arguments that do not fit
+   `perform` go to the dead set at once (retrying cannot fix them)
+3. run perform inside the job's callbacks, guarded by the watchdog when it has a timeout
+4. on failure apply retry_on / discard_on / the default policy (`sidequest.job.rescue`)
+5. log the start and the finish, and tell the middleware
+The result is an Outcome for the fetcher to write to Redis; nothing here does I/O
+besides logging and the middleware.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import timedelta
+from typing import Any
+
+from sidequest import payload
+from sidequest.config import Settings
+from sidequest.errors import (
+    ArgumentMismatchError,
+    JobTimeoutError,
+    MalformedPayloadError,
+    UnknownJobError,
+)
+from sidequest.job import rescue
+from sidequest.job.base import Job, failure_state
+from sidequest.middleware import DEAD, DISCARDED, RETRIED, SUCCEEDED, JobContext, MiddlewareChain
+from sidequest.runtime import failure, resolution
+from sidequest.runtime.joblog import JobLog
+from sidequest.runtime.outcome import Ack, Failure, Outcome
+from sidequest.runtime.store import Fetched
+from sidequest.runtime.watchdog import Guard, Watchdog
+
+logger = logging.getLogger("sidequest")
+
+# Errors a job's own code may raise that still must not kill the processor thread.
+_JOB_ERRORS = (Exception, SystemExit, KeyboardInterrupt)
+
+
+class Executor:
+    def __init__(self, settings: Settings, middleware: MiddlewareChain, watchdog: Watchdog):
+        self.settings = settings
+        self.middleware = middleware
+        self.watchdog = watchdog
+        self.log = JobLog()
+
+    def execute(self, fetched: Fetched) -> Outcome | None:
+        """Run the job; None means the watchdog abandoned it and already reported it."""
+        started = time.time()
+        try:
+            job = payload.decode(fetched.raw)
+        except MalformedPayloadError as error:
+            logger.warning("dead on arrival from queue %s: %s", fetched.queue, error)
+            dead = failure.wrap_malformed(fetched.raw, fetched.queue, error, started)
+            return Failure(fetched.field, "dead", started, dead)
+
+        context = JobContext(
+            jid=str(job.get("jid", "")),
+            job_class=payload.display_class(job),
+            queue=fetched.queue,
+            enqueued_at=payload.timestamp(job.get("enqueued_at")),
+            started_at=started,
+        )
+        self.log.start(context)
+        if self.middleware:
+            self.middleware.job_started(context)
+        clock = time.perf_counter()
+        job_class: type[Job] | None = None
+        instance: Job | None = None
+        guard: Guard | None = None
+        error: BaseException | None = None
+        try:
+            job_class = resolution.resolve(job)
+            args = resolution.perform_args(job)
+            job_class.check_arity(len(args))
+            instance = job_class.from_payload(job, args)
+            timeout = job_class.timeout
+            if timeout is not None:
+                seconds = (
+                    timeout.total_seconds() if isinstance(timeout, timedelta) else float(timeout)
+                )
+                guard = self.watchdog.begin(seconds, (fetched, job, job_class, instance, context))
+            try:
+                instance.run_perform()
+            finally:
+                if guard is not None:
+                    self.watchdog.end(guard)
+        except _JOB_ERRORS as raised:
+            error = raised
+        if guard is not None and guard.abandoned:
+            return None
+        duration = time.perf_counter() - clock
+        if error is None:
+            outcome: Outcome = Ack(fetched.field, context.jid, _unique_digest(job))
+            label = SUCCEEDED
+        else:
+            outcome, label = self.failed(fetched, job, job_class, instance, error)
+        self.log.finish(context, label, duration, error)
+        if self.middleware:
+            self.middleware.job_finished(context, label, duration, error)
+        return outcome
+
+    def failed(
+        self,
+        fetched: Fetched,
+        job: payload.JobDict,
+        job_class: type[Job] | None,
+        instance: Job | None,
+        error: BaseException,
+    ) -> tuple[Failure, str]:
+        """Decide and build the Failure for a job whose execution raised `error`."""
+        now = time.time()
+        digest = _unique_digest(job)
+        jid = str(job.get("jid", ""))
+        timeout = _seconds(job_class.timeout) if job_class is not None else None
+        message = failure.error_message(error, timeout)
+        if job_class is None or isinstance(error, UnknownJobError | ArgumentMismatchError):
+            failure.record_error(job, error, now, message=message)
+            return Failure(fetched.field, "dead", now, payload.encode(job), jid, digest), DEAD
+
+        retry_option = job.get("retry", True)
+        if not isinstance(retry_option, bool | int):
+            retry_option = True
+        decision = rescue.decide(
+            job_class,
+            error,
+            failure_state(job),
+            retry_option,
+            max_retries=self.settings.max_retries,
+        )
+        if isinstance(decision, rescue.Discard):
+            logger.info("discarding %s %s: %s", job_class.job_name, jid, decision.reason)
+            if decision.callback is not None and instance is not None:
+                _call_safely(decision.callback, instance, error)
+            return Failure(fetched.field, "discard", now, "", jid, digest), DISCARDED
+        failure.record_error(job, error, now, backtrace=job_class.backtrace, message=message)
+        if isinstance(decision, rescue.Retry):
+            failure.apply_retry(job, decision)
+            score = now + decision.delay
+            return Failure(fetched.field, "retry", score, payload.encode(job), jid, digest), RETRIED
+        return Failure(fetched.field, "dead", now, payload.encode(job), jid, digest), DEAD
+
+    def abandoned_outcome(self, guard: Guard) -> Failure:
+        """The Failure for a job the watchdog gave up on (its thread is still stuck)."""
+        fetched, job, job_class, instance, context = guard.context
+        error = JobTimeoutError(
+            f"job exceeded its timeout of {_seconds(job_class.timeout):g}s and did not stop; "
+            "its thread was abandoned"
+        )
+        outcome, label = self.failed(fetched, job, job_class, instance, error)
+        duration = time.time() - context.started_at
+        self.log.finish(context, label, duration, error)
+        if self.middleware:
+            self.middleware.job_finished(context, label, duration, error)
+        return outcome
+
+
+def _seconds(value: float | timedelta | None) -> float | None:
+    if value is None:
+        return None
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+def _unique_digest(job: payload.JobDict) -> str | None:
+    digest = job.get("unique_digest")
+    return digest if isinstance(digest, str) and digest else None
+
+
+def _call_safely(callback: Any, instance: Job, error: BaseException) -> None:
+    try:
+        callback(instance, error)
+    except Exception:
+        logger.exception("callback %r for %s failed", callback, instance)

@@ -1,0 +1,75 @@
+"""Payloads for failed executions, with Sidekiq's error fields. Pure, no I/O.
+
+Sidekiq's rules: the first failure sets `retry_count` 0 and `failed_at`; each later
+one increments `retry_count` and sets `retried_at`. `error_message` is cut at 10,000
+characters; `error_backtrace` is base64(zlib(JSON lines)) when backtraces are kept.
+"""
+
+from __future__ import annotations
+
+import traceback
+from typing import Any
+
+from sidequest import payload
+from sidequest.job.rescue import Retry, error_class_name
+from sidequest.payload import JobDict
+
+MAX_MESSAGE = 10_000
+MALFORMED_CLASS = "sidequest.MalformedPayload"
+
+
+def error_message(error: BaseException, timeout: float | None = None) -> str:
+    message = str(error)
+    if not message and timeout is not None and isinstance(error, TimeoutError):
+        message = f"job exceeded its timeout of {timeout:g}s and was stopped"
+    return (message or type(error).__name__)[:MAX_MESSAGE]
+
+
+def record_error(
+    job: JobDict,
+    error: BaseException,
+    now: float,
+    *,
+    backtrace: bool | int = False,
+    message: str | None = None,
+) -> int:
+    """Set the error fields on `job` and return its new retry_count."""
+    previous = job.get("retry_count")
+    if isinstance(previous, int) and not isinstance(previous, bool):
+        count = previous + 1
+        job["retried_at"] = now
+    else:
+        count = 0
+        job["failed_at"] = now
+    job["retry_count"] = count
+    job["error_message"] = message if message is not None else error_message(error)
+    job["error_class"] = error_class_name(error)
+    if backtrace:
+        lines = traceback.format_exception(error)
+        if backtrace is not True:
+            lines = lines[-int(backtrace) :]
+        job["error_backtrace"] = payload.encode_backtrace([line.rstrip("\n") for line in lines])
+    return count
+
+
+def apply_retry(job: JobDict, decision: Retry) -> None:
+    """Point the job at its retry queue and count the rule's executions."""
+    if decision.queue:
+        job["queue"] = decision.queue
+    elif isinstance(job.get("retry_queue"), str):
+        job["queue"] = job["retry_queue"]
+    if decision.rule_key is not None:
+        counts: dict[str, Any] = dict(job.get("exception_executions") or {})
+        counts[decision.rule_key] = decision.executions
+        job["exception_executions"] = counts
+
+
+def wrap_malformed(raw: bytes, queue: str, error: BaseException, now: float) -> str:
+    """A dead-set entry for a queue entry that is not a job, so UIs can still show it."""
+    text = raw.decode("utf-8", errors="replace")
+    job = payload.build(MALFORMED_CLASS, [text], queue=queue, retry=False, now=now)
+    job["failed_at"] = now
+    job["retry_count"] = 0
+    job["error_class"] = error_class_name(error)
+    job["error_message"] = str(error)[:MAX_MESSAGE]
+    return payload.encode(job)

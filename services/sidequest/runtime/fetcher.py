@@ -1,0 +1,153 @@
+"""The one thread that exchanges jobs with Redis for a worker process.
+
+Tasks:
+1. write finished jobs' outcomes (acks, retries, deaths) in batches
+2. in the same round trip, fetch as many jobs as there are free slots, in queue order
+3. when the queues are empty, sleep until a waiter sees a job arrive or a thread
+   finishes one
+4. on Redis errors keep the outcomes, back off, and reconcile the in-flight hash once
+   Redis answers again (a fetch whose reply was lost may have moved jobs)
+Lifecycle: start(); quiet() stops fetching and returns the unstarted jobs; stop()
+writes the last outcomes and ends the thread.
+
+Batching is what makes reliable fetch cheap: with 10 threads busy, one round trip
+acknowledges and replaces about 10 jobs, well under one Redis command per job.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from collections.abc import Callable
+
+import redis
+
+from sidequest.runtime.manager import Manager
+from sidequest.runtime.outcome import Ack, Failure, Outcome
+from sidequest.runtime.queue_order import QueueOrder
+from sidequest.runtime.store import Fetched, LeaseLost, WorkerStore
+from sidequest.runtime.waiter import IdleGate
+
+logger = logging.getLogger("sidequest")
+
+# Without waiters (or if one failed silently) the idle fetcher still looks this often.
+IDLE_POLL_SECONDS = 2.0
+
+
+class Fetcher:
+    def __init__(
+        self,
+        store: WorkerStore,
+        manager: Manager,
+        order: QueueOrder,
+        gate: IdleGate,
+        on_lease_lost: Callable[[], None],
+    ):
+        self.store = store
+        self.manager = manager
+        self.order = order
+        self.gate = gate
+        self.on_lease_lost = on_lease_lost
+        self.wakeup = threading.Event()
+        self._quiet = False
+        self._stopping = False
+        self._quiet_seen = threading.Event()
+        self._reconcile = False
+        self._failures = 0
+        self._thread = threading.Thread(target=self._run, name="sidequest-fetcher", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def wake(self) -> None:
+        self.wakeup.set()
+
+    def quiet(self, timeout: float = 10.0) -> None:
+        """Stop fetching; returns once no fetch is in progress."""
+        self._quiet = True
+        self.wakeup.set()
+        self._quiet_seen.wait(timeout)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Write the remaining outcomes and end the thread."""
+        self._quiet = True
+        self._stopping = True
+        self.wakeup.set()
+        self._thread.join(timeout)
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def _run(self) -> None:
+        while True:
+            self.wakeup.clear()
+            quiet = self._quiet
+            if quiet:
+                self._quiet_seen.set()
+            stopping = self._stopping
+            outcomes = self.manager.take_outcomes()
+            limit = 0 if quiet else self.manager.free_slots()
+            if not outcomes and limit <= 0:
+                if stopping:
+                    return
+                self.gate.leave_idle()
+                self.wakeup.wait(IDLE_POLL_SECONDS)
+                continue
+            try:
+                if self._reconcile:
+                    self._reconcile_inflight()
+                fetched = self._exchange(outcomes, limit)
+            except redis.RedisError as error:
+                self.manager.return_outcomes(outcomes)
+                self._reconcile = True
+                if stopping:
+                    logger.error(
+                        "could not write %d outcomes at shutdown: %s", len(outcomes), error
+                    )
+                    return
+                self._back_off(error)
+                continue
+            if self._failures:
+                logger.info("fetcher: Redis is reachable again")
+                self._failures = 0
+            if fetched:
+                self.gate.leave_idle()
+                self.manager.dispatch(fetched)
+            elif limit > 0:
+                self.gate.enter_idle()
+                self.wakeup.wait(IDLE_POLL_SECONDS)
+
+    def _exchange(self, outcomes: list[Outcome], limit: int) -> list[Fetched]:
+        acks = [outcome for outcome in outcomes if isinstance(outcome, Ack)]
+        failures = [outcome for outcome in outcomes if isinstance(outcome, Failure)]
+        try:
+            fetched = self.store.exchange(acks, failures, limit, self.order.next())
+        except LeaseLost:
+            self.manager.forget(outcomes)
+            logger.warning("our lease had expired; renewing the heartbeat before fetching")
+            self.on_lease_lost()
+            return []
+        self.manager.forget(outcomes)
+        return fetched
+
+    def _reconcile_inflight(self) -> None:
+        """Requeue in-flight entries we do not know about (a fetch reply we never got)."""
+        known = self.manager.known_fields()
+        stray = [
+            Fetched(field, field.partition(":")[2], raw)
+            for field, raw in self.store.inflight().items()
+            if field not in known
+        ]
+        if stray:
+            moved = self.store.requeue(stray)
+            logger.warning("requeued %d jobs fetched during a Redis failure", moved)
+        self._reconcile = False
+
+    def _back_off(self, error: Exception) -> None:
+        self._failures += 1
+        if self._failures == 1:
+            logger.warning("fetcher: Redis error: %s; retrying with backoff", error)
+        delay = min(2.0, 0.05 * 2 ** min(self._failures, 6)) * (0.5 + random.random())
+        self.wakeup.wait(delay)

@@ -1,0 +1,217 @@
+"""The heartbeat: a thread of its own, independent of job code.
+
+Tasks, every `heartbeat_interval` seconds:
+1. write Sidekiq's process hash (info, busy, beat, quiet, rss, rtt_us, concurrency),
+   the work hashes of the jobs running now, and renew our lease
+2. act on a signal pushed by a UI to `<identity>-signals`: TSTP quiets, TERM stops,
+   TTIN logs every thread's stack
+3. recover the jobs of dead processes (`recovery.py`) and prune `processes`
+4. let middleware flush (per-class metrics)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import socket
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable
+
+import redis
+
+from sidequest.config import Settings
+from sidequest.middleware import MiddlewareChain
+from sidequest.runtime.manager import Manager
+from sidequest.runtime.recovery import Recovery
+from sidequest.runtime.store import Beat, WorkerStore
+
+logger = logging.getLogger("sidequest")
+
+VERSION = "0.1.0"
+
+
+def new_identity() -> str:
+    """`hostname:pid:nonce`, as Sidekiq's (DYNO wins over the hostname, as there)."""
+    host = os.environ.get("DYNO") or socket.gethostname()
+    return f"{host}:{os.getpid()}:{random.getrandbits(48):012x}"
+
+
+def rss_kb() -> int:
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def tid(thread_id: int) -> str:
+    """A short thread id in base 36, like Sidekiq's."""
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    value, out = thread_id, ""
+    while value:
+        value, rest = divmod(value, 36)
+        out = digits[rest] + out
+    return out or "0"
+
+
+class Heartbeat:
+    def __init__(
+        self,
+        store: WorkerStore,
+        settings: Settings,
+        manager: Manager,
+        middleware: MiddlewareChain,
+        on_quiet: Callable[[], None],
+        on_stop: Callable[[], None],
+        is_quiet: Callable[[], bool],
+    ):
+        self.store = store
+        self.settings = settings
+        self.manager = manager
+        self.middleware = middleware
+        self.on_quiet = on_quiet
+        self.on_stop = on_stop
+        self.is_quiet = is_quiet
+        self.recovery = Recovery(store, settings)
+        self.started_at = time.time()
+        self.info = self._info()
+        self._now = threading.Event()
+        self._stopped = threading.Event()
+        self._healthy_since: float | None = None
+        self._failures = 0
+        self._thread = threading.Thread(target=self._run, name="sidequest-heartbeat", daemon=True)
+
+    def _info(self) -> str:
+        settings = self.settings
+        names = [queue.name for queue in settings.queues]
+        weights = {queue.name: queue.weight for queue in settings.queues}
+        mode = "strict" if not settings.weighted else "weighted"
+        return json.dumps(
+            {
+                "hostname": self.store.identity.rsplit(":", 2)[0],
+                "started_at": self.started_at,
+                "pid": os.getpid(),
+                "tag": settings.tag,
+                "concurrency": settings.concurrency,
+                "queues": names,
+                "weights": [weights],
+                "capsules": {
+                    "default": {
+                        "concurrency": settings.concurrency,
+                        "mode": mode,
+                        "weights": weights,
+                    }
+                },
+                "labels": list(settings.labels),
+                "identity": self.store.identity,
+                "version": VERSION,
+                "embedded": False,
+                "framework": "sidequest",
+            },
+            separators=(",", ":"),
+        )
+
+    def start(self) -> None:
+        self.beat()
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._now.set()
+
+    def beat_soon(self) -> None:
+        self._now.set()
+
+    def _run(self) -> None:
+        while not self._stopped.is_set():
+            self._now.wait(self.settings.heartbeat_interval)
+            self._now.clear()
+            if self._stopped.is_set():
+                return
+            if self.beat():
+                self._maybe_recover()
+            self.middleware.heartbeat()
+
+    def beat(self) -> bool:
+        """Write one heartbeat; False when Redis could not be reached."""
+        try:
+            work, legacy = self._work()
+            signal = self.store.beat(
+                Beat(
+                    info=self.info,
+                    busy=self.manager.busy,
+                    quiet=self.is_quiet(),
+                    rss_kb=rss_kb(),
+                    rtt_us=self.store.ping_us(),
+                    concurrency=self.settings.concurrency,
+                    work=work,
+                    legacy_work=legacy,
+                )
+            )
+        except redis.RedisError as error:
+            self._healthy_since = None
+            self._failures += 1
+            if self._failures == 1:
+                logger.warning("heartbeat: Redis error: %s; will keep trying", error)
+            return False
+        if self._healthy_since is None:
+            if self._failures:
+                logger.info("heartbeat: Redis is reachable again")
+            self._healthy_since = time.monotonic()
+            self._failures = 0
+        if signal:
+            self._handle(signal)
+        return True
+
+    def _maybe_recover(self) -> None:
+        grace = self.settings.heartbeat_interval * 2 + 1.0
+        if self._healthy_since is None or time.monotonic() - self._healthy_since < grace:
+            return
+        try:
+            self.recovery.run()
+        except redis.RedisError as error:
+            logger.warning("recovery of dead processes failed: %s", error)
+
+    def _work(self) -> tuple[dict[str, str], dict[str, str]]:
+        work: dict[str, str] = {}
+        legacy: dict[str, str] = {}
+        for running in self.manager.running():
+            raw = running.job.raw.decode("utf-8", errors="replace")
+            run_at = int(running.started_at)
+            key = tid(running.thread_id)
+            work[key] = json.dumps({"queue": running.job.queue, "payload": raw, "run_at": run_at})
+            try:
+                nested = json.loads(raw)
+            except ValueError:
+                nested = raw
+            legacy[key] = json.dumps(
+                {"queue": running.job.queue, "payload": nested, "run_at": run_at}
+            )
+        return work, legacy
+
+    def _handle(self, signal: str) -> None:
+        logger.info("received %s from %s-signals", signal, self.store.identity)
+        if signal == "TSTP":
+            self.on_quiet()
+        elif signal == "TERM":
+            self.on_stop()
+        elif signal == "TTIN":
+            dump_threads()
+        else:
+            logger.warning("ignoring unknown signal %r", signal)
+
+
+def dump_threads() -> None:
+    frames = sys._current_frames()
+    for thread in threading.enumerate():
+        frame = frames.get(thread.ident or 0)
+        stack = "".join(traceback.format_stack(frame)) if frame else "(no frame)"
+        logger.warning("thread %s (%s):\n%s", thread.name, tid(thread.ident or 0), stack)

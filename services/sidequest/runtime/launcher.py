@@ -1,0 +1,230 @@
+"""One worker process: owns every thread and runs its lifecycle.
+
+Tasks:
+1. build the pieces (store, executor, manager, fetcher, waiters, scheduler, heartbeat,
+   watchdog) around one Redis URL
+2. start(): heartbeat first (the lease must exist before the first fetch), then the
+   processors, the fetcher, the waiters and the scheduler
+3. quiet() (SIGTSTP, or TSTP from a UI): stop fetching; the jobs fetched but not
+   started go back to the front of their queues at once
+4. stop() (SIGTERM/SIGINT, or TERM from a UI): quiet, wait up to `shutdown_timeout`
+   for running jobs, push the unfinished ones back to the front of their queues,
+   write the last acknowledgements, remove our heartbeat
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from types import FrameType
+
+import redis
+
+from sidequest import scripts
+from sidequest.config import Settings
+from sidequest.connection import connect, redact
+from sidequest.errors import ConfigError
+from sidequest.middleware import Middleware, MiddlewareChain, ProcessInfo
+from sidequest.runtime.executor import Executor
+from sidequest.runtime.fetcher import Fetcher
+from sidequest.runtime.heartbeat import Heartbeat, dump_threads, new_identity
+from sidequest.runtime.manager import Manager
+from sidequest.runtime.queue_order import QueueOrder
+from sidequest.runtime.scheduler import Scheduler
+from sidequest.runtime.store import WorkerStore
+from sidequest.runtime.waiter import IdleGate, Waiters
+from sidequest.runtime.watchdog import Watchdog
+
+logger = logging.getLogger("sidequest")
+
+# Blocking waiters use 1 s blocks; replies must come well within the socket timeout.
+_SOCKET_TIMEOUT = 10.0
+
+
+class Launcher:
+    def __init__(self, settings: Settings, middleware: list[Middleware] | None = None):
+        self.settings = settings
+        self.identity = new_identity()
+        self.middleware = MiddlewareChain(middleware or [])
+        self.redis = connect(
+            settings.redis_url,
+            retries=0,
+            socket_timeout=_SOCKET_TIMEOUT,
+            max_connections=None,
+        )
+        self.store = WorkerStore(self.redis, self.identity, settings)
+        self.watchdog = Watchdog(settings.timeout_grace, self._abandon)
+        self.executor = Executor(settings, self.middleware, self.watchdog)
+        self.gate = IdleGate()
+        self.manager = Manager(settings, self.executor, self._wake_fetcher)
+        self.heartbeat = Heartbeat(
+            self.store,
+            settings,
+            self.manager,
+            self.middleware,
+            on_quiet=self.quiet,
+            on_stop=self.request_stop,
+            is_quiet=lambda: self.quieted,
+        )
+        self.fetcher = Fetcher(
+            self.store,
+            self.manager,
+            QueueOrder(settings.queues),
+            self.gate,
+            self.heartbeat.beat_soon,
+        )
+        queue_names = [queue.name for queue in settings.queues]
+        self.waiters = Waiters(self._dedicated_client, queue_names, self.gate, self.fetcher.wake)
+        self.scheduler = Scheduler(self.store, self._dedicated_client, settings.scheduler_max_sleep)
+        self.process_info = ProcessInfo(self.identity, settings.concurrency, tuple(queue_names))
+        self.quieted = False
+        self.stopped = threading.Event()
+        self._stop_requested = threading.Event()
+        self._lifecycle = threading.Lock()
+
+    def _dedicated_client(self) -> redis.Redis:
+        return connect(self.settings.redis_url, retries=0, socket_timeout=_SOCKET_TIMEOUT)
+
+    def _wake_fetcher(self) -> None:
+        self.fetcher.wake()
+
+    def _abandon(self, guard: object) -> None:
+        self.manager.abandon(guard)  # type: ignore[arg-type]
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    def check_redis(self, wait: float = 30.0) -> None:
+        """Wait for Redis to answer; stop at once on errors that waiting cannot fix."""
+        deadline = time.monotonic() + wait
+        delay = 0.1
+        while True:
+            try:
+                self.redis.ping()
+                scripts.load_all(self.redis)
+                return
+            except redis.AuthenticationError as error:
+                raise ConfigError(
+                    f"Redis at {redact(self.settings.redis_url)} refused our credentials: {error}. "
+                    "Check the user and password in REDIS_URL."
+                ) from None
+            except redis.ResponseError as error:
+                if "NOAUTH" in str(error) or "WRONGPASS" in str(error) or "NOPERM" in str(error):
+                    raise ConfigError(
+                        f"Redis at {redact(self.settings.redis_url)} refused access: {error}. "
+                        "Check the user, password and ACL permissions in REDIS_URL."
+                    ) from None
+                raise
+            except redis.ConnectionError as error:
+                if time.monotonic() > deadline:
+                    raise ConfigError(
+                        f"Redis at {redact(self.settings.redis_url)} is unreachable: {error}"
+                    ) from None
+                logger.warning(
+                    "waiting for Redis at %s: %s", redact(self.settings.redis_url), error
+                )
+                time.sleep(delay)
+                delay = min(2.0, delay * 2)
+
+    def start(self) -> None:
+        settings = self.settings
+        logger.info(
+            "sidequest worker %s starting: concurrency %d, queues %s",
+            self.identity,
+            settings.concurrency,
+            ", ".join(f"{q.name}:{q.weight}" if q.weight else q.name for q in settings.queues),
+        )
+        self.watchdog.start()
+        self.heartbeat.start()
+        self.manager.start()
+        self.fetcher.start()
+        self.waiters.start()
+        self.scheduler.start()
+        self.middleware.process_started(self.process_info)
+
+    def quiet(self) -> None:
+        """Stop fetching and hand back the jobs that have not started."""
+        with self._lifecycle:
+            if self.quieted:
+                return
+            self.quieted = True
+        logger.info("quieting: no new jobs will be fetched")
+        self.fetcher.quiet()
+        self._requeue_unstarted()
+        self.heartbeat.beat_soon()
+
+    def request_stop(self) -> None:
+        """Ask the main thread to stop (safe from signal handlers and other threads)."""
+        self._stop_requested.set()
+
+    def wait(self) -> None:
+        """Block until a stop is requested, then stop."""
+        while not self._stop_requested.wait(0.5):
+            pass
+        self.stop()
+
+    def stop(self) -> None:
+        self.quiet()
+        deadline = time.monotonic() + self.settings.shutdown_timeout
+        logger.info(
+            "stopping: waiting up to %.0fs for %d running jobs",
+            self.settings.shutdown_timeout,
+            self.manager.busy,
+        )
+        while not self.manager.idle and time.monotonic() < deadline:
+            time.sleep(0.01)
+        self._requeue_unstarted()
+        unfinished = [running.job for running in self.manager.running()]
+        self.fetcher.stop()
+        if unfinished:
+            try:
+                moved = self.store.requeue(unfinished)
+                logger.warning("pushed %d unfinished jobs back to their queues", moved)
+            except redis.RedisError as error:
+                logger.error(
+                    "could not push %d unfinished jobs back (%s); they will be recovered "
+                    "once this process's lease expires",
+                    len(unfinished),
+                    error,
+                )
+        self.middleware.process_stopping(self.process_info)
+        self.waiters.stop()
+        self.scheduler.stop()
+        self.heartbeat.stop()
+        self.watchdog.stop()
+        self.manager.stop_processors()
+        try:
+            self.store.clear_process()
+        except redis.RedisError as error:
+            logger.warning("could not remove our heartbeat: %s", error)
+        self.stopped.set()
+        logger.info("stopped")
+
+    def _requeue_unstarted(self) -> None:
+        unstarted = self.manager.take_unstarted()
+        if not unstarted:
+            return
+        try:
+            self.store.requeue(unstarted)
+        except redis.RedisError as error:
+            logger.error("could not push %d unstarted jobs back: %s", len(unstarted), error)
+
+    # -- signals ------------------------------------------------------------------------
+
+    def install_signal_handlers(self) -> None:
+        """TERM/INT stop, TSTP quiets, TTIN dumps thread stacks (as Sidekiq)."""
+
+        def on_stop(signum: int, frame: FrameType | None) -> None:
+            self.request_stop()
+
+        def on_quiet(signum: int, frame: FrameType | None) -> None:
+            threading.Thread(target=self.quiet, name="sidequest-quiet", daemon=True).start()
+
+        def on_dump(signum: int, frame: FrameType | None) -> None:
+            dump_threads()
+
+        signal.signal(signal.SIGTERM, on_stop)
+        signal.signal(signal.SIGINT, on_stop)
+        signal.signal(signal.SIGTSTP, on_quiet)
+        signal.signal(signal.SIGTTIN, on_dump)

@@ -1,0 +1,167 @@
+"""The processor threads of one worker process and the jobs they hold.
+
+Tasks:
+1. run `concurrency` processor threads; replace one the watchdog abandons
+2. keep fetched jobs in a local buffer until a thread is free (at most concurrency +
+   prefetch jobs are held at once, so a fetch never has to wait for a thread)
+3. collect each finished job's outcome for the fetcher, and wake it
+4. know which job runs on which thread, for the heartbeat's busy count and work hash
+Lifecycle: start(), then stop_processors() once the fetcher stopped dispatching.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sidequest.config import Settings
+from sidequest.runtime import failure
+from sidequest.runtime.executor import Executor
+from sidequest.runtime.outcome import Failure, Outcome
+from sidequest.runtime.store import Fetched
+from sidequest.runtime.watchdog import Guard
+
+logger = logging.getLogger("sidequest")
+
+
+@dataclass(frozen=True)
+class Running:
+    job: Fetched
+    started_at: float
+    thread_id: int
+
+
+class Manager:
+    def __init__(self, settings: Settings, executor: Executor, wake_fetcher: Callable[[], None]):
+        self.concurrency = settings.concurrency
+        self.capacity = settings.concurrency + settings.effective_prefetch
+        self.executor = executor
+        self.wake_fetcher = wake_fetcher
+        self._buffer: queue.SimpleQueue[Fetched | None] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._held = 0
+        self._held_fields: set[str] = set()
+        self._outcomes: deque[Outcome] = deque()
+        self._running: dict[int, Running] = {}
+        self._threads: list[threading.Thread] = []
+        self._serial = 0
+
+    def start(self) -> None:
+        for _ in range(self.concurrency):
+            self._spawn()
+
+    def _spawn(self) -> None:
+        self._serial += 1
+        thread = threading.Thread(
+            target=self._process, name=f"sidequest-processor-{self._serial}", daemon=True
+        )
+        self._threads.append(thread)
+        thread.start()
+
+    # -- fetcher side -------------------------------------------------------------------
+
+    def free_slots(self) -> int:
+        return self.capacity - self._held
+
+    def dispatch(self, jobs: list[Fetched]) -> None:
+        with self._lock:
+            self._held += len(jobs)
+            self._held_fields.update(job.field for job in jobs)
+        for job in jobs:
+            self._buffer.put(job)
+
+    def take_outcomes(self) -> list[Outcome]:
+        taken: list[Outcome] = []
+        outcomes = self._outcomes
+        while outcomes:
+            taken.append(outcomes.popleft())
+        return taken
+
+    def return_outcomes(self, outcomes: list[Outcome]) -> None:
+        """Outcomes that could not be written (Redis down) go back to the front."""
+        self._outcomes.extendleft(reversed(outcomes))
+
+    def forget(self, outcomes: list[Outcome]) -> None:
+        """Outcomes are written: their fields are no longer ours."""
+        with self._lock:
+            self._held_fields.difference_update(outcome.field for outcome in outcomes)
+
+    def known_fields(self) -> set[str]:
+        with self._lock:
+            return set(self._held_fields)
+
+    def take_unstarted(self) -> list[Fetched]:
+        """Empty the buffer (quiet/stop): these jobs never started and can go back."""
+        taken: list[Fetched] = []
+        while True:
+            try:
+                job = self._buffer.get_nowait()
+            except queue.Empty:
+                break
+            if job is not None:
+                taken.append(job)
+        with self._lock:
+            self._held -= len(taken)
+            self._held_fields.difference_update(job.field for job in taken)
+        return taken
+
+    # -- heartbeat and shutdown side ----------------------------------------------------
+
+    def running(self) -> list[Running]:
+        with self._lock:
+            return sorted(self._running.values(), key=lambda run: run.started_at)
+
+    @property
+    def busy(self) -> int:
+        return len(self._running)
+
+    @property
+    def idle(self) -> bool:
+        return self._held == 0
+
+    def stop_processors(self) -> None:
+        for _ in self._threads:
+            self._buffer.put(None)
+
+    def abandon(self, guard: Guard) -> None:
+        """Watchdog callback: report the stuck job as failed and replace its thread."""
+        outcome = self.executor.abandoned_outcome(guard)
+        with self._lock:
+            self._running.pop(guard.thread_id, None)
+            self._held -= 1
+            self._outcomes.append(outcome)
+            self._spawn()
+        logger.warning("abandoned a thread stuck past its job's timeout; started a new one")
+        self.wake_fetcher()
+
+    # -- processor threads --------------------------------------------------------------
+
+    def _process(self) -> None:
+        thread_id = threading.get_ident()
+        buffer = self._buffer
+        running = self._running
+        while True:
+            job = buffer.get()
+            if job is None:
+                return
+            running[thread_id] = Running(job, time.time(), thread_id)
+            try:
+                outcome = self.executor.execute(job)
+            except BaseException:
+                # A bug in sidequest itself, not in the job: keep the job visible.
+                logger.exception("internal error while running a job from %s", job.queue)
+                error = RuntimeError("internal error in the worker; see its log")
+                dead = failure.wrap_malformed(job.raw, job.queue, error, time.time())
+                outcome = Failure(job.field, "dead", time.time(), dead)
+            if outcome is None:
+                return  # abandoned by the watchdog, which already reported the job
+            with self._lock:
+                running.pop(thread_id, None)
+                self._held -= 1
+                self._outcomes.append(outcome)
+            self.wake_fetcher()

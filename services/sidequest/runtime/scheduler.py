@@ -1,0 +1,131 @@
+"""Moves due jobs from the `schedule` and `retry` sets onto their queues, on time.
+
+Tasks:
+1. find the earliest score in `schedule` and `retry`
+2. sleep until then, or until a client announces an earlier job on the wakeup channel
+   (our clients PUBLISH when they schedule, and so does a worker that sets a retry);
+   never longer than `scheduler_max_sleep`, so jobs scheduled by other clients (Ruby)
+   are picked up too
+3. move every due job with promote.lua: the ZREM and the LPUSH happen in one step, and
+   a job moves only if this process removed it, so every worker can run a scheduler
+Unlike Sidekiq's poller (a random 2.5-7.5 s sleep), a job starts within a few
+milliseconds of its due time, never before it.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+
+import redis
+
+from sidequest import keys, payload
+from sidequest.errors import MalformedPayloadError
+from sidequest.runtime import failure
+from sidequest.runtime.store import WorkerStore
+
+logger = logging.getLogger("sidequest")
+
+BATCH = 200
+
+
+class Scheduler:
+    def __init__(self, store: WorkerStore, connect: Callable[[], redis.Redis], max_sleep: float):
+        self.store = store
+        self.connect = connect
+        self.max_sleep = max_sleep
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="sidequest-scheduler", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopped.set()
+
+    def _run(self) -> None:
+        failures = 0
+        while not self._stopped.is_set():
+            client = self.connect()
+            pubsub = client.pubsub(ignore_subscribe_messages=True)
+            try:
+                pubsub.subscribe(keys.SCHEDULE_WAKEUP_CHANNEL)
+                if failures:
+                    logger.info("scheduler: Redis is reachable again")
+                failures = 0
+                self._loop(pubsub)
+            except redis.RedisError as error:
+                failures += 1
+                if failures == 1:
+                    logger.warning("scheduler: Redis error: %s; retrying with backoff", error)
+                self._stopped.wait(min(2.0, 0.05 * 2 ** min(failures, 6)) * (0.5 + random.random()))
+            finally:
+                try:
+                    pubsub.close()
+                finally:
+                    client.close()
+
+    def _loop(self, pubsub: redis.client.PubSub) -> None:
+        while not self._stopped.is_set():
+            now = time.time()
+            earliest = self.store.earliest_due()
+            if earliest is not None and earliest <= now:
+                self.promote_due(now)
+                continue
+            sleep = self.max_sleep if earliest is None else min(self.max_sleep, earliest - now)
+            # Wait for news; a message may announce an earlier job, so recompute.
+            deadline = time.monotonic() + sleep
+            while not self._stopped.is_set():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                message = pubsub.get_message(timeout=remaining)
+                if message is not None and _announces_before(message, earliest):
+                    break
+
+    def promote_due(self, now: float) -> int:
+        """Move every job due at `now`; returns how many moved."""
+        moved = 0
+        for set_key in (keys.RETRY, keys.SCHEDULE):
+            while True:
+                members = self.store.due(set_key, now, BATCH)
+                if not members:
+                    break
+                moved += self._promote(set_key, members)
+                if len(members) < BATCH:
+                    break
+        return moved
+
+    def _promote(self, set_key: str, members: list[bytes]) -> int:
+        enqueued_at = time.time()
+        moves: list[tuple[bytes, str, str]] = []
+        for member in members:
+            try:
+                job = payload.decode(member)
+            except MalformedPayloadError as error:
+                logger.warning("burying a malformed entry of %s: %s", set_key, error)
+                self.store.bury(
+                    set_key, member, failure.wrap_malformed(member, "", error, enqueued_at)
+                )
+                continue
+            queue = job.get("queue")
+            if not isinstance(queue, str) or not queue:
+                queue = "default"
+                job["queue"] = queue
+            job["enqueued_at"] = enqueued_at
+            moves.append((member, queue, payload.encode(job)))
+        return self.store.promote(set_key, moves)
+
+
+def _announces_before(message: dict[str, object], earliest: float | None) -> bool:
+    if earliest is None:
+        return True
+    data = message.get("data")
+    try:
+        score = float(data.decode() if isinstance(data, bytes) else str(data))
+    except ValueError:
+        return True
+    return score < earliest

@@ -1,0 +1,116 @@
+"""Stops jobs that run past their timeout.
+
+Python cannot kill a thread. At the deadline the watchdog raises JobTimeoutError
+inside the job's thread (PyThreadState_SetAsyncExc), which stops code that is running
+Python bytecode, the way Dramatiq's time limits do. Code blocked in C (a long sleep, a
+socket read without timeout) only sees it when the call returns, so after a grace
+period the watchdog abandons the thread: the job is recorded as failed and retried,
+a fresh thread takes its place, and whatever the old thread does later is ignored.
+
+Tasks:
+1. keep the deadline of every guarded execution
+2. raise JobTimeoutError into a thread at its deadline
+3. after `grace` more seconds, hand a still-running execution to `on_abandon`
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sidequest.errors import JobTimeoutError
+
+logger = logging.getLogger("sidequest")
+
+_set_async_exc = ctypes.pythonapi.PyThreadState_SetAsyncExc
+
+
+@dataclass
+class Guard:
+    """One guarded execution, shared by the job's thread and the watchdog."""
+
+    thread_id: int
+    deadline: float
+    context: Any
+    fired: bool = False
+    finished: bool = False
+    abandoned: bool = False
+    sequence: int = field(default=0)
+
+
+class Watchdog:
+    def __init__(self, grace: float, on_abandon: Callable[[Guard], None]):
+        self.grace = grace
+        self.on_abandon = on_abandon
+        self._lock = threading.Condition()
+        self._guards: dict[int, Guard] = {}
+        self._sequence = 0
+        self._stopped = False
+        self._thread = threading.Thread(target=self._run, name="sidequest-watchdog", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopped = True
+            self._lock.notify_all()
+
+    def begin(self, timeout: float, context: Any) -> Guard:
+        """Guard the calling thread's execution for `timeout` seconds."""
+        with self._lock:
+            self._sequence += 1
+            guard = Guard(
+                threading.get_ident(), time.monotonic() + timeout, context, sequence=self._sequence
+            )
+            self._guards[guard.sequence] = guard
+            self._lock.notify_all()
+        return guard
+
+    def end(self, guard: Guard) -> None:
+        """Called by the job's thread when perform returned or raised."""
+        with self._lock:
+            guard.finished = True
+            self._guards.pop(guard.sequence, None)
+            fired = guard.fired
+        if fired:
+            # The exception may still be pending (perform returned just before it
+            # landed); clear it so it cannot hit the worker's own code afterwards.
+            _set_async_exc(ctypes.c_ulong(guard.thread_id), None)
+
+    def _run(self) -> None:
+        while True:
+            to_abandon: list[Guard] = []
+            with self._lock:
+                if self._stopped:
+                    return
+                now = time.monotonic()
+                wake = now + 1.0
+                for guard in list(self._guards.values()):
+                    if not guard.fired:
+                        if now >= guard.deadline:
+                            guard.fired = True
+                            _set_async_exc(
+                                ctypes.c_ulong(guard.thread_id), ctypes.py_object(JobTimeoutError)
+                            )
+                            wake = min(wake, guard.deadline + self.grace)
+                        else:
+                            wake = min(wake, guard.deadline)
+                    elif now >= guard.deadline + self.grace:
+                        guard.abandoned = True
+                        self._guards.pop(guard.sequence, None)
+                        to_abandon.append(guard)
+                    else:
+                        wake = min(wake, guard.deadline + self.grace)
+                if not to_abandon:
+                    self._lock.wait(max(0.0, wake - now))
+            for guard in to_abandon:
+                try:
+                    self.on_abandon(guard)
+                except Exception:
+                    logger.exception("abandoning a timed-out job failed")

@@ -1,0 +1,179 @@
+"""Test adapters for applications: collect enqueued jobs, or perform them at once.
+
+    from sidequest import testing
+
+    def test_signup_enqueues_welcome_mail():
+        with testing.fake() as jobs:
+            signup("ann@example.com")
+            jobs.assert_enqueued(SendWelcomeEmailJob, args=[1])
+            jobs.drain()            # performs them (and what they enqueue), in order
+
+    def test_whole_flow():
+        with testing.inline():      # perform_later performs at once
+            signup("ann@example.com")
+
+Both adapters round-trip payloads through JSON, so a job that passes here does not
+fail later on serialization.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sidequest import adapter, payload
+from sidequest.adapter import PushResult, UniqueSpec
+from sidequest.errors import UnknownJobError
+from sidequest.job import registry
+from sidequest.job.base import Job
+from sidequest.payload import JobDict
+
+
+@dataclass
+class EnqueuedJob:
+    payload: JobDict
+    at: float | None
+
+    @property
+    def job_class(self) -> str:
+        return str(self.payload["class"])
+
+    @property
+    def args(self) -> list[Any]:
+        args: list[Any] = self.payload["args"]
+        return args
+
+    @property
+    def queue(self) -> str:
+        return str(self.payload["queue"])
+
+    @property
+    def jid(self) -> str:
+        return str(self.payload["jid"])
+
+
+class FakeAdapter:
+    """Collects pushes in memory; `drain()` performs them."""
+
+    def __init__(self) -> None:
+        self.jobs: list[EnqueuedJob] = []
+        self._locks: dict[str, tuple[str, float]] = {}
+
+    def push(
+        self, job: JobDict, *, at: float | None = None, unique: UniqueSpec | None = None
+    ) -> PushResult:
+        if unique is not None:
+            now = time.monotonic()
+            holder = self._locks.get(unique.digest)
+            if holder is not None and holder[1] > now:
+                return PushResult(enqueued=False, holder=holder[0])
+            self._locks[unique.digest] = (str(job["jid"]), now + unique.ttl)
+        self.jobs.append(EnqueuedJob(_round_trip(job), at))
+        return PushResult(enqueued=True)
+
+    def push_bulk(self, jobs: list[JobDict], *, at: float | None = None) -> None:
+        self.jobs.extend(EnqueuedJob(_round_trip(job), at) for job in jobs)
+
+    def enqueued(
+        self, job_class: type[Job] | str | None = None, *, queue: str | None = None
+    ) -> list[EnqueuedJob]:
+        name = job_class.job_name if isinstance(job_class, type) else job_class
+        return [
+            job
+            for job in self.jobs
+            if (name is None or job.job_class == name) and (queue is None or job.queue == queue)
+        ]
+
+    def assert_enqueued(
+        self,
+        job_class: type[Job] | str,
+        *,
+        args: list[Any] | None = None,
+        queue: str | None = None,
+        count: int | None = None,
+    ) -> list[EnqueuedJob]:
+        matches = [
+            job for job in self.enqueued(job_class, queue=queue) if args is None or job.args == args
+        ]
+        if count is None and not matches or count is not None and len(matches) != count:
+            wanted = "some" if count is None else str(count)
+            shown = [(job.job_class, job.args, job.queue) for job in self.jobs]
+            raise AssertionError(
+                f"expected {wanted} {job_class} jobs with args={args} queue={queue}; enqueued: {shown}"
+            )
+        return matches
+
+    def assert_nothing_enqueued(self) -> None:
+        if self.jobs:
+            raise AssertionError(
+                f"expected no jobs, got {[(j.job_class, j.args) for j in self.jobs]}"
+            )
+
+    def clear(self) -> None:
+        self.jobs.clear()
+        self._locks.clear()
+
+    def drain(self, *, max_jobs: int = 10_000) -> int:
+        """Perform every enqueued job, including ones they enqueue, scheduled ones too.
+
+        Exceptions propagate (after retry_on/discard_on had their say, as perform_now).
+        Returns how many jobs ran.
+        """
+        performed = 0
+        while self.jobs:
+            if performed >= max_jobs:
+                raise AssertionError(
+                    f"drain stopped after {max_jobs} jobs; do jobs enqueue forever?"
+                )
+            job = self.jobs.pop(0)
+            perform_payload(job.payload)
+            performed += 1
+        self._locks.clear()
+        return performed
+
+
+class InlineAdapter:
+    """Performs every pushed job immediately, in the caller's thread."""
+
+    def push(
+        self, job: JobDict, *, at: float | None = None, unique: UniqueSpec | None = None
+    ) -> PushResult:
+        perform_payload(_round_trip(job))
+        return PushResult(enqueued=True)
+
+    def push_bulk(self, jobs: list[JobDict], *, at: float | None = None) -> None:
+        for job in jobs:
+            perform_payload(_round_trip(job))
+
+
+def perform_payload(job: JobDict) -> Any:
+    """Perform a payload the way perform_now does: callbacks, retry_on and discard_on."""
+    job_class = registry.resolve(str(job["class"]))
+    if job_class is None:
+        raise UnknownJobError(f"no job class named {job['class']!r} is registered")
+    return job_class.set(queue=str(job.get("queue", job_class.queue))).perform_now(*job["args"])
+
+
+def _round_trip(job: JobDict) -> JobDict:
+    decoded: JobDict = json.loads(payload.encode(job))
+    return decoded
+
+
+@contextmanager
+def fake() -> Iterator[FakeAdapter]:
+    """Collect jobs instead of enqueuing them, for the duration of the block."""
+    with adapter.using(FakeAdapter()) as installed:
+        assert isinstance(installed, FakeAdapter)
+        yield installed
+
+
+@contextmanager
+def inline() -> Iterator[InlineAdapter]:
+    """Perform jobs as soon as they are enqueued, for the duration of the block."""
+    with adapter.using(InlineAdapter()) as installed:
+        assert isinstance(installed, InlineAdapter)
+        yield installed
