@@ -18,7 +18,9 @@ DASHBOARDS_DIR = REPO_ROOT / "infra" / "grafana" / "dashboards"
 SIDEQUEST_DASHBOARD = DASHBOARDS_DIR / "sidequest.json"
 
 # Grafana's built-in interval variables, in both `$name` and `${name}` spellings.
-_MACRO = re.compile(r"\$(?:\{(__rate_interval|__interval|__range)\}|(__rate_interval|__interval|__range)\b)")
+_MACRO = re.compile(
+    r"\$(?:\{(__rate_interval|__interval|__range)\}|(__rate_interval|__interval|__range)\b)"
+)
 
 
 def load_dashboard(path: Path = SIDEQUEST_DASHBOARD) -> dict[str, Any]:
