@@ -1,0 +1,1 @@
+"""The measurements, one module per kind of run; all systems go through the same code."""

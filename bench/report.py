@@ -1,0 +1,430 @@
+"""Markdown report of a run: one table per figure, each with the baseline's ratio to every peer.
+
+Every cell is the median over the repeats, with the range (min-max) beside it
+when there was more than one repeat. Ratios are always baseline ÷ peer, on the
+medians; each table says whether higher or lower is better.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Sequence
+from typing import TypeVar
+
+from bench.samples import DelaySample, DrainSample, Results, SystemInfo
+from bench.stats import Spread
+
+T = TypeVar("T")
+
+
+# Number formats -----------------------------------------------------------------------------
+
+
+def _count(value: float) -> str:
+    return f"{value:,.0f}"
+
+
+def _ms(seconds: float) -> str:
+    if math.isinf(seconds):
+        return "unfinished" if seconds > 0 else "-∞"
+    ms = seconds * 1000
+    if abs(ms) >= 100:
+        return f"{ms:,.0f}"
+    if abs(ms) >= 10:
+        return f"{ms:.1f}"
+    return f"{ms:.2f}"
+
+
+def _mb(value: float) -> str:
+    return f"{value / 2**20:.1f}"
+
+
+def _two(value: float) -> str:
+    return f"{value:.2f}"
+
+
+def _spread(spread: Spread | None, fmt: Callable[[float], str]) -> str:
+    if spread is None:
+        return "—"
+    if spread.count == 1 or spread.low == spread.high:
+        return fmt(spread.median)
+    return f"{fmt(spread.median)} ({fmt(spread.low)}-{fmt(spread.high)})"
+
+
+def _ratio(base: Spread | None, peer: Spread | None) -> str:
+    if base is None or peer is None:
+        return "—"
+    if peer.median == 0 or math.isinf(peer.median) or math.isinf(base.median):
+        return "—"
+    return f"{base.median / peer.median:.2f}x"
+
+
+def _table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return lines
+
+
+# The report ---------------------------------------------------------------------------------
+
+
+class Report:
+    def __init__(self, results: Results) -> None:
+        self.results = results
+        self.baseline = str(results.settings.get("baseline", "sidequest"))
+        self.systems = [s for s in results.systems if s.unavailable is None]
+        self.ratio_head = f"{self.baseline} ÷ system"
+
+    def _spread(self, items: Iterable[T], value: Callable[[T], float]) -> Spread | None:
+        return Spread.of([value(item) for item in items])
+
+    def drains(self, system: str, procs: int | None = None) -> list[DrainSample]:
+        return [
+            d
+            for d in self.results.drains
+            if d.system == system and (procs is None or d.procs == procs)
+        ]
+
+    def delays(self, system: str, kind: str) -> list[DelaySample]:
+        return [d for d in self.results.delays if d.system == system and d.kind == kind]
+
+    def render(self) -> str:
+        r = self.results
+        s = r.settings
+        lines = [f"# sidequest benchmarks: {r.started[:10]} on {r.machine.get('host', '?')}", ""]
+        lines += [
+            f"Command: `{r.command}`  ",
+            f"Started {r.started}, finished {r.finished}"
+            + (" (**interrupted**: partial results)" if r.interrupted else "")
+            + ".  ",
+            f"N = {s['n']:,} jobs per drain and enqueue run, {s['repeats']} repeat(s); each cell "
+            "is the median over the repeats with the range in parentheses. "
+            f"Ratios are **{self.baseline} ÷ system** on the medians.",
+            "",
+        ]
+        lines += self.machine() + self.system_table()
+        lines += self.drain_table() + self.scaling_table() + self.enqueue_table()
+        lines += self.latency_table() + self.schedule_table() + self.commands_table()
+        lines += self.memory_table() + self.failures()
+        return "\n".join(lines).rstrip() + "\n"
+
+    def machine(self) -> list[str]:
+        rows = [(key, value) for key, value in self.results.machine.items() if key != "host"]
+        return ["## Machine", "", *_table(("", ""), rows), ""]
+
+    def system_table(self) -> list[str]:
+        def versions(info: SystemInfo) -> str:
+            return ", ".join(f"{k} {v}" for k, v in info.versions.items()) or "—"
+
+        rows = [(f"**{i.name}**", i.title, versions(i), i.concurrency) for i in self.systems]
+        lines = [
+            "## Systems",
+            "",
+            "Every system runs the same no-op job taking one small integer "
+            "(it appends a 16-byte record to a file: see bench/README.md), on queue "
+            "`default`, with its own defaults except per-job logging, which is off "
+            "everywhere.",
+            "",
+        ]
+        lines += _table(("system", "what runs", "versions", "concurrency per process"), rows)
+        lines.append("")
+        for info in self.results.systems:
+            if info.unavailable:
+                lines.append(f"- **{info.name} did not run**: {info.unavailable}")
+        for info in self.systems:
+            lines += [f"- {info.name}: {note}" for note in info.notes]
+        return [*lines, ""]
+
+    def drain_table(self) -> list[str]:
+        if not self.results.drains:
+            return []
+        rows = []
+        for info in self.systems:
+            for procs in sorted({d.procs for d in self.drains(info.name)}):
+                runs = self.drains(info.name, procs)
+                rate = self._spread(runs, lambda d: d.rate)
+                base = self._spread(self.drains(self.baseline, procs), lambda d: d.rate)
+                done = sum(d.done for d in runs)
+                target = sum(d.target for d in runs)
+                ran = "all" if done == target else f"{done:,} of {target:,} (capped)"
+                dups = sum(d.duplicates for d in runs)
+                rows.append(
+                    (
+                        info.name,
+                        str(procs),
+                        _spread(rate, _count),
+                        _spread(self._spread(runs, lambda d: d.rate_with_boot), _count),
+                        _spread(self._spread(runs, lambda d: d.boot_seconds), _two),
+                        ran + (f", {dups} duplicate runs" if dups else ""),
+                        "—" if info.name == self.baseline else _ratio(base, rate),
+                    )
+                )
+        cap = self.results.settings["drain_cap"]
+        return [
+            "## 1. Drain throughput (jobs/s, higher is better)",
+            "",
+            f"N jobs enqueued, then the worker processes started. jobs/s = jobs run ÷ (last "
+            "job's start - first job's start), from the jobs' own records; *with boot* also "
+            f"counts from process spawn. A run stops {cap:.0f} s after spawn: slower systems "
+            "are measured on the jobs they ran by then (capped).",
+            "",
+            *_table(
+                (
+                    "system",
+                    "processes",
+                    "jobs/s",
+                    "jobs/s with boot",
+                    "boot s",
+                    "jobs run",
+                    self.ratio_head,
+                ),
+                rows,
+            ),
+            "",
+        ]
+
+    def scaling_table(self) -> list[str]:
+        counts = sorted({d.procs for d in self.drains(self.baseline)})
+        if len(counts) < 2:
+            return []
+        one = self._spread(self.drains(self.baseline, counts[0]), lambda d: d.rate)
+        rows = []
+        for procs in counts:
+            rate = self._spread(self.drains(self.baseline, procs), lambda d: d.rate)
+            factor = _ratio(rate, one)
+            rows.append((str(procs), _spread(rate, _count), factor))
+        return [
+            f"### Scaling of {self.baseline} with worker processes",
+            "",
+            *_table(("processes", "jobs/s", f"x {counts[0]} process"), rows),
+            "",
+        ]
+
+    def enqueue_table(self) -> list[str]:
+        if not self.results.enqueues:
+            return []
+
+        def rate(system: str, mode: str) -> Spread | None:
+            found = [e for e in self.results.enqueues if e.system == system and e.mode == mode]
+            return self._spread(found, lambda e: e.rate)
+
+        rows = []
+        for info in self.systems:
+            single, bulk = rate(info.name, "single"), rate(info.name, "bulk")
+            rows.append(
+                (
+                    info.name,
+                    _spread(single, _count),
+                    _spread(bulk, _count) if info.bulk_api else "n/a",
+                    info.bulk_api or "no bulk API",
+                    _ratio(rate(self.baseline, "single"), single),
+                    _ratio(rate(self.baseline, "bulk"), bulk),
+                )
+            )
+        return [
+            "## 2. Enqueue throughput (jobs/s, higher is better)",
+            "",
+            f"{self.results.settings['n']:,} jobs into an empty queue by one producer process: "
+            "one at a time (each call waits for its reply), and through the bulk API in "
+            "batches of 1,000 where the system has one.",
+            "",
+            *_table(
+                (
+                    "system",
+                    "one at a time",
+                    "bulk",
+                    "bulk API used",
+                    f"{self.ratio_head} (one)",
+                    f"{self.ratio_head} (bulk)",
+                ),
+                rows,
+            ),
+            "",
+        ]
+
+    def _delay_rows(self, kind: str) -> list[tuple[str, ...]]:
+        rows = []
+        base = self.delays(self.baseline, kind)
+        for info in self.systems:
+            found = self.delays(info.name, kind)
+            if not found:
+                continue
+            p50 = self._spread(found, lambda d: d.p50)
+            p99 = self._spread(found, lambda d: d.p99)
+            ran = sum(d.done for d in found)
+            sent = sum(d.sent for d in found)
+            row = [
+                info.name,
+                _spread(p50, _ms),
+                _spread(p99, _ms),
+                _spread(self._spread(found, lambda d: d.max), _ms),
+                "all" if ran == sent else f"{ran:,} of {sent:,}",
+            ]
+            if kind == "schedule":
+                early = sum(d.early for d in found)
+                earliest = min(d.min for d in found)
+                row.append(f"{early} (by up to {_ms(-earliest)} ms)" if early else "none")
+            row += [
+                _ratio(self._spread(base, lambda d: d.p50), p50),
+                _ratio(self._spread(base, lambda d: d.p99), p99),
+            ]
+            rows.append(tuple(row))
+        return rows
+
+    def latency_table(self) -> list[str]:
+        rows = self._delay_rows("latency")
+        if not rows:
+            return []
+        s = self.results.settings
+        return [
+            "## 3. Enqueue-to-start latency (ms, lower is better)",
+            "",
+            f"One idle worker process; {s['latency_jobs']:,} jobs arrive at "
+            f"{s['latency_rate']:.0f} jobs/s from one producer, which notes the time just "
+            "before each enqueue call; latency = job start - that time. A job not started "
+            f"{s['straggler_wait']:.0f} s after the last was sent counts as unfinished "
+            "(infinitely late).",
+            "",
+            *_table(
+                (
+                    "system",
+                    "p50",
+                    "p99",
+                    "max",
+                    "jobs run",
+                    f"{self.ratio_head} (p50)",
+                    f"{self.ratio_head} (p99)",
+                ),
+                rows,
+            ),
+            "",
+        ]
+
+    def schedule_table(self) -> list[str]:
+        rows = self._delay_rows("schedule")
+        if not rows:
+            return []
+        s = self.results.settings
+        return [
+            "## 4. Scheduled-job lateness (ms, lower is better)",
+            "",
+            f"One idle worker process; {s['schedule_jobs']} jobs scheduled at once, due at "
+            f"whole milliseconds spread evenly {s['schedule_min_ahead']:.0f}-"
+            f"{s['schedule_max_ahead']:.0f} s ahead; lateness = job start - due time "
+            "(negative: started early).",
+            "",
+            *_table(
+                (
+                    "system",
+                    "p50",
+                    "p99",
+                    "max",
+                    "jobs run",
+                    "started early",
+                    f"{self.ratio_head} (p50)",
+                    f"{self.ratio_head} (p99)",
+                ),
+                rows,
+            ),
+            "",
+        ]
+
+    def commands_table(self) -> list[str]:
+        if not self.results.drains:
+            return []
+        rows = []
+        for info in self.systems:
+            for procs in sorted({d.procs for d in self.drains(info.name)}):
+                runs = self.drains(info.name, procs)
+                per_job = self._spread(runs, lambda d: d.commands_per_job)
+                base = self._spread(self.drains(self.baseline, procs), lambda d: d.commands_per_job)
+                rows.append(
+                    (
+                        info.name,
+                        str(procs),
+                        _spread(per_job, _two),
+                        _top_commands(runs),
+                        "—" if info.name == self.baseline else _ratio(base, per_job),
+                    )
+                )
+        return [
+            "## 5. Redis commands per job during a drain (lower is better)",
+            "",
+            "`CONFIG RESETSTAT` after the enqueue, `INFO commandstats` once the last job ran "
+            "(+0.3 s for its acknowledgement); all commands the workers sent, boot and "
+            "heartbeats included, ÷ jobs run. A Lua script counts as one command (EVALSHA).",
+            "",
+            *_table(
+                (
+                    "system",
+                    "processes",
+                    "commands/job",
+                    "largest shares (per job)",
+                    self.ratio_head,
+                ),
+                rows,
+            ),
+            "",
+        ]
+
+    def memory_table(self) -> list[str]:
+        if not self.results.memory:
+            return []
+        base = self._spread(
+            [m for m in self.results.memory if m.system == self.baseline], lambda m: m.rss
+        )
+        rows = []
+        for info in self.systems:
+            found = [m for m in self.results.memory if m.system == info.name]
+            if not found:
+                continue
+            rss = self._spread(found, lambda m: m.rss)
+            procs = sorted({m.processes for m in found})
+            rows.append(
+                (
+                    info.name,
+                    "/".join(map(str, procs)),
+                    info.memory_note,
+                    _spread(rss, _mb),
+                    _spread(self._spread(found, lambda m: m.pss), _mb),
+                    _ratio(base, rss),
+                )
+            )
+        return [
+            "## 6. Idle worker memory (MB, lower is better)",
+            "",
+            "One worker process (and every process it forked) after its warm-up job and one "
+            "idle second. RSS is summed over the processes; PSS splits shared pages between "
+            "them, so it is the fairer sum where a system forks helpers.",
+            "",
+            *_table(
+                ("system", "processes", "which", "RSS", "PSS", f"{self.ratio_head} (RSS)"), rows
+            ),
+            "",
+        ]
+
+    def failures(self) -> list[str]:
+        if not self.results.failures:
+            return []
+        lines = ["## Failures", ""]
+        lines += [
+            f"- {f.system}, {f.figure}, repeat {f.repeat}: {f.message}"
+            for f in self.results.failures
+        ]
+        return [*lines, ""]
+
+
+def _top_commands(runs: list[DrainSample], shown: int = 4) -> str:
+    totals: dict[str, int] = {}
+    for run in runs:
+        for name, calls in run.commands.items():
+            totals[name] = totals.get(name, 0) + calls
+    done = sum(run.done for run in runs)
+    if not done:
+        return "—"
+    ranked = sorted(totals.items(), key=lambda item: -item[1])[:shown]
+    return ", ".join(f"{name.upper()} {calls / done:.2f}" for name, calls in ranked)
+
+
+def render(results: Results) -> str:
+    return Report(results).render()

@@ -1,0 +1,188 @@
+"""One benchmark run: install, then measure every system in rounds, then hand back Results.
+
+Rounds go by repeat: repeat 1 of every system, then repeat 2 of every system,
+so a slow drift of the machine (heat, page cache, another tenant) spreads over
+all systems instead of landing on the last one. A failure of one measurement
+is recorded and the run goes on; Ctrl-C stops it, keeping what was measured.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import asdict
+from functools import partial
+from pathlib import Path
+
+from bench import procs
+from bench.envs import Unavailable
+from bench.figures.context import Context
+from bench.figures.drain import run_drain
+from bench.figures.enqueue import run_enqueue
+from bench.figures.idle import run_idle, run_schedule
+from bench.machine import describe
+from bench.redisd import RedisServer
+from bench.samples import Failure, Results, SystemInfo
+from bench.settings import Settings
+from bench.systems import BY_NAME
+from bench.systems.base import Paths, System
+
+
+def _now() -> str:
+    return datetime.datetime.now().astimezone().isoformat(timespec="seconds")
+
+
+def _say(message: str) -> None:
+    print(message, flush=True)
+
+
+def _info(system: System) -> SystemInfo:
+    return SystemInfo(
+        name=system.name,
+        title=system.title,
+        concurrency=system.concurrency,
+        bulk_api=system.bulk_api,
+        schedule_api=system.schedule_api,
+        memory_note=system.memory_note,
+        notes=list(system.notes),
+    )
+
+
+def _scratch_dir() -> Path:
+    # Records are written once per job: keep them in memory where possible.
+    base = Path("/dev/shm") if Path("/dev/shm").is_dir() else None
+    return Path(tempfile.mkdtemp(prefix="sidequest-bench-", dir=base))
+
+
+class Runner:
+    def __init__(self, settings: Settings, paths: Paths, command: str) -> None:
+        self.settings = settings
+        self.paths = paths
+        self.results = Results(
+            command=command,
+            started=_now(),
+            finished="",
+            settings=asdict(settings),
+            machine={},
+        )
+
+    def run(self) -> Results:
+        procs.install_cleanup()
+        scratch = _scratch_dir()
+        server = RedisServer(self.paths.bench / ".work" / f"redis-{os.getpid()}")
+        try:
+            systems = self._prepare()
+            server.start()
+            self.results.machine = describe(server.version())
+            ctx = Context(self.settings, self.paths, server, scratch, self.results)
+            for repeat in range(1, self.settings.repeats + 1):
+                for system in systems:
+                    self._measure(ctx, system, repeat)
+        except (KeyboardInterrupt, procs.Interrupted) as stop:
+            _say(f"\ninterrupted ({type(stop).__name__}): stopping every process, keeping results")
+            self.results.interrupted = True
+        finally:
+            procs.stop_all()
+            server.stop()
+            shutil.rmtree(scratch, ignore_errors=True)
+            self.results.finished = _now()
+        return self.results
+
+    def _prepare(self) -> list[System]:
+        ready: list[System] = []
+        for name in self.settings.systems:
+            system = BY_NAME[name]()
+            info = _info(system)
+            self.results.systems.append(info)
+            _say(f"preparing {name}")
+            try:
+                system.prepare(self.paths)
+            except Unavailable as why:
+                info.unavailable = str(why)
+                _say(f"  {name} will not run: {why}")
+                continue
+            info.versions = system.versions(self.paths)
+            ready.append(system)
+        return ready
+
+    def _attempt(self, system: System, figure: str, repeat: int, step: Callable[[], None]) -> None:
+        try:
+            step()
+        except (KeyboardInterrupt, procs.Interrupted):
+            raise
+        except Exception as error:  # one failed measurement must not end an hour-long run
+            message = f"{type(error).__name__}: {error}"
+            self.results.failures.append(Failure(system.name, figure, repeat, message))
+            _say(f"    FAILED {system.name} {figure} r{repeat}: {message}")
+
+    def _measure(self, ctx: Context, system: System, repeat: int) -> None:
+        settings = self.settings
+        _say(f"[repeat {repeat}/{settings.repeats}] {system.name}")
+        # Enqueue samples still needed this repeat; a drain's pre-enqueue provides them.
+        needed = ["single", "bulk"] if system.bulk_api else ["single"]
+        if not settings.wants("enqueue"):
+            needed = []
+        if settings.drains:
+            for count in settings.procs or system.process_counts:
+                mode = needed.pop(0) if needed else ("bulk" if system.bulk_api else "single")
+                step = partial(self._drain, ctx, system, count, repeat, mode)
+                self._attempt(system, f"drain p{count}", repeat, step)
+        for mode in needed:
+            step = partial(self._enqueue, ctx, system, mode, repeat)
+            self._attempt(system, f"enqueue {mode}", repeat, step)
+        memory, latency = settings.wants("memory"), settings.wants("latency")
+        if memory or latency:
+            step = partial(self._idle, ctx, system, repeat, memory, latency)
+            self._attempt(system, "idle", repeat, step)
+        if settings.wants("schedule"):
+            self._attempt(system, "schedule", repeat, partial(self._schedule, ctx, system, repeat))
+
+    def _drain(self, ctx: Context, system: System, count: int, repeat: int, mode: str) -> None:
+        sample, enqueued = run_drain(ctx, system, count, repeat, mode)
+        self.results.drains.append(sample)
+        if self.settings.wants("enqueue") and not any(
+            e.system == system.name and e.repeat == repeat and e.mode == mode
+            for e in self.results.enqueues
+        ):
+            self.results.enqueues.append(enqueued)
+        capped = f", capped at {sample.done}/{sample.target}" if sample.capped else ""
+        _say(
+            f"  drain p{count}: {sample.rate:,.0f} jobs/s{capped}, "
+            f"{sample.commands_per_job:.2f} cmds/job, boot {sample.boot_seconds:.1f} s; "
+            f"enqueue {mode}: {enqueued.rate:,.0f} jobs/s"
+        )
+
+    def _enqueue(self, ctx: Context, system: System, mode: str, repeat: int) -> None:
+        sample = run_enqueue(ctx, system, mode, repeat)
+        self.results.enqueues.append(sample)
+        _say(f"  enqueue {mode}: {sample.rate:,.0f} jobs/s")
+
+    def _idle(self, ctx: Context, system: System, repeat: int, memory: bool, latency: bool) -> None:
+        used, delays = run_idle(ctx, system, repeat, memory=memory, latency=latency)
+        if used is not None:
+            self.results.memory.append(used)
+            _say(f"  idle memory: RSS {used.rss / 2**20:.1f} MB over {used.processes} process(es)")
+        if delays is not None:
+            self.results.delays.append(delays)
+            _say(
+                f"  latency: p50 {delays.p50 * 1e3:.2f} ms, p99 {delays.p99 * 1e3:.2f} ms, "
+                f"max {delays.max * 1e3:.1f} ms ({delays.done}/{delays.sent} ran)"
+            )
+
+    def _schedule(self, ctx: Context, system: System, repeat: int) -> None:
+        delays = run_schedule(ctx, system, repeat)
+        self.results.delays.append(delays)
+        _say(
+            f"  schedule: p50 {delays.p50 * 1e3:.1f} ms, p99 {delays.p99 * 1e3:.1f} ms, "
+            f"max {delays.max * 1e3:.1f} ms, early {delays.early} ({delays.done}/{delays.sent} ran)"
+        )
+
+
+def default_paths() -> Paths:
+    bench = Path(__file__).resolve().parent
+    repo = bench.parent
+    logs = bench / ".work" / "logs" / datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return Paths(repo=repo, bench=bench, venvs=bench / ".venvs", logs=logs)

@@ -1,0 +1,30 @@
+"""arq (asyncio) with its default polling settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bench.systems.base import Launch, Paths, PythonPeer, agent_env
+
+
+class Arq(PythonPeer):
+    name = "arq"
+    title = "arq (asyncio)"
+    concurrency = "max_jobs=10 (coroutines in one thread)"
+    bulk_api = None
+    schedule_api = "enqueue_job(_defer_until=…): score in ms, picked up by the poll loop"
+    notes = (
+        "arq polls rather than blocks: every poll_delay (0.5 s) it reads up to "
+        "queue_read_limit (100 with max_jobs=10) job ids, which caps a process near "
+        "200 jobs/s with the defaults used here.",
+        "arq keeps each job's result for 1 hour by default (one more key per job).",
+        "Started through arq.worker.run_worker with logging at WARNING: the `arq` "
+        "command logs two lines per job and has no switch to stop that.",
+    )
+    venv = "arq"
+    client_module = "bench.agents.arq_client"
+    packages = ("arq", "redis", "hiredis")
+
+    def worker(self, paths: Paths, redis_url: str, record: Path) -> Launch:
+        argv = [str(self.bin(paths) / "python"), "-m", "bench.agents.arq_worker"]
+        return Launch(argv, agent_env(paths, redis_url, record))

@@ -1,0 +1,115 @@
+"""The one interface every benchmarked system implements.
+
+A system tells the harness four things: how to install itself, how to start
+one worker process, how to start its producer (a program that speaks the
+driver protocol of ``bench/agents/driver.py``), and which versions ran. The
+measurements themselves are the same code for everyone, in ``bench.figures``.
+"""
+
+from __future__ import annotations
+
+import os
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+from bench.envs import ensure_venv, output_of
+
+
+@dataclass(frozen=True)
+class Paths:
+    repo: Path  # the repository root: on PYTHONPATH so `bench.agents` imports
+    bench: Path
+    venvs: Path
+    logs: Path
+
+
+@dataclass(frozen=True)
+class Launch:
+    argv: list[str]
+    env: dict[str, str]
+
+
+def agent_env(paths: Paths, redis_url: str, record: Path | None = None) -> dict[str, str]:
+    """The environment of a worker or producer: ours, plus the benchmark's variables."""
+    env = {key: value for key, value in os.environ.items() if key != "VIRTUAL_ENV"}
+    env["PYTHONPATH"] = str(paths.repo)
+    env["REDIS_URL"] = redis_url
+    # Python warnings or bytecode writes must not differ between runs.
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    if record is not None:
+        env["BENCH_RECORD"] = str(record)
+    else:
+        env.pop("BENCH_RECORD", None)
+    return env
+
+
+class System(ABC):
+    name: ClassVar[str]
+    title: ClassVar[str]
+    concurrency: ClassVar[str]
+    # What the bulk figure called, or None where the system has no bulk enqueue.
+    bulk_api: ClassVar[str | None]
+    schedule_api: ClassVar[str]
+    # Which processes the idle-memory figure sums, when more than one.
+    memory_note: ClassVar[str] = "1 process"
+    process_counts: ClassVar[tuple[int, ...]] = (1, 2)
+    # Seconds an idle worker needs after its first job before its scheduler runs
+    # at its steady pace; the scheduled-job figure waits this long first.
+    schedule_warmup: ClassVar[float] = 0.0
+    notes: ClassVar[tuple[str, ...]] = ()
+
+    @abstractmethod
+    def prepare(self, paths: Paths) -> None:
+        """Install what is missing; raise envs.Unavailable when the system cannot run."""
+
+    @abstractmethod
+    def worker(self, paths: Paths, redis_url: str, record: Path) -> Launch:
+        """One worker process with the benchmark's concurrency, consuming queue 'default'."""
+
+    @abstractmethod
+    def producer(self, paths: Paths, redis_url: str) -> Launch:
+        """The driver command line; the harness appends a command and its options."""
+
+    @abstractmethod
+    def versions(self, paths: Paths) -> dict[str, str]:
+        """Name -> version of everything that matters for this system's figures."""
+
+
+class PythonPeer(System):
+    """A Python system installed from bench/requirements/<venv>.txt into its own venv."""
+
+    venv: ClassVar[str]
+    client_module: ClassVar[str]
+    # Distributions whose versions the report shows.
+    packages: ClassVar[tuple[str, ...]]
+
+    def bin(self, paths: Paths) -> Path:
+        return paths.venvs / self.venv / "bin"
+
+    def prepare(self, paths: Paths) -> None:
+        ensure_venv(
+            paths.venvs / self.venv,
+            paths.bench / "requirements" / f"{self.venv}.txt",
+            paths.logs / f"install-{self.venv}.log",
+        )
+
+    def producer(self, paths: Paths, redis_url: str) -> Launch:
+        argv = [str(self.bin(paths) / "python"), "-m", "bench.agents.driver", self.client_module]
+        return Launch(argv, agent_env(paths, redis_url))
+
+    def versions(self, paths: Paths) -> dict[str, str]:
+        return python_versions(self.bin(paths) / "python", self.packages)
+
+
+def python_versions(python: Path, packages: tuple[str, ...]) -> dict[str, str]:
+    script = (
+        "import importlib.metadata as m, platform, sys\n"
+        "print('Python', platform.python_version())\n"
+        "for name in sys.argv[1:]:\n"
+        "    try: print(name, m.version(name))\n"
+        "    except m.PackageNotFoundError: print(name, '?')\n"
+    )
+    lines = output_of([str(python), "-c", script, *packages]).splitlines()
+    return dict(line.split(" ", 1) for line in lines if " " in line)
