@@ -78,6 +78,8 @@ class Dead:
     """Out of retries (or none allowed): keep the job in the dead set."""
 
     reason: str
+    rule_key: str | None = None
+    executions: int = 0
 
 
 @dataclass(frozen=True)
@@ -185,7 +187,9 @@ def decide(
             return Discard(
                 f"retry_on attempts ({rule.attempts}) exhausted", rule.on_exhausted, by_rule=True
             )
-        return _dead_or_drop(state, f"retry_on attempts ({rule.attempts}) exhausted")
+        return _dead_or_drop(
+            state, f"retry_on attempts ({rule.attempts}) exhausted", rule.key, executions
+        )
     return default_policy(state, retry_option, max_retries)
 
 
@@ -199,9 +203,11 @@ def default_policy(state: FailureState, retry_option: bool | int, max_retries: i
     return _dead_or_drop(state, f"retries exhausted ({limit})" if limit else "retry is 0")
 
 
-def _dead_or_drop(state: FailureState, reason: str) -> Decision:
+def _dead_or_drop(
+    state: FailureState, reason: str, rule_key: str | None = None, executions: int = 0
+) -> Decision:
     if state.dead_allowed:
-        return Dead(reason)
+        return Dead(reason, rule_key, executions)
     return Discard(reason + "; `dead: false` drops it")
 
 

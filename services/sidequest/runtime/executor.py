@@ -142,6 +142,7 @@ class Executor:
             failure.apply_retry(job, decision)
             score = now + decision.delay
             return Failure(fetched.field, "retry", score, payload.encode(job), jid, digest), RETRIED
+        failure.count_rule_execution(job, decision.rule_key, decision.executions)
         return Failure(fetched.field, "dead", now, payload.encode(job), jid, digest), DEAD
 
     def abandoned_outcome(self, guard: Guard) -> Failure:

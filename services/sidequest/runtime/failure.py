@@ -58,9 +58,14 @@ def apply_retry(job: JobDict, decision: Retry) -> None:
         job["queue"] = decision.queue
     elif isinstance(job.get("retry_queue"), str):
         job["queue"] = job["retry_queue"]
-    if decision.rule_key is not None:
+    count_rule_execution(job, decision.rule_key, decision.executions)
+
+
+def count_rule_execution(job: JobDict, rule_key: str | None, executions: int) -> None:
+    """Record in `exception_executions` how often a retry_on rule's errors happened."""
+    if rule_key is not None:
         counts: dict[str, Any] = dict(job.get("exception_executions") or {})
-        counts[decision.rule_key] = decision.executions
+        counts[rule_key] = executions
         job["exception_executions"] = counts
 
 

@@ -1,0 +1,117 @@
+"""Jobs the integration tests run in real worker processes.
+
+They record what happened in the test's Redis (TEST_REDIS_URL) under `test:*` keys,
+so the test can check every execution from the outside.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import timedelta
+
+import redis
+
+from sidequest import DeserializationError, Job, discard_on, retry_on
+
+_client: redis.Redis | None = None
+
+
+def recorder() -> redis.Redis:
+    global _client
+    if _client is None:
+        _client = redis.Redis.from_url(os.environ["TEST_REDIS_URL"], decode_responses=True)
+    return _client
+
+
+class RecordJob(Job):
+    """Records its jid once per execution."""
+
+    def perform(self, n: int) -> None:
+        recorder().rpush("test:runs", self.jid)
+
+
+class StartTimeJob(Job):
+    """Records when it started, for lateness checks."""
+
+    def perform(self, label: str) -> None:
+        recorder().hset("test:started", label, repr(time.time()))
+
+
+class SlowJob(Job):
+    """Starts, then waits while `test:hold` exists (up to `limit` seconds), then finishes."""
+
+    def perform(self, n: int, limit: float = 60.0) -> None:
+        client = recorder()
+        client.rpush("test:started", self.jid)
+        deadline = time.monotonic() + limit
+        while client.exists("test:hold") and time.monotonic() < deadline:
+            time.sleep(0.02)
+        client.rpush("test:done", self.jid)
+
+
+class QuickJob(Job):
+    def perform(self, seconds: float) -> None:
+        client = recorder()
+        client.rpush("test:started", self.jid)
+        time.sleep(seconds)
+        client.rpush("test:done", self.jid)
+
+
+class AlwaysFailsJob(Job):
+    retry = 3
+
+    def perform(self, n: int) -> None:
+        raise ValueError(f"always fails ({n})")
+
+
+class DeadAtOnceJob(Job):
+    retry = 0
+
+    def perform(self) -> None:
+        raise RuntimeError("no retries for me")
+
+
+class GoneError(Exception):
+    pass
+
+
+@discard_on(GoneError, DeserializationError)
+class DiscardedJob(Job):
+    def perform(self) -> None:
+        recorder().incr("test:discarded-runs")
+        raise GoneError("the record is gone")
+
+
+@retry_on(ConnectionError, wait=0.2, attempts=3)
+class FlakyJob(Job):
+    def perform(self) -> None:
+        recorder().incr("test:flaky-runs")
+        raise ConnectionError("the service hung up")
+
+
+class BusyLoopTimeoutJob(Job):
+    timeout = 0.5
+    retry = 1
+
+    def perform(self) -> None:
+        recorder().rpush("test:started", self.jid)
+        while True:  # pure Python: the watchdog's exception lands here
+            pass
+
+
+class SleepTimeoutJob(Job):
+    timeout = 0.5
+    retry = 1
+
+    def perform(self) -> None:
+        recorder().rpush("test:started", self.jid)
+        time.sleep(30)  # blocked in C: the watchdog must abandon the thread
+        recorder().rpush("test:after-sleep", self.jid)
+
+
+class UniqueReportJob(Job):
+    unique_for = timedelta(minutes=10)
+
+    def perform(self, report_id: int) -> None:
+        recorder().rpush("test:runs", f"{self.jid}:{report_id}")

@@ -1,0 +1,191 @@
+"""Crashes, graceful shutdown, Redis restarts and configuration of real worker processes."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import redis
+
+from sidequest import keys
+from tests.integration.sidequest import fixture_jobs as jobs
+from tests.support.polling import wait_for
+from tests.support.redis_server import RedisServer
+from tests.support.worker_process import WorkerProcess
+
+Start = Callable[..., WorkerProcess]
+
+
+def test_jobs_in_flight_in_a_killed_worker_complete_in_another(
+    enqueue_to: str, redis_client: redis.Redis, start_worker: Start
+) -> None:
+    redis_client.set("test:hold", 1)
+    jids = jobs.SlowJob.perform_bulk([[n] for n in range(200)])
+    # 100 threads + 100 prefetched: all 200 jobs are in flight in this process.
+    doomed = start_worker(enqueue_to, "-c", "100", "--log-level", "WARNING")
+    identity = wait_for(lambda: redis_client.smembers("processes"), message="heartbeat").pop()
+    wait_for(lambda: redis_client.hlen(keys.inflight(identity)) == 200, timeout=20, message="200 in flight")
+    wait_for(lambda: redis_client.llen("test:started") == 100, timeout=20, message="100 started")
+    assert redis_client.llen("queue:default") == 0
+
+    doomed.kill()
+    redis_client.delete("test:hold")
+    start_worker(enqueue_to, "-c", "20", "--log-level", "WARNING")
+
+    wait_for(lambda: redis_client.llen("test:done") >= 200, timeout=30, message="all 200 done")
+    assert set(redis_client.lrange("test:done", 0, -1)) == set(jids)
+    wait_for(lambda: not redis_client.exists(keys.inflight(identity)), message="dead process's hash gone")
+    assert identity not in redis_client.smembers(keys.OWNERS)
+
+
+def test_sigterm_requeues_unfinished_jobs_at_the_front_and_loses_none(
+    enqueue_to: str, redis_client: redis.Redis, start_worker: Start
+) -> None:
+    redis_client.set("test:hold", 1)
+    quick = [jobs.QuickJob.perform_later(0.3).jid for _ in range(2)]
+    stuck = [jobs.SlowJob.perform_later(n).jid for n in range(2)]
+    waiting = [jobs.QuickJob.perform_later(0).jid for _ in range(6)]
+    worker = start_worker(enqueue_to, "-c", "4", "-t", "1.5")
+    wait_for(lambda: redis_client.llen("test:started") == 4, message="4 jobs running")
+
+    worker.signal(signal.SIGTERM)
+    assert worker.wait(15) == 0
+
+    # The quick ones finished inside the timeout and were acknowledged once.
+    assert sorted(redis_client.lrange("test:done", 0, -1)) == sorted(quick)
+    # The stuck ones are back at the front (right end), followed by the never-started ones.
+    queued = [json.loads(entry)["jid"] for entry in redis_client.lrange("queue:default", 0, -1)]
+    assert sorted(queued[-2:]) == sorted(stuck)
+    assert sorted(queued) == sorted(stuck + waiting)
+    assert not redis_client.smembers("processes")
+    assert not redis_client.keys("sidequest:inflight:*")
+
+    redis_client.delete("test:hold")
+    start_worker(enqueue_to, "-c", "4")
+    wait_for(lambda: redis_client.llen("test:done") == 10, timeout=20, message="all done")
+    done = redis_client.lrange("test:done", 0, -1)
+    assert sorted(done) == sorted(quick + stuck + waiting)  # each finished exactly once
+
+
+def test_scheduled_jobs_start_on_time_even_when_an_earlier_one_is_added_later(
+    enqueue_to: str, redis_client: redis.Redis, start_worker: Start
+) -> None:
+    start_worker(enqueue_to)
+    wait_for(lambda: redis_client.smembers("processes"), message="worker up")
+    due_later = time.time() + 2.0
+    jobs.StartTimeJob.perform_at(due_later, "later")
+    due_sooner = time.time() + 1.0
+    jobs.StartTimeJob.perform_at(due_sooner, "sooner")
+
+    started = wait_for(lambda: redis_client.hlen("test:started") == 2 and redis_client.hgetall("test:started"), timeout=10, message="both started")
+    for label, due in (("sooner", due_sooner), ("later", due_later)):
+        lateness = float(started[label]) - due
+        assert 0 <= lateness < 0.05, f"{label} started {lateness * 1000:.1f} ms after its due time"
+
+
+def test_the_worker_survives_a_redis_restart_and_finishes_the_queue(
+    own_redis_server: RedisServer, start_worker: Start, tmp_path: Path
+) -> None:
+    import sidequest
+    from sidequest.adapter import set_adapter
+
+    url = own_redis_server.url
+    client = own_redis_server.client()
+    client.config_set("appendfsync", "always")
+    sidequest.configure(url)
+    try:
+        jids = jobs.QuickJob.perform_bulk([[0.002] for _ in range(600)])
+    finally:
+        set_adapter(None)
+    worker = start_worker(url, "-c", "2", "--log-level", "WARNING")
+    wait_for(lambda: client.llen("test:done") > 50, message="some progress")
+
+    own_redis_server.stop(kill=True)
+    own_redis_server.start()
+    client = own_redis_server.client()
+
+    wait_for(lambda: client.llen("queue:default") == 0 and not client.keys("sidequest:inflight:*"), timeout=30, message="queue drained after restart")
+    # Jobs running during the outage failed to record themselves and went to retry;
+    # make those retries due now rather than in 15-24 s.
+    for member in client.zrange("retry", 0, -1):
+        client.zadd("retry", {member: time.time()}, xx=True)
+    wait_for(lambda: set(client.lrange("test:done", 0, -1)) >= set(jids), timeout=10, message="every job done")
+    assert worker.running()
+    assert "Redis" in worker.log()
+
+
+def test_a_job_past_its_timeout_is_stopped_and_retried_while_others_run(
+    enqueue_to: str, redis_client: redis.Redis, start_worker: Start
+) -> None:
+    looping = jobs.BusyLoopTimeoutJob.perform_later()
+    sleeping = jobs.SleepTimeoutJob.perform_later()
+    worker = start_worker(enqueue_to, "-c", "4")
+    wait_for(lambda: redis_client.llen("test:started") == 2, message="both started")
+    neighbours = jobs.RecordJob.perform_bulk([[n] for n in range(20)])
+
+    wait_for(lambda: redis_client.zcard("retry") == 2, timeout=10, message="both in retry")
+    entries = {json.loads(m)["jid"]: json.loads(m) for m in redis_client.zrange("retry", 0, -1)}
+    for job in (looping, sleeping):
+        assert entries[job.jid]["error_class"] == "sidequest.errors.JobTimeoutError"
+        assert "timeout of 0.5s" in entries[job.jid]["error_message"]
+    assert "abandoned" in entries[sleeping.jid]["error_message"]
+    wait_for(lambda: set(redis_client.lrange("test:runs", 0, -1)) == set(neighbours), message="neighbours ran")
+
+    # The process keeps its full concurrency and goes on serving.
+    more = jobs.RecordJob.perform_bulk([[n] for n in range(8)])
+    wait_for(lambda: set(redis_client.lrange("test:runs", 0, -1)) >= set(more), message="later jobs ran")
+    assert worker.running()
+    assert not redis_client.lrange("test:after-sleep", 0, -1)
+
+
+def test_two_concurrent_enqueues_of_a_unique_job_run_it_once(
+    enqueue_to: str, redis_client: redis.Redis, start_worker: Start
+) -> None:
+    import threading
+
+    barrier = threading.Barrier(2)
+    results: list[jobs.UniqueReportJob] = []
+
+    def enqueue() -> None:
+        barrier.wait()
+        results.append(jobs.UniqueReportJob.perform_later(42))
+
+    threads = [threading.Thread(target=enqueue) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    winners = [job for job in results if job.successfully_enqueued]
+    losers = [job for job in results if not job.successfully_enqueued]
+    assert len(winners) == 1 and len(losers) == 1
+    assert losers[0].duplicate_of == winners[0].jid
+
+    start_worker(enqueue_to)
+    wait_for(lambda: redis_client.llen("test:runs") == 1, message="one run")
+    wait_for(lambda: not redis_client.keys("sidequest:unique:*"), message="lock released")
+    assert redis_client.lrange("test:runs", 0, -1) == [f"{winners[0].jid}:42"]
+    # Once it finished, the same job may be enqueued again.
+    assert jobs.UniqueReportJob.perform_later(42).successfully_enqueued
+
+
+def test_a_sidekiq_yml_configures_the_worker(
+    enqueue_to: str, redis_client: redis.Redis, start_worker: Start, tmp_path: Path
+) -> None:
+    config = tmp_path / "sidekiq.yml"
+    config.write_text(":concurrency: 5\n:queues:\n  - default\n  - mailers\n  - [critical, 3]\n")
+    start_worker(enqueue_to, "-C", str(config))
+    identity = wait_for(lambda: redis_client.smembers("processes"), message="heartbeat").pop()
+    process = redis_client.hgetall(identity)
+    info = json.loads(process["info"])
+    assert process["concurrency"] == "5"
+    assert info["concurrency"] == 5
+    assert info["queues"] == ["default", "mailers", "critical"]
+    assert info["weights"] == [{"default": 0, "mailers": 0, "critical": 3}]
+    assert info["capsules"]["default"]["mode"] == "weighted"
+
+    for queue in ("default", "mailers", "critical"):
+        jobs.RecordJob.set(queue=queue).perform_later(1)
+    wait_for(lambda: redis_client.llen("test:runs") == 3, message="a job from each queue")

@@ -1,0 +1,144 @@
+"""A real worker process drains, retries, buries and discards jobs."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+
+import redis
+
+from sidequest import keys, payload
+from tests.integration.sidequest import fixture_jobs as jobs
+from tests.support.polling import wait_for
+from tests.support.worker_process import WorkerProcess
+
+Start = Callable[..., WorkerProcess]
+
+
+def test_ten_thousand_bulk_jobs_run_exactly_once(
+    enqueue_to: str, redis_client: redis.Redis, start_worker: Start
+) -> None:
+    jids = jobs.RecordJob.perform_bulk([[n] for n in range(10_000)])
+    assert redis_client.llen("queue:default") == 10_000
+
+    worker = start_worker(enqueue_to, "-c", "10", "--log-level", "WARNING")
+    wait_for(lambda: redis_client.get("stat:processed") == "10000", timeout=60, message="10,000 processed")
+    wait_for(lambda: redis_client.llen("test:runs") >= 10_000, timeout=10, message="runs recorded")
+
+    runs = redis_client.lrange("test:runs", 0, -1)
+    assert len(runs) == 10_000
+    assert set(runs) == set(jids)
+    assert redis_client.llen("queue:default") == 0
+    identity = redis_client.smembers("processes").pop()
+    assert redis_client.hlen(keys.inflight(identity)) == 0
+    assert worker.running()
+
+
+def test_a_failing_job_goes_to_retry_with_sidekiqs_fields(
+    enqueue_to: str, redis_client: redis.Redis, start_worker: Start
+) -> None:
+    job = jobs.AlwaysFailsJob.perform_later(7)
+    start_worker(enqueue_to)
+    entries = wait_for(lambda: redis_client.zrange("retry", 0, -1, withscores=True), message="retry entry")
+    failed_at = time.time()
+
+    member, score = entries[0]
+    stored = json.loads(member)
+    assert stored["jid"] == job.jid
+    assert stored["class"] == "AlwaysFailsJob"
+    assert stored["args"] == [7]
+    assert stored["retry_count"] == 0
+    assert stored["error_class"] == "ValueError"
+    assert stored["error_message"] == "always fails (7)"
+    assert isinstance(stored["failed_at"], float)
+    assert payload.decode_backtrace(stored["error_backtrace"])[-1].startswith("ValueError")
+    # Sidekiq's first delay: 0**4 + 15 s plus rand(10) * 1 s of jitter.
+    assert failed_at + 15 - 2 <= score <= failed_at + 25
+    assert redis_client.get("stat:failed") == "1"
+    assert redis_client.get("stat:processed") == "1"
+
+
+def test_a_job_out_of_retries_goes_to_dead(
+    enqueue_to: str, redis_client: redis.Redis, start_worker: Start
+) -> None:
+    job = jobs.AlwaysFailsJob.set(retry=1).perform_later(1)
+    start_worker(enqueue_to)
+    member = wait_for(lambda: redis_client.zrange("retry", 0, 0), message="first failure")[0]
+    # Make the retry due now instead of in 15-24 s: the scheduler promotes it.
+    redis_client.zadd("retry", {member: time.time()}, xx=True)
+
+    dead = wait_for(lambda: redis_client.zrange("dead", 0, -1), message="dead entry")
+    stored = json.loads(dead[0])
+    assert stored["jid"] == job.jid
+    assert stored["retry_count"] == 1
+    assert "retried_at" in stored
+    assert redis_client.zcard("retry") == 0
+
+
+def test_retry_zero_sends_the_job_straight_to_dead(
+    enqueue_to: str, redis_client: redis.Redis, start_worker: Start
+) -> None:
+    jobs.DeadAtOnceJob.perform_later()
+    start_worker(enqueue_to)
+    dead = wait_for(lambda: redis_client.zrange("dead", 0, -1), message="dead entry")
+    assert json.loads(dead[0])["error_message"] == "no retries for me"
+    assert redis_client.zcard("retry") == 0
+
+
+def test_retry_on_retries_then_buries_after_its_attempts(
+    enqueue_to: str, redis_client: redis.Redis, start_worker: Start
+) -> None:
+    jobs.FlakyJob.perform_later()
+    start_worker(enqueue_to)
+    dead = wait_for(lambda: redis_client.zrange("dead", 0, -1), timeout=15, message="dead entry")
+    assert redis_client.get("test:flaky-runs") == "3"
+    stored = json.loads(dead[0])
+    assert stored["error_class"] == "ConnectionError"
+    assert stored["exception_executions"] == {"[ConnectionError]": 3}
+
+
+def test_discard_on_leaves_no_trace_in_retry_or_dead(
+    enqueue_to: str, redis_client: redis.Redis, start_worker: Start
+) -> None:
+    jobs.DiscardedJob.perform_later()
+    jobs.RecordJob.perform_later(1)  # runs after the discarded one
+    start_worker(enqueue_to)
+    wait_for(lambda: redis_client.llen("test:runs") == 1, message="the next job")
+    wait_for(lambda: redis_client.get("stat:processed") == "2", message="both counted")
+    assert redis_client.get("test:discarded-runs") == "1"
+    assert redis_client.zcard("retry") == 0
+    assert redis_client.zcard("dead") == 0
+
+
+def test_garbage_in_a_queue_goes_to_dead_and_the_worker_carries_on(
+    enqueue_to: str, redis_client: redis.Redis, start_worker: Start
+) -> None:
+    garbage = [
+        b"this is not json",
+        b"\xff\xfe\x00 not even utf-8",
+        b'["a", "list"]',
+        b'{"class": "NoSuchJob", "args": [1], "jid": "aaaaaaaaaaaaaaaaaaaaaaaa", "queue": "default"}',
+        b'{"class": "RecordJob", "args": [1, 2, 3], "jid": "bbbbbbbbbbbbbbbbbbbbbbbb", "queue": "default"}',
+        b'{"class": "RecordJob", "args": "not a list", "jid": "cccccccccccccccccccccccc"}',
+    ]
+    raw_client = redis.Redis.from_url(enqueue_to)
+    for entry in garbage:
+        raw_client.lpush("queue:default", entry)
+    good = jobs.RecordJob.perform_later(42)
+    start_worker(enqueue_to)
+
+    wait_for(lambda: redis_client.lrange("test:runs", 0, -1) == [good.jid], message="the good job")
+    dead = wait_for(lambda: len(redis_client.zrange("dead", 0, -1)) == len(garbage) and redis_client.zrange("dead", 0, -1), message="all garbage dead")
+    reasons = {json.loads(entry)["error_class"] for entry in dead}
+    assert reasons == {
+        "sidequest.errors.MalformedPayloadError",
+        "sidequest.errors.UnknownJobError",
+        "sidequest.errors.ArgumentMismatchError",
+    }
+    by_jid = {json.loads(entry)["jid"]: json.loads(entry) for entry in dead}
+    assert "NoSuchJob" in by_jid["aaaaaaaaaaaaaaaaaaaaaaaa"]["error_message"]
+    assert "takes 1" in by_jid["bbbbbbbbbbbbbbbbbbbbbbbb"]["error_message"]
+    wrapped = [entry for entry in map(json.loads, dead) if entry["class"] == "sidequest.MalformedPayload"]
+    assert {entry["args"][0] for entry in wrapped} >= {"this is not json", '["a", "list"]'}
+    assert redis_client.zcard("retry") == 0
