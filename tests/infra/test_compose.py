@@ -255,3 +255,13 @@ def test_prometheus_and_grafana_mount_the_repository_config(config: dict[str, An
     home = config["services"]["grafana"]["environment"]["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"]
     assert home.startswith(dashboards_target + "/")
     assert (REPO / "infra/grafana/dashboards" / Path(home).name).is_file()
+
+
+def test_the_application_accepts_the_compose_environment(config: dict[str, Any]) -> None:
+    """The shop's own settings parser takes what the containers receive."""
+    from shop.settings import ShopSettings
+
+    for name in ("migrate", *APP_SERVICES):
+        environment = config["services"][name]["environment"]
+        settings = ShopSettings.from_env(environment)  # raises SettingsError on a bad value
+        assert str(settings.results_dir) == environment["REPORTS_DIR"]
