@@ -196,6 +196,10 @@ def _clean_mailbox(value: str) -> str:
     if not isinstance(value, str):
         raise ValueError("must be a string")
     name, address = parseaddr(value.strip())
-    if not address:
-        raise ValueError(f"{value!r} is not an address such as Shop <shop@example.com>")
-    return formataddr((name, normalize_email(address))) if name else normalize_email(address)
+    try:
+        clean = normalize_email(address)
+    except ValueError as error:
+        raise ValueError(
+            f"{value!r} is not an address such as Shop <shop@example.com> ({error})"
+        ) from None
+    return formataddr((name, clean)) if name else clean

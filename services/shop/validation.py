@@ -12,9 +12,10 @@ from datetime import date
 
 MAX_EMAIL_LENGTH = 254
 MAX_LOCAL_PART_LENGTH = 64
-_LOCAL_PART = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+$")
-_DOMAIN_LABEL = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
-_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# Used with fullmatch: `$` would also match before a trailing newline.
+_LOCAL_PART = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+")
+_DOMAIN_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 def normalize_email(value: object) -> str:
@@ -46,14 +47,14 @@ def normalize_email(value: object) -> str:
     if len(local) > MAX_LOCAL_PART_LENGTH:
         raise ValueError(f"has a part before @ longer than {MAX_LOCAL_PART_LENGTH} characters")
     if (
-        not _LOCAL_PART.match(local)
+        not _LOCAL_PART.fullmatch(local)
         or local.startswith(".")
         or local.endswith(".")
         or ".." in local
     ):
         raise ValueError("has invalid characters before the @")
     labels = domain.split(".")
-    if len(labels) < 2 or not all(_DOMAIN_LABEL.match(label) for label in labels):
+    if len(labels) < 2 or not all(_DOMAIN_LABEL.fullmatch(label) for label in labels):
         raise ValueError("has an invalid domain after the @")
     return f"{local}@{domain.lower()}"
 
@@ -70,7 +71,7 @@ def parse_iso_date(value: object) -> date:
     if not isinstance(value, str):
         raise ValueError("must be a date string in the form YYYY-MM-DD")
     text = value.strip()
-    if not _ISO_DATE.match(text):
+    if not _ISO_DATE.fullmatch(text):
         raise ValueError(f"{value!r} is not a date in the form YYYY-MM-DD")
     try:
         return date.fromisoformat(text)

@@ -21,7 +21,7 @@ from sqlalchemy.engine import make_url
 
 ADMIN_URL_VARIABLE = "TEST_POSTGRES_URL"
 DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
-_NAME_PREFIX = re.compile(r"^[a-z][a-z0-9_]{0,30}$")
+_NAME_PREFIX = re.compile(r"[a-z][a-z0-9_]{0,30}")
 
 
 def admin_url() -> str:
@@ -39,11 +39,13 @@ class PostgresDatabase:
             prefix: Start of the database name (lowercase letters, digits, _).
             server_url: Admin URL of the server; `admin_url()` when omitted.
         """
-        if not _NAME_PREFIX.match(prefix):
+        if not _NAME_PREFIX.fullmatch(prefix):
             raise ValueError(f"prefix must match {_NAME_PREFIX.pattern}, got {prefix!r}")
         self.server_url = server_url or admin_url()
         self.name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:12]}"
-        self.url = make_url(self.server_url).set(database=self.name).render_as_string(hide_password=False)
+        self.url = (
+            make_url(self.server_url).set(database=self.name).render_as_string(hide_password=False)
+        )
 
     def create(self) -> PostgresDatabase:
         """Create the database.
@@ -77,8 +79,10 @@ class PostgresDatabase:
             return row is not None
 
     def _admin(self) -> psycopg.Connection[tuple[object, ...]]:
-        conninfo = make_url(self.server_url).set(drivername="postgresql").render_as_string(
-            hide_password=False
+        conninfo = (
+            make_url(self.server_url)
+            .set(drivername="postgresql")
+            .render_as_string(hide_password=False)
         )
         # CREATE/DROP DATABASE cannot run inside a transaction.
         return psycopg.connect(conninfo, autocommit=True, connect_timeout=5)

@@ -73,7 +73,9 @@ class _SinkState:
 class _Handler:
     """aiosmtpd handler: applies planned failures, then stores the message."""
 
-    def __init__(self, state: _SinkState, on_message: Callable[[ReceivedMail], None] | None) -> None:
+    def __init__(
+        self, state: _SinkState, on_message: Callable[[ReceivedMail], None] | None
+    ) -> None:
         self.state = state
         self.on_message = on_message
 
@@ -85,7 +87,7 @@ class _Handler:
                     return failure.reply
         return None
 
-    async def handle_MAIL(  # noqa: N802 - aiosmtpd's hook name
+    async def handle_MAIL(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
     ) -> str:
         reply = self._planned("MAIL")
@@ -95,7 +97,7 @@ class _Handler:
         envelope.mail_options.extend(options)
         return "250 OK"
 
-    async def handle_RCPT(  # noqa: N802 - aiosmtpd's hook name
+    async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
     ) -> str:
         reply = self._planned("RCPT")
@@ -105,9 +107,7 @@ class _Handler:
         envelope.rcpt_options.extend(options)
         return "250 OK"
 
-    async def handle_DATA(  # noqa: N802 - aiosmtpd's hook name
-        self, server: SMTP, session: Session, envelope: Envelope
-    ) -> str:
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         with self.state.lock:
             self.state.data_attempts += 1
         reply = self._planned("DATA")
@@ -116,7 +116,11 @@ class _Handler:
         raw = envelope.original_content or b""
         parsed = email.message_from_bytes(raw, policy=email.policy.default)
         assert isinstance(parsed, EmailMessage)
-        login = session.auth_data.login.decode() if isinstance(session.auth_data, LoginPassword) else None
+        login = (
+            session.auth_data.login.decode()
+            if isinstance(session.auth_data, LoginPassword)
+            else None
+        )
         mail = ReceivedMail(
             mail_from=envelope.mail_from or "",
             recipients=tuple(envelope.rcpt_tos),
@@ -207,19 +211,30 @@ class SmtpSink:
             self._state.failures.clear()
             self._state.data_attempts = 0
 
-    def fail_next(self, stage: str = "DATA", *, code: int = 451, text: str = "4.3.0 Try again later", times: int = 1) -> None:
+    def fail_next(
+        self,
+        stage: str = "DATA",
+        *,
+        code: int = 451,
+        text: str = "4.3.0 Try again later",
+        times: int = 1,
+    ) -> None:
         """Answer the next `times` commands of `stage` (MAIL, RCPT or DATA) with an error."""
         if stage not in STAGES:
             raise ValueError(f"stage must be one of {STAGES}, got {stage!r}")
         if not 400 <= code < 600:
             raise ValueError(f"code must be a 4xx or 5xx SMTP reply code, got {code}")
         with self._state.lock:
-            self._state.failures.extend(_PlannedFailure(stage, f"{code} {text}") for _ in range(times))
+            self._state.failures.extend(
+                _PlannedFailure(stage, f"{code} {text}") for _ in range(times)
+            )
 
     def wait_for_messages(self, count: int, timeout: float = 10.0) -> list[ReceivedMail]:
-        """Wait until at least `count` messages arrived and return all of them."""
+        """Wait until at least `count` (1 or more) messages arrived and return all of them."""
+        if count < 1:
+            raise ValueError("count must be at least 1; check `messages` for none")
         return wait_for(
-            lambda: self.messages if len(self.messages) >= count else None,
+            lambda: self.messages if len(self.messages) >= count else [],
             timeout=timeout,
             message=f"{count} message(s) at the SMTP sink on port {self.port}",
         )
@@ -257,7 +272,9 @@ class SmtpSink:
         user = auth_data.login.decode("utf-8", "replace")
         password = auth_data.password.decode("utf-8", "replace")
         accepted = self._users.get(user) == password
-        return AuthResult(success=accepted, handled=False, auth_data=auth_data if accepted else None)
+        return AuthResult(
+            success=accepted, handled=False, auth_data=auth_data if accepted else None
+        )
 
 
 def self_signed_certificate(directory: Path, *, host: str = "127.0.0.1") -> tuple[Path, Path]:

@@ -15,6 +15,7 @@ job could not be enqueued carries `enqueue_failed` until `mark_enqueued` clears 
 
 from __future__ import annotations
 
+import copy
 import re
 import uuid
 from collections.abc import Callable
@@ -41,7 +42,8 @@ class ReportRecord:
     Attributes:
         id: 32 lowercase hex digits; random, so links to reports cannot be guessed.
         kind: The kind as stored (a retired kind stays readable here).
-        parameters: The stored parameters, `{"from": ..., "to": ...}`.
+        parameters: The stored JSON parameters, normally `{"from": ..., "to": ...}`;
+            kept as stored even when malformed, so a build can say what is wrong.
         status: pending, processing, done or failed.
         error: Why the report failed, when it did.
         result_location: Directory of the built files, relative to the results dir.
@@ -57,7 +59,7 @@ class ReportRecord:
 
     id: str
     kind: str
-    parameters: dict[str, Any]
+    parameters: Any
     status: ReportStatus
     error: str | None
     result_location: str | None
@@ -81,19 +83,24 @@ class ReportRecord:
     @property
     def date_from(self) -> str:
         """The first day as stored (YYYY-MM-DD), or "" if missing."""
-        return str(self.parameters.get("from", ""))
+        return self._parameter("from")
 
     @property
     def date_to(self) -> str:
         """The last day as stored (YYYY-MM-DD), or "" if missing."""
-        return str(self.parameters.get("to", ""))
+        return self._parameter("to")
+
+    def _parameter(self, name: str) -> str:
+        if isinstance(self.parameters, dict):
+            return str(self.parameters.get(name, ""))
+        return ""
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready view for APIs and logs."""
         return {
             "id": self.id,
             "kind": self.kind,
-            "parameters": dict(self.parameters),
+            "parameters": copy.deepcopy(self.parameters),
             "status": self.status.value,
             "error": self.error,
             "job_id": self.job_id,
@@ -282,7 +289,7 @@ def _snapshot(row: Report) -> ReportRecord:
     return ReportRecord(
         id=row.id,
         kind=row.kind,
-        parameters=dict(row.parameters),
+        parameters=copy.deepcopy(row.parameters),
         status=ReportStatus(row.status),
         error=row.error,
         result_location=row.result_location,

@@ -97,7 +97,7 @@ def validate_report_request(data: object, *, max_days: int = MAX_RANGE_DAYS) -> 
 
 
 def request_from_record(
-    kind: str, parameters: Mapping[str, Any], notify_email: str | None = None
+    kind: str, parameters: object, notify_email: str | None = None
 ) -> ReportRequest:
     """Rebuild the request of a stored report for building it.
 
