@@ -20,7 +20,7 @@ import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -32,6 +32,9 @@ from shop.reports.kinds import ReportKind
 from shop.reports.request import ReportRequest
 
 MAX_ERROR_LENGTH = 4_000
+# Longer than any enqueue takes: a pending report without a job id older than this
+# was lost between the web tier's commit and its enqueue.
+DEFAULT_ENQUEUE_GRACE = timedelta(minutes=5)
 _REPORT_ID = re.compile(r"[0-9a-f]{32}")
 
 
@@ -158,12 +161,25 @@ def list_reports(
 
 
 def reports_awaiting_enqueue(
-    session_factory: SessionFactory, *, limit: int = 100
+    session_factory: SessionFactory,
+    *,
+    limit: int = 100,
+    unenqueued_after: timedelta = DEFAULT_ENQUEUE_GRACE,
 ) -> list[ReportRecord]:
-    """Pending reports whose job could not be enqueued, oldest first."""
+    """Pending reports that need their job enqueued (again), oldest first.
+
+    Those flagged by `mark_enqueue_failed`, and those that never got a job id within
+    `unenqueued_after` of being created: the process that created them died between
+    its commit and the enqueue, so nobody could flag them.
+    """
+    cutoff = utcnow() - unenqueued_after
     query = (
         select(Report)
-        .where(Report.enqueue_failed.is_(True), Report.status == ReportStatus.PENDING.value)
+        .where(
+            Report.status == ReportStatus.PENDING.value,
+            Report.enqueue_failed.is_(True)
+            | (Report.job_id.is_(None) & (Report.created_at < cutoff)),
+        )
         .order_by(Report.created_at, Report.id)
         .limit(limit)
     )

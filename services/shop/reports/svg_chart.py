@@ -67,7 +67,9 @@ def column_chart(bars: Sequence[Bar], *, title: str, value_label: str) -> str:
         parts.append(_text(left - 8, y + 4, _format_tick(tick), anchor="end"))
     slot = plot_width / len(bars)
     gap = slot * 0.15 if slot > 3 else 0.0
-    label_every = max(1, math.ceil(len(bars) / 12))
+    # About 7 px per character at 12 px: print only as many labels as fit side by side.
+    label_width = max(len(bar.label) for bar in bars) * 7 + 12
+    label_every = max(1, math.ceil(len(bars) / max(1, plot_width // label_width)))
     for index, bar in enumerate(bars):
         value = float(bar.value)
         x = left + index * slot

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from shop.db import SessionFactory, write_session
@@ -129,6 +131,20 @@ def test_a_report_whose_enqueue_failed_is_listed_until_enqueued(
     assert retried.enqueue_error is None
     assert retried.job_id == "jid-second-try"
     assert reports_awaiting_enqueue(session_factory) == []
+
+
+def test_a_report_left_without_a_job_id_is_listed_after_the_grace_period(
+    session_factory: SessionFactory,
+) -> None:
+    orphan = create_report(session_factory, REQUEST)
+    enqueued = create_report(session_factory, REQUEST)
+    mark_enqueued(session_factory, enqueued.id, "jid-1")
+    started = create_report(session_factory, REQUEST)
+    mark_processing(session_factory, started.id)
+
+    assert reports_awaiting_enqueue(session_factory) == []
+    listed = reports_awaiting_enqueue(session_factory, unenqueued_after=timedelta(0))
+    assert [r.id for r in listed] == [orphan.id]
 
 
 def test_reports_list_newest_first_and_deleted_reports_are_gone(
