@@ -78,17 +78,31 @@ class Settings:
             raise ConfigError(f"concurrency must be at least 1 (got {self.concurrency})")
         if not self.queues:
             raise ConfigError("at least one queue is needed")
+        if self.log_format not in ("text", "json"):
+            raise ConfigError(f"log_format must be text or json (got {self.log_format!r})")
+        for number in (
+            "shutdown_timeout",
+            "heartbeat_interval",
+            "heartbeat_timeout",
+            "timeout_grace",
+            "scheduler_max_sleep",
+            "dead_timeout",
+        ):
+            value = getattr(self, number)
+            if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
+                raise ConfigError(f"{number} must be a non-negative number (got {value!r})")
+        if self.heartbeat_interval <= 0 or self.scheduler_max_sleep <= 0:
+            raise ConfigError("heartbeat_interval and scheduler_max_sleep must be above 0")
+        for whole in ("max_retries", "max_recoveries", "dead_max_jobs"):
+            if getattr(self, whole) < 0:
+                raise ConfigError(f"{whole} must not be negative")
+        if self.prefetch is not None and self.prefetch < 0:
+            raise ConfigError("prefetch must not be negative")
         if self.heartbeat_timeout <= self.heartbeat_interval * 2:
             raise ConfigError(
                 "heartbeat_timeout must exceed twice heartbeat_interval, or live processes "
                 f"would be presumed dead (got {self.heartbeat_timeout} and {self.heartbeat_interval})"
             )
-        if self.log_format not in ("text", "json"):
-            raise ConfigError(f"log_format must be text or json (got {self.log_format!r})")
-        for number in ("shutdown_timeout", "heartbeat_interval", "timeout_grace"):
-            value = getattr(self, number)
-            if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
-                raise ConfigError(f"{number} must be a non-negative number (got {value!r})")
         return self
 
 
@@ -123,6 +137,11 @@ _ENVIRONMENT = {
     "SIDEQUEST_HEARTBEAT_INTERVAL": "heartbeat_interval",
     "SIDEQUEST_HEARTBEAT_TIMEOUT": "heartbeat_timeout",
     "SIDEQUEST_PREFETCH": "prefetch",
+    "SIDEQUEST_MAX_RECOVERIES": "max_recoveries",
+    "SIDEQUEST_MAX_RETRIES": "max_retries",
+    "SIDEQUEST_DEAD_MAX_JOBS": "dead_max_jobs",
+    "SIDEQUEST_TIMEOUT_GRACE": "timeout_grace",
+    "SIDEQUEST_SCHEDULER_MAX_SLEEP": "scheduler_max_sleep",
     "SIDEQUEST_LOG_FORMAT": "log_format",
     "SIDEQUEST_LOG_LEVEL": "log_level",
     "LOG_FORMAT": "log_format",
@@ -209,6 +228,27 @@ def build_settings(
     return replace(Settings(), **_coerce(values)).validate()
 
 
+def _whole_number(value: object) -> int:
+    """An int from an int or a string of digits; 2.5, True or "5x" are refused."""
+    if isinstance(value, bool):
+        raise ValueError(value)
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("+-").isdigit():
+        return int(value)
+    raise ValueError(value)
+
+
+def _number(value: object) -> float:
+    """A finite float from a number or a numeric string."""
+    if isinstance(value, bool):
+        raise ValueError(value)
+    number = float(value) if isinstance(value, int | float | str) else float("nan")
+    if not math.isfinite(number):
+        raise ValueError(value)
+    return number
+
+
 def _coerce(values: Mapping[str, Any]) -> dict[str, Any]:
     types = {f.name: f.type for f in fields(Settings)}
     result: dict[str, Any] = {}
@@ -224,9 +264,9 @@ def _coerce(values: Mapping[str, Any]) -> dict[str, Any]:
                 items = value.split(",") if isinstance(value, str) else value
                 result[name] = tuple(str(item).strip() for item in items if str(item).strip())
             elif kind.startswith("int"):
-                result[name] = int(value)
+                result[name] = _whole_number(value)
             elif kind.startswith("float"):
-                result[name] = float(value)
+                result[name] = _number(value)
             else:
                 result[name] = str(value)
         except (TypeError, ValueError):

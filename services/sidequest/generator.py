@@ -64,6 +64,17 @@ def names(name: str) -> tuple[str, str]:
     return class_name, "_".join(words) + "_job"
 
 
+def _module_name(job_file: Path) -> str:
+    """The dotted name the test imports: relative to the working directory if under it."""
+    path = job_file.with_suffix("")
+    if path.is_absolute():
+        try:
+            path = path.relative_to(Path.cwd())
+        except ValueError:
+            return path.name  # outside the project: importable once its folder is on sys.path
+    return ".".join(path.parts)
+
+
 def generate_job(
     name: str, *, path: Path, test_path: Path, queue: str = "default", force: bool = False
 ) -> Generated:
@@ -73,7 +84,7 @@ def generate_job(
     for target in (job_file, test_file):
         if target.exists() and not force:
             raise ConfigError(f"{target} exists; pass --force to overwrite it")
-    module = ".".join(job_file.with_suffix("").parts)
+    module = _module_name(job_file)
     path.mkdir(parents=True, exist_ok=True)
     test_path.mkdir(parents=True, exist_ok=True)
     job_file.write_text(JOB_TEMPLATE.format(class_name=class_name, queue=queue))

@@ -151,11 +151,16 @@ class InlineAdapter:
 
 
 def perform_payload(job: JobDict) -> Any:
-    """Perform a payload the way perform_now does: callbacks, retry_on and discard_on."""
+    """Perform a payload the way perform_now does: callbacks, retry_on and discard_on.
+
+    The instance keeps the payload's jid and its retry counts, so retry_on attempts run
+    out under drain() exactly as they would in a worker.
+    """
     job_class = registry.resolve(str(job["class"]))
     if job_class is None:
         raise UnknownJobError(f"no job class named {job['class']!r} is registered")
-    return job_class.set(queue=str(job.get("queue", job_class.queue))).perform_now(*job["args"])
+    job_class.check_arity(len(job["args"]))
+    return job_class.from_payload(job, list(job["args"])).perform_inline()
 
 
 def _round_trip(job: JobDict) -> JobDict:

@@ -177,7 +177,8 @@ class Job:
         """Enqueue one job per argument list in pipelined batches; returns the jids.
 
         Like Sidekiq's push_bulk (and ActiveJob's perform_all_later), enqueue callbacks
-        do not run. Unique jobs fall back to one push each, so each takes its lock.
+        do not run. Unique jobs fall back to one push each, so each takes its lock; a
+        refused duplicate is left out of the returned jids.
         """
         return cls._enqueue_bulk(args_list, EnqueueOptions(), batch_size)
 
@@ -207,7 +208,7 @@ class Job:
         cls, args_list: Iterable[Sequence[Any]], options: EnqueueOptions, batch_size: int
     ) -> list[str]:
         if cls.unique_for is not None:
-            return [cls._enqueue(args, options).jid for args in args_list]
+            return cls._enqueue_bulk_unique(args_list, options)
         adapter = current_adapter()
         now = time.time()
         queue = options.queue or cls.queue
@@ -224,6 +225,25 @@ class Job:
                 batch = []
         if batch:
             adapter.push_bulk(batch, at=at)
+        return jids
+
+    @classmethod
+    def _enqueue_bulk_unique(
+        cls, args_list: Iterable[Sequence[Any]], options: EnqueueOptions
+    ) -> list[str]:
+        """One push per job so each takes its lock; refused duplicates get no jid."""
+        adapter = current_adapter()
+        jids: list[str] = []
+        for args in args_list:
+            job = cls(*cls._checked_args(args))
+            now = time.time()
+            job.queue_name = options.queue or cls.queue
+            job.payload = cls._build_payload(job.jid, job.args, job.queue_name, options, now)
+            run_at = options.run_at(now)
+            job.scheduled_at = run_at if run_at is not None and run_at > now else None
+            result = adapter.push(job.payload, at=job.scheduled_at, unique=cls._unique_spec(job, now))
+            if result.enqueued:
+                jids.append(job.jid)
         return jids
 
     @classmethod
@@ -294,11 +314,24 @@ class Job:
     @classmethod
     def _perform_now(cls, args: Sequence[Any], options: EnqueueOptions) -> Any:
         # Inline runs skip the JSON check (nothing crosses Redis), as ActiveJob's do.
+        cls.check_arity(len(args))
         job = cls(*args)
         job.queue_name = options.queue or cls.queue
         job.payload = cls._build_payload(job.jid, job.args, job.queue_name, options, time.time())
+        return job.perform_inline()
+
+    def perform_inline(self) -> Any:
+        """Run this instance now, applying retry_on/discard_on as perform_now does.
+
+        A retry_on retry is enqueued through the adapter, carrying the payload's counts.
+        Returns perform's result, or None when a callback halted it, it was discarded
+        or a retry was enqueued.
+        """
+        cls = type(self)
+        job = self
         try:
-            return job.run_perform()
+            result = job.run_perform()
+            return None if result is callbacks.HALTED else result
         except Exception as error:
             decision = rescue.decide(cls, error, failure_state(job.payload), job.payload["retry"])
             if isinstance(decision, rescue.Retry) and decision.rule_key is not None:
@@ -310,7 +343,8 @@ class Job:
                     wait=decision.delay,
                     extra=(("exception_executions", counts),),
                 )
-                cls._enqueue(job.args, retry_options)
+                retry = cls._enqueue(job.args, retry_options)
+                logger.info("%s failed with %r; retry %s enqueued", job, error, retry.jid)
                 return None
             if isinstance(decision, rescue.Discard) and decision.by_rule:
                 logger.info("%s discarded: %s: %s", job, decision.reason, error)

@@ -70,8 +70,14 @@ def collect(job_class: type, event: Event) -> CallbackChain:
     for klass in reversed(job_class.__mro__):
         for name, member in vars(klass).items():
             mark = getattr(member, MARKER, None)
-            if mark is not None and mark[0] == event:
-                names[mark[1]].setdefault(name, None)
+            if mark is None:
+                continue  # an undecorated override keeps the inherited registration
+            declared = mark[1] if mark[0] == event else None
+            for kind, declared_names in names.items():
+                if kind != declared:
+                    declared_names.pop(name, None)
+            if declared is not None:
+                names[declared].setdefault(name, None)
     return CallbackChain(
         before=tuple(names["before"]),
         around=tuple(names["around"]),

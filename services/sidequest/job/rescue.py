@@ -231,8 +231,9 @@ def rule_delay(
     elif isinstance(wait, int | float):
         seconds = float(wait)
     elif callable(wait):
+        # A callable decides the delay itself; ActiveJob adds no jitter to procs either.
         value = wait(executions, error) if _takes_two(wait) else wait(executions)
-        seconds = value.total_seconds() if isinstance(value, timedelta) else float(value)
+        return value.total_seconds() if isinstance(value, timedelta) else float(value)
     else:
         raise TypeError(f"retry_on wait must be a number, timedelta or callable, not {wait!r}")
     return seconds + source.random() * seconds * rule.jitter

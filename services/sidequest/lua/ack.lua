@@ -9,6 +9,7 @@
 -- ARGV[2]    n: number of acknowledgements
 -- ARGV[3..]  n triples: in-flight field, index of its lock in KEYS[4..] (0 = none),
 --            jid that must still hold that lock for it to be released
+-- Also removes each field's start marker ("started:<field>", see recover.lua).
 -- Returns    how many fields were removed. A field that is gone belongs to an execution
 --            that was recovered and handed to another process: that ack is refused
 --            (fencing), and its lock stays with the other execution.
@@ -19,6 +20,7 @@ local n = tonumber(ARGV[2])
 for i = 0, n - 1 do
   local at = 3 + i * 3
   if redis.call('HDEL', KEYS[1], ARGV[at]) == 1 then
+    redis.call('HDEL', KEYS[1], 'started:' .. ARGV[at])
     removed = removed + 1
     local lock = tonumber(ARGV[at + 1])
     if lock > 0 then

@@ -21,6 +21,7 @@
 if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then
   return 0
 end
+redis.call('HDEL', KEYS[1], 'started:' .. ARGV[1])
 
 local mode = ARGV[2]
 if mode == 'retry' then

@@ -13,8 +13,10 @@
 -- ARGV[3]    dead set: most entries kept      ARGV[4] dead set: drop scores at or below
 -- ARGV[5]    TTL of the recoveries hash, seconds
 -- ARGV[6]    TTL of the daily counter, seconds
--- ARGV[7..]  per entry 4 values: field, mode ("queue" or "dead"), jid ("" if unknown),
---            payload for the dead set ("" in queue mode)
+-- ARGV[7..]  per entry 4 values: field, mode, jid to charge a recovery to ("" for none),
+--            payload to push or bury. Modes: "front" (back to the front of its queue),
+--            "back" (to the back: a job recovered before, kept away from the jobs it died
+--            with), "dead" (a poison pill)
 -- Returns    -1 when the lease exists (the process is alive after all), else the number
 --            of jobs moved
 -- Cost       O(number of entries)
@@ -27,16 +29,21 @@ local moved = 0
 local entry = 0
 for at = 7, #ARGV, 4 do
   local field, mode, jid = ARGV[at], ARGV[at + 1], ARGV[at + 2]
-  local job = redis.call('HGET', KEYS[2], field)
-  if job then
-    redis.call('HDEL', KEYS[2], field)
+  if redis.call('HDEL', KEYS[2], field) == 1 then
+    redis.call('HDEL', KEYS[2], 'started:' .. field)
+    local job = ARGV[at + 3]
     if mode == 'dead' then
-      redis.call('ZADD', KEYS[4], ARGV[2], ARGV[at + 3])
+      redis.call('ZADD', KEYS[4], ARGV[2], job)
       redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', ARGV[4])
       redis.call('ZREMRANGEBYRANK', KEYS[4], 0, -(tonumber(ARGV[3]) + 1))
       redis.call('INCR', KEYS[6])
       redis.call('INCR', KEYS[7])
       redis.call('EXPIRE', KEYS[7], ARGV[6])
+    elseif mode == 'back' then
+      redis.call('LPUSH', KEYS[8 + entry], job)
+      if jid ~= '' then
+        redis.call('HINCRBY', KEYS[5], jid, 1)
+      end
     else
       redis.call('RPUSH', KEYS[8 + entry], job)
       if jid ~= '' then

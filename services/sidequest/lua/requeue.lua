@@ -11,7 +11,7 @@ local moved = 0
 for i = 1, #ARGV do
   local job = redis.call('HGET', KEYS[1], ARGV[i])
   if job then
-    redis.call('HDEL', KEYS[1], ARGV[i])
+    redis.call('HDEL', KEYS[1], ARGV[i], 'started:' .. ARGV[i])
     redis.call('RPUSH', KEYS[i + 1], job)
     moved = moved + 1
   end

@@ -16,7 +16,9 @@ from __future__ import annotations
 import logging
 import time
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
+
+import redis
 
 from sidequest import payload
 from sidequest.config import Settings
@@ -41,11 +43,26 @@ logger = logging.getLogger("sidequest")
 _JOB_ERRORS = (Exception, SystemExit, KeyboardInterrupt)
 
 
+class RunningMarks(Protocol):
+    """Records in Redis that a job recovered before is running (see recovery.py)."""
+
+    def mark_started(self, field: str) -> None: ...
+
+    def unmark_started(self, field: str) -> None: ...
+
+
 class Executor:
-    def __init__(self, settings: Settings, middleware: MiddlewareChain, watchdog: Watchdog):
+    def __init__(
+        self,
+        settings: Settings,
+        middleware: MiddlewareChain,
+        watchdog: Watchdog,
+        marks: RunningMarks | None = None,
+    ):
         self.settings = settings
         self.middleware = middleware
         self.watchdog = watchdog
+        self.marks = marks
         self.log = JobLog()
 
     def execute(self, fetched: Fetched) -> Outcome | None:
@@ -68,6 +85,9 @@ class Executor:
         self.log.start(context)
         if self.middleware:
             self.middleware.job_started(context)
+        marked = self.marks is not None and bool(job.get("recoveries"))
+        if marked:
+            self._mark(fetched.field, started=True)
         clock = time.perf_counter()
         job_class: type[Job] | None = None
         instance: Job | None = None
@@ -93,6 +113,8 @@ class Executor:
             error = raised
         if guard is not None and guard.abandoned:
             return None
+        if marked:
+            self._mark(fetched.field, started=False)
         duration = time.perf_counter() - clock
         if error is None:
             outcome: Outcome = Ack(fetched.field, context.jid, _unique_digest(job))
@@ -103,6 +125,16 @@ class Executor:
         if self.middleware:
             self.middleware.job_finished(context, label, duration, error)
         return outcome
+
+    def _mark(self, field: str, *, started: bool) -> None:
+        assert self.marks is not None
+        try:
+            if started:
+                self.marks.mark_started(field)
+            else:
+                self.marks.unmark_started(field)
+        except redis.RedisError as error:
+            logger.warning("could not record the run of a recovered job: %s", error)
 
     def failed(
         self,

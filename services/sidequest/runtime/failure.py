@@ -45,11 +45,17 @@ def record_error(
     job["error_message"] = message if message is not None else error_message(error)
     job["error_class"] = error_class_name(error)
     if backtrace:
-        lines = traceback.format_exception(error)
+        lines = backtrace_lines(error)
         if backtrace is not True:
-            lines = lines[-int(backtrace) :]
-        job["error_backtrace"] = payload.encode_backtrace([line.rstrip("\n") for line in lines])
+            lines = lines[: int(backtrace)]
+        job["error_backtrace"] = payload.encode_backtrace(lines)
     return count
+
+
+def backtrace_lines(error: BaseException) -> list[str]:
+    """`path:line:in `function'` per frame, innermost first: Sidekiq's (Ruby's) shape."""
+    frames = traceback.extract_tb(error.__traceback__)
+    return [f"{frame.filename}:{frame.lineno}:in `{frame.name}'" for frame in reversed(frames)]
 
 
 def apply_retry(job: JobDict, decision: Retry) -> None:

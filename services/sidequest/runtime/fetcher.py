@@ -123,14 +123,16 @@ class Fetcher:
         acks = [outcome for outcome in outcomes if isinstance(outcome, Ack)]
         failures = [outcome for outcome in outcomes if isinstance(outcome, Failure)]
         try:
-            fetched = self.store.exchange(acks, failures, limit, self.order.next())
-        except LeaseLost:
+            exchanged = self.store.exchange(acks, failures, limit, self.order.next())
+        except LeaseLost as lost:
             self.manager.forget(outcomes)
+            _report_refused(int(lost.args[0]))
             logger.warning("our lease had expired; renewing the heartbeat before fetching")
             self.on_lease_lost()
             return []
         self.manager.forget(outcomes)
-        return fetched
+        _report_refused(exchanged.refused)
+        return exchanged.fetched
 
     def _reconcile_inflight(self) -> None:
         """Requeue in-flight entries we do not know about (a fetch reply we never got)."""
@@ -138,7 +140,7 @@ class Fetcher:
         stray = [
             Fetched(field, field.partition(":")[2], raw)
             for field, raw in self.store.inflight().items()
-            if field not in known
+            if field not in known and not field.startswith("started:")
         ]
         if stray:
             moved = self.store.requeue(stray)
@@ -151,3 +153,12 @@ class Fetcher:
             logger.warning("fetcher: Redis error: %s; retrying with backoff", error)
         delay = min(2.0, 0.05 * 2 ** min(self._failures, 6)) * (0.5 + random.random())
         self.wakeup.wait(delay)
+
+
+def _report_refused(refused: int) -> None:
+    if refused:
+        logger.warning(
+            "%d job outcomes refused: this process was presumed dead and those jobs were "
+            "recovered and handed to another process, which runs them again",
+            refused,
+        )

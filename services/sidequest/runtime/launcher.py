@@ -56,7 +56,7 @@ class Launcher:
         )
         self.store = WorkerStore(self.redis, self.identity, settings)
         self.watchdog = Watchdog(settings.timeout_grace, self._abandon)
-        self.executor = Executor(settings, self.middleware, self.watchdog)
+        self.executor = Executor(settings, self.middleware, self.watchdog, self.store)
         self.gate = IdleGate()
         self.manager = Manager(settings, self.executor, self._wake_fetcher)
         self.heartbeat = Heartbeat(

@@ -2,10 +2,20 @@
 
 A process is dead when its lease (`sidequest:lease:<identity>`, renewed at every beat)
 has expired. Its in-flight hash then holds exactly the jobs it had fetched and not
-finished; recover.lua pushes them to the front of their queues, checking in the same
-step that the lease is still missing, so a process that was only frozen (SIGSTOP, a
-long GC pause) and came back keeps its jobs. A job recovered `max_recoveries` times is
-a poison pill (it keeps killing its process) and goes to the dead set instead.
+finished; recover.lua pushes them back, checking in the same step that the lease is
+still missing, so a process that was only frozen (SIGSTOP, a long pause) and came back
+keeps its jobs.
+
+Poison pills: a job that kills its process every time it runs must not take worker
+after worker down forever. Each recovery is charged to a job (`sidequest:recoveries`),
+and a job charged more than `max_recoveries` times goes to the dead set. To charge
+the culprit rather than the jobs that merely shared its process:
+- a job recovered for the first time is charged (nothing tells it apart yet) and
+  marked in its payload (`recoveries`);
+- a worker running a marked job notes it in the in-flight hash (`started:<field>`)
+  while it runs, so a later recovery charges a marked job only if it was running;
+- marked jobs go to the back of their queue, away from the batch they died with,
+  first-time ones to the front.
 
 Every process runs this from its heartbeat thread; a short lock makes one of them do
 the scan per interval. A process recovers others only after its own connection has
@@ -15,17 +25,19 @@ others need a moment to beat again.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 
 from sidequest import payload
 from sidequest.config import Settings
-from sidequest.errors import PoisonPillError
+from sidequest.errors import MalformedPayloadError, PoisonPillError
 from sidequest.runtime import failure
 from sidequest.runtime.store import RecoveryEntry, WorkerStore
 
 logger = logging.getLogger("sidequest")
+
+STARTED_PREFIX = "started:"
+RECOVERIES_FIELD = "recoveries"
 
 
 class Recovery:
@@ -38,31 +50,28 @@ class Recovery:
         if not self.store.try_recovery_lock(self.settings.heartbeat_interval):
             return 0
         owners = [owner for owner in self.store.owners() if owner != self.store.identity]
-        if not owners:
-            return 0
         moved = 0
-        for owner, alive in zip(owners, self.store.leases(owners), strict=True):
-            if not alive:
-                moved += self.recover(owner)
+        if owners:
+            for owner, alive in zip(owners, self.store.leases(owners), strict=True):
+                if not alive:
+                    moved += self.recover(owner)
         self.store.prune_processes()
         return moved
 
     def recover(self, owner: str) -> int:
         inflight = self.store.inflight(owner)
-        jids = {field: _jid_of(raw) for field, raw in inflight.items()}
-        counts = self.store.recovery_counts([jid for jid in jids.values() if jid])
-        entries: list[RecoveryEntry] = []
-        for field, raw in inflight.items():
-            queue = field.partition(":")[2]
-            jid = jids[field]
-            recovered = counts.get(jid, 0) if jid else 0
-            dead = None
-            if recovered >= self.settings.max_recoveries:
-                dead = self._poison_payload(raw, queue, recovered)
-            entries.append(RecoveryEntry(field, queue, jid, dead))
+        started = {field[len(STARTED_PREFIX) :] for field in inflight if field.startswith(STARTED_PREFIX)}
+        jobs = {field: raw for field, raw in inflight.items() if not field.startswith(STARTED_PREFIX)}
+        decoded = {field: _decode(raw) for field, raw in jobs.items()}
+        jids = [str(job.get("jid")) for job in decoded.values() if job and job.get("jid")]
+        charged = self.store.recovery_counts(jids)
+        entries = [
+            self._plan(field, raw, decoded[field], charged, field in started)
+            for field, raw in jobs.items()
+        ]
         moved = self.store.recover(owner, entries)
         if moved > 0:
-            poisoned = sum(1 for entry in entries if entry.dead_payload is not None)
+            poisoned = sum(1 for entry in entries if entry.mode == "dead")
             logger.warning(
                 "recovered %d jobs of dead process %s (%d poison pills to the dead set)",
                 moved,
@@ -71,24 +80,39 @@ class Recovery:
             )
         return max(moved, 0)
 
-    def _poison_payload(self, raw: bytes, queue: str, recovered: int) -> str:
-        now = time.time()
+    def _plan(
+        self,
+        field: str,
+        raw: bytes,
+        job: payload.JobDict | None,
+        charged: dict[str, int],
+        was_running: bool,
+    ) -> RecoveryEntry:
+        queue = field.partition(":")[2]
+        if job is None:
+            # Not a job at all: it goes back and will die on arrival with its reason.
+            return RecoveryEntry(field, queue, "", "front", raw.decode("utf-8", "replace"))
+        jid = str(job.get("jid", ""))
+        marked = bool(job.get(RECOVERIES_FIELD))
+        blamed = bool(jid) and (was_running or not marked)
+        count = charged.get(jid, 0) + (1 if blamed else 0)
+        if blamed and count > self.settings.max_recoveries:
+            return RecoveryEntry(field, queue, "", "dead", self._poison_payload(job, count))
+        job[RECOVERIES_FIELD] = count
+        mode = "back" if marked else "front"
+        return RecoveryEntry(field, queue, jid if blamed else "", mode, payload.encode(job))
+
+    def _poison_payload(self, job: payload.JobDict, count: int) -> str:
         error = PoisonPillError(
-            f"the job was running in {recovered + 1} worker processes that died "
-            f"(SIGKILL, OOM or crash); not retried after {recovered} recoveries"
+            f"the job was running in {count} worker processes that died (SIGKILL, OOM or "
+            f"crash); it is not retried after {count - 1} recoveries"
         )
-        try:
-            job = payload.decode(raw)
-        except Exception:
-            return failure.wrap_malformed(raw, queue, error, now)
-        failure.record_error(job, error, now)
+        failure.record_error(job, error, time.time())
         return payload.encode(job)
 
 
-def _jid_of(raw: bytes) -> str:
+def _decode(raw: bytes) -> payload.JobDict | None:
     try:
-        job = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        return ""
-    jid = job.get("jid") if isinstance(job, dict) else None
-    return jid if isinstance(jid, str) else ""
+        return payload.decode(raw)
+    except MalformedPayloadError:
+        return None

@@ -21,6 +21,14 @@ from sidequest.runtime.outcome import Ack, Failure
 
 
 @dataclass(frozen=True)
+class Exchanged:
+    """What one exchange did: the jobs fetched, and how many outcomes were refused."""
+
+    fetched: list[Fetched]
+    refused: int
+
+
+@dataclass(frozen=True)
 class Fetched:
     """One job taken from a queue into the in-flight hash."""
 
@@ -30,7 +38,10 @@ class Fetched:
 
 
 class LeaseLost(Exception):  # noqa: N818 - a state, reported to the fetcher
-    """Our lease expired: other processes may be recovering our jobs; beat before fetching."""
+    """Our lease expired: other processes may be recovering our jobs; beat before fetching.
+
+    `args[0]` is the number of outcomes refused in the same exchange.
+    """
 
 
 @dataclass(frozen=True)
@@ -52,7 +63,8 @@ class RecoveryEntry:
     field: str
     queue: str
     jid: str
-    dead_payload: str | None  # None: back to the queue
+    mode: str  # "front", "back" or "dead"
+    job: str  # the payload to push or bury
 
 
 class WorkerStore:
@@ -68,10 +80,12 @@ class WorkerStore:
 
     def exchange(
         self, acks: Sequence[Ack], failures: Sequence[Failure], limit: int, queues: Sequence[str]
-    ) -> list[Fetched]:
+    ) -> Exchanged:
         """Finish `acks` and `failures`, then fetch up to `limit` jobs: one round trip.
 
-        Raises LeaseLost (after applying the finishes) when the fetch was refused.
+        Outcomes of executions that were recovered by another process are refused
+        (fencing) and counted in `refused`. Raises LeaseLost, after applying the
+        outcomes, when the fetch was refused because our lease had expired.
         """
         batch = scripts.ScriptPipeline(self.redis)
         processed_day, failed_day = _daily_keys()
@@ -88,15 +102,19 @@ class WorkerStore:
                 [limit, first_token, self.identity, *queues],
             )
         results = batch.execute()
+        refused = sum(1 for applied in results[: len(failures)] if applied == 0)
+        if acks:
+            refused += len(acks) - int(results[len(failures)])
         if limit <= 0:
-            return []
+            return Exchanged([], refused)
         reply = results[-1]
         if reply == -1:
-            raise LeaseLost(self.identity)
-        return [
+            raise LeaseLost(refused)
+        fetched = [
             Fetched(field.decode(), field.decode().partition(":")[2], raw)
             for field, raw in zip(reply[::2], reply[1::2], strict=True)
         ]
+        return Exchanged(fetched, refused)
 
     def _queue_ack(self, batch: scripts.ScriptPipeline, acks: Sequence[Ack], day: str) -> None:
         lock_keys: list[str] = []
@@ -151,6 +169,13 @@ class WorkerStore:
             [entry.field for entry in entries],
         )
         return int(moved)
+
+    def mark_started(self, field: str) -> None:
+        """Note that a job recovered before is running now (see recovery.py)."""
+        self.redis.hset(self.inflight_key, "started:" + field, "1")
+
+    def unmark_started(self, field: str) -> None:
+        self.redis.hdel(self.inflight_key, "started:" + field)
 
     def inflight(self, identity: str | None = None) -> dict[str, bytes]:
         raw = self.redis.hgetall(keys.inflight(identity or self.identity))
@@ -242,8 +267,7 @@ class WorkerStore:
             keys.STATS_TTL_SECONDS,
         ]
         for entry in entries:
-            mode = "queue" if entry.dead_payload is None else "dead"
-            args.extend((entry.field, mode, entry.jid, entry.dead_payload or ""))
+            args.extend((entry.field, entry.mode, entry.jid, entry.job))
         _, failed_day = _daily_keys()
         script_keys = [
             keys.lease(identity),

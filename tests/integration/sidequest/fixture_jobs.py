@@ -115,3 +115,11 @@ class UniqueReportJob(Job):
 
     def perform(self, report_id: int) -> None:
         recorder().rpush("test:runs", f"{self.jid}:{report_id}")
+
+
+class CrashesItsProcessJob(Job):
+    """Kills the whole worker process, every time (a poison pill)."""
+
+    def perform(self) -> None:
+        recorder().incr("test:crashes")
+        os._exit(3)

@@ -189,3 +189,57 @@ def test_a_sidekiq_yml_configures_the_worker(
     for queue in ("default", "mailers", "critical"):
         jobs.RecordJob.set(queue=queue).perform_later(1)
     wait_for(lambda: redis_client.llen("test:runs") == 3, message="a job from each queue")
+
+
+def test_a_frozen_worker_loses_its_jobs_to_another_and_its_late_acks_are_refused(
+    enqueue_to: str, redis_client: redis.Redis, start_worker: Start
+) -> None:
+    redis_client.set("test:hold", 1)
+    jids = jobs.SlowJob.perform_bulk([[n] for n in range(10)])
+    frozen = start_worker(enqueue_to, "-c", "10")
+    wait_for(lambda: redis_client.llen("test:started") == 10, message="10 started in the first worker")
+    frozen.signal(signal.SIGSTOP)
+    try:
+        start_worker(enqueue_to, "-c", "10")
+        # Its lease expires (1.5 s), the second worker recovers the jobs and starts them.
+        wait_for(lambda: redis_client.llen("test:started") == 20, timeout=15, message="jobs recovered")
+        redis_client.delete("test:hold")
+        wait_for(lambda: redis_client.get("stat:processed") == "10", message="second worker done")
+    finally:
+        frozen.signal(signal.SIGCONT)
+
+    # The first worker finishes its stale copies too, but its acks are refused.
+    wait_for(lambda: redis_client.llen("test:done") == 20, message="stale copies finished")
+    wait_for(lambda: "refused" in frozen.log(), message="refusal logged")
+    assert redis_client.get("stat:processed") == "10"
+    assert sorted(set(redis_client.lrange("test:done", 0, -1))) == sorted(jids)
+    # It rejoins cleanly: beats again, holds nothing stale, and takes new work.
+    assert frozen.running()
+    wait_for(lambda: len(redis_client.smembers("processes")) == 2, message="both processes listed")
+    more = jobs.RecordJob.perform_bulk([[n] for n in range(20)])
+    wait_for(lambda: set(redis_client.lrange("test:runs", 0, -1)) == set(more), message="new jobs")
+    assert not any(redis_client.hlen(key) for key in redis_client.keys("sidequest:inflight:*"))
+
+
+def test_a_job_that_kills_its_process_ends_in_dead_as_a_poison_pill(
+    enqueue_to: str, redis_client: redis.Redis, start_worker: Start
+) -> None:
+    pill = jobs.CrashesItsProcessJob.perform_later()
+    others = jobs.RecordJob.perform_bulk([[n] for n in range(30)])
+    env = {"SIDEQUEST_MAX_RECOVERIES": "2"}
+
+    # Restart the worker whenever it dies, as supervisord would.
+    deadline = time.monotonic() + 60
+    worker = start_worker(enqueue_to, "-c", "1", env=env)
+    while not redis_client.zcard("dead"):
+        assert time.monotonic() < deadline, "the poison pill never reached the dead set"
+        if not worker.running():
+            worker = start_worker(enqueue_to, "-c", "1", env=env)
+        time.sleep(0.05)
+
+    entry = json.loads(redis_client.zrange("dead", 0, -1)[0])
+    assert entry["jid"] == pill.jid
+    assert entry["error_class"] == "sidequest.errors.PoisonPillError"
+    assert redis_client.get("test:crashes") == "3"  # the first run and two recoveries
+    wait_for(lambda: set(redis_client.lrange("test:runs", 0, -1)) == set(others), timeout=20, message="the rest of the queue")
+    assert worker.running()

@@ -52,7 +52,8 @@ def test_a_failing_job_goes_to_retry_with_sidekiqs_fields(
     assert stored["error_class"] == "ValueError"
     assert stored["error_message"] == "always fails (7)"
     assert isinstance(stored["failed_at"], float)
-    assert payload.decode_backtrace(stored["error_backtrace"])[-1].startswith("ValueError")
+    backtrace = payload.decode_backtrace(stored["error_backtrace"])
+    assert "fixture_jobs.py:" in backtrace[0] and backtrace[0].endswith(":in `perform'")
     # Sidekiq's first delay: 0**4 + 15 s plus rand(10) * 1 s of jitter.
     assert failed_at + 15 - 2 <= score <= failed_at + 25
     assert redis_client.get("stat:failed") == "1"
