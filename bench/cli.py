@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
+from bench.procs import AlreadyRunning
 from bench.report import render
 from bench.runner import Runner, default_paths
 from bench.samples import Results
@@ -127,7 +128,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise SystemExit(f"unknown baseline {settings.baseline}")
     paths = default_paths()
     command = "python -m bench " + shlex.join(sys.argv[1:] if argv is None else list(argv))
-    results = Runner(settings, paths, command.strip()).run()
+    try:
+        results = Runner(settings, paths, command.strip()).run()
+    except AlreadyRunning as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     out = args.out or default_out(settings, paths.bench)
     out.parent.mkdir(parents=True, exist_ok=True)
     results.save(out.with_suffix(".json"))

@@ -23,6 +23,12 @@ from types import FrameType
 
 _PR_SET_PDEATHSIG = 1
 _live: dict[int, subprocess.Popen[bytes]] = {}
+# Process groups started and not yet stopped, one per line: what a harness killed
+# with SIGKILL leaves behind (the kernel's death signal reaches only direct
+# children), for the next run to reap. Set by track_groups().
+_ledger: Path | None = None
+# A process is ours only if its command line names one of these.
+_MARKERS = (b"bench.agents", b"/bench/agents/", b"/bench/.work/")
 
 
 def _die_with_parent() -> None:
@@ -52,7 +58,59 @@ def spawn(
             preexec_fn=_die_with_parent,  # noqa: PLW1509 - the harness is single-threaded
         )
     _live[process.pid] = process
+    _write_ledger()
     return process
+
+
+def _write_ledger() -> None:
+    if _ledger is not None:
+        _ledger.write_text(f"harness {os.getpid()}\n" + "".join(f"{pid}\n" for pid in _live))
+
+
+class AlreadyRunning(RuntimeError):
+    pass
+
+
+def track_groups(ledger: Path) -> int:
+    """Reap groups an earlier, killed run left behind; then record ours in ledger.
+
+    Returns how many stale processes were killed. Raises AlreadyRunning when the
+    run that wrote the ledger is still alive: two benchmarks sharing two cores
+    would spoil each other's figures anyway.
+    """
+    global _ledger
+    killed = 0
+    if ledger.exists():
+        lines = ledger.read_text().splitlines()
+        owner = int(lines[0].split()[1]) if lines and lines[0].startswith("harness ") else 0
+        if owner and owner != os.getpid() and _is_harness(owner):
+            raise AlreadyRunning(f"another benchmark run (pid {owner}) is in progress")
+        stale = {int(line) for line in lines if line.isdigit()}
+        for info in list_processes():
+            if info.pgrp in stale and _is_ours(info.pid):
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(info.pid, signal.SIGKILL)
+                    killed += 1
+    ledger.parent.mkdir(parents=True, exist_ok=True)
+    _ledger = ledger
+    _write_ledger()
+    return killed
+
+
+def _is_harness(pid: int) -> bool:
+    try:
+        return b"bench" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
+def _is_ours(pid: int) -> bool:
+    # Group ids are reused: kill only processes whose command line is the suite's.
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    return any(marker in cmdline for marker in _MARKERS)
 
 
 def _signal_group(pgid: int, sig: int) -> None:
@@ -81,6 +139,7 @@ def stop_many(processes: list[subprocess.Popen[bytes]], *, grace: float = 5.0) -
             process.wait(timeout=5)
         _wait_group_gone(process.pid)
         _live.pop(process.pid, None)
+    _write_ledger()
 
 
 def _wait_group_gone(pgid: int, timeout: float = 5.0) -> None:
@@ -121,6 +180,7 @@ def run(
             preexec_fn=_die_with_parent,  # noqa: PLW1509 - the harness is single-threaded
         )
         _live[process.pid] = process
+        _write_ledger()
         try:
             out, _ = process.communicate(timeout=timeout)
         except subprocess.TimeoutExpired as exc:
@@ -129,6 +189,7 @@ def run(
         finally:
             if process.poll() is not None:
                 _live.pop(process.pid, None)
+                _write_ledger()
     if process.returncode != 0:
         raise RuntimeError(f"{' '.join(argv[:4])} … exited {process.returncode}; see {log}")
     return out.decode()

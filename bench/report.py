@@ -13,6 +13,7 @@ from typing import TypeVar
 
 from bench.samples import DelaySample, DrainSample, Results, SystemInfo
 from bench.stats import Spread
+from bench.targets import check as check_targets
 
 T = TypeVar("T")
 
@@ -52,11 +53,17 @@ def _spread(spread: Spread | None, fmt: Callable[[float], str]) -> str:
 
 
 def _ratio(base: Spread | None, peer: Spread | None) -> str:
+    """base ÷ peer on the medians; only between two positive, finite values."""
     if base is None or peer is None:
         return "—"
-    if peer.median == 0 or math.isinf(peer.median) or math.isinf(base.median):
+    values = (base.median, peer.median)
+    if not all(math.isfinite(v) and v > 0 for v in values):
         return "—"
-    return f"{base.median / peer.median:.2f}x"
+    ratio = base.median / peer.median
+    # Ratios here run from 1/1000 to 1000: keep two significant digits at the small end.
+    if ratio < 0.1:
+        return f"{ratio:.2g}x"
+    return f"{ratio:.2f}x" if ratio < 99.5 else f"{ratio:,.0f}x"
 
 
 def _table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
@@ -77,6 +84,10 @@ class Report:
 
     def _spread(self, items: Iterable[T], value: Callable[[T], float]) -> Spread | None:
         return Spread.of([value(item) for item in items])
+
+    def _vs(self, info: SystemInfo, base: Spread | None, peer: Spread | None) -> str:
+        """The ratio cell of a row: empty on the baseline's own row."""
+        return "—" if info.name == self.baseline else _ratio(base, peer)
 
     def drains(self, system: str, procs: int | None = None) -> list[DrainSample]:
         return [
@@ -102,7 +113,7 @@ class Report:
             f"Ratios are **{self.baseline} ÷ system** on the medians.",
             "",
         ]
-        lines += self.machine() + self.system_table()
+        lines += self.machine() + self.system_table() + self.targets()
         lines += self.drain_table() + self.scaling_table() + self.enqueue_table()
         lines += self.latency_table() + self.schedule_table() + self.commands_table()
         lines += self.memory_table() + self.failures()
@@ -135,6 +146,18 @@ class Report:
             lines += [f"- {info.name}: {note}" for note in info.notes]
         return [*lines, ""]
 
+    def targets(self) -> list[str]:
+        checks = check_targets(self.results)
+        if not checks:
+            return []
+        rows = [(c.target, c.measured, "met" if c.met else "**not met**") for c in checks]
+        return [
+            "## sidequest's targets (issue 7)",
+            "",
+            *_table(("target", "measured (medians)", ""), rows),
+            "",
+        ]
+
     def drain_table(self) -> list[str]:
         if not self.results.drains:
             return []
@@ -156,7 +179,7 @@ class Report:
                         _spread(self._spread(runs, lambda d: d.rate_with_boot), _count),
                         _spread(self._spread(runs, lambda d: d.boot_seconds), _two),
                         ran + (f", {dups} duplicate runs" if dups else ""),
-                        "—" if info.name == self.baseline else _ratio(base, rate),
+                        self._vs(info, base, rate),
                     )
                 )
         cap = self.results.settings["drain_cap"]
@@ -217,8 +240,8 @@ class Report:
                     _spread(single, _count),
                     _spread(bulk, _count) if info.bulk_api else "n/a",
                     info.bulk_api or "no bulk API",
-                    _ratio(rate(self.baseline, "single"), single),
-                    _ratio(rate(self.baseline, "bulk"), bulk),
+                    self._vs(info, rate(self.baseline, "single"), single),
+                    self._vs(info, rate(self.baseline, "bulk"), bulk),
                 )
             )
         return [
@@ -265,8 +288,8 @@ class Report:
                 earliest = min(d.min for d in found)
                 row.append(f"{early} (by up to {_ms(-earliest)} ms)" if early else "none")
             row += [
-                _ratio(self._spread(base, lambda d: d.p50), p50),
-                _ratio(self._spread(base, lambda d: d.p99), p99),
+                self._vs(info, self._spread(base, lambda d: d.p50), p50),
+                self._vs(info, self._spread(base, lambda d: d.p99), p99),
             ]
             rows.append(tuple(row))
         return rows
@@ -344,7 +367,7 @@ class Report:
                         str(procs),
                         _spread(per_job, _two),
                         _top_commands(runs),
-                        "—" if info.name == self.baseline else _ratio(base, per_job),
+                        self._vs(info, base, per_job),
                     )
                 )
         return [
@@ -387,7 +410,7 @@ class Report:
                     info.memory_note,
                     _spread(rss, _mb),
                     _spread(self._spread(found, lambda m: m.pss), _mb),
-                    _ratio(base, rss),
+                    self._vs(info, base, rss),
                 )
             )
         return [

@@ -70,6 +70,9 @@ class Runner:
         )
 
     def run(self) -> Results:
+        stale = procs.track_groups(self.paths.bench / ".work" / "live-groups")
+        if stale:
+            _say(f"killed {stale} process(es) left behind by an earlier, killed run")
         procs.install_cleanup()
         scratch = _scratch_dir()
         server = RedisServer(self.paths.bench / ".work" / f"redis-{os.getpid()}")
@@ -143,16 +146,18 @@ class Runner:
     def _drain(self, ctx: Context, system: System, count: int, repeat: int, mode: str) -> None:
         sample, enqueued = run_drain(ctx, system, count, repeat, mode)
         self.results.drains.append(sample)
+        kept = ""
+        # One enqueue sample per mode and repeat: the first drain that used the mode.
         if self.settings.wants("enqueue") and not any(
             e.system == system.name and e.repeat == repeat and e.mode == mode
             for e in self.results.enqueues
         ):
             self.results.enqueues.append(enqueued)
+            kept = f"; enqueue {mode}: {enqueued.rate:,.0f} jobs/s"
         capped = f", capped at {sample.done}/{sample.target}" if sample.capped else ""
         _say(
             f"  drain p{count}: {sample.rate:,.0f} jobs/s{capped}, "
-            f"{sample.commands_per_job:.2f} cmds/job, boot {sample.boot_seconds:.1f} s; "
-            f"enqueue {mode}: {enqueued.rate:,.0f} jobs/s"
+            f"{sample.commands_per_job:.2f} cmds/job, boot {sample.boot_seconds:.1f} s{kept}"
         )
 
     def _enqueue(self, ctx: Context, system: System, mode: str, repeat: int) -> None:

@@ -48,6 +48,9 @@ class Sidequest(System):
             "10",
             "-q",
             "default",
+            # Per-job log lines are off for every system (sidequest logs two per job at INFO).
+            "--log-level",
+            "WARNING",
         ]
 
     def worker(self, paths: Paths, redis_url: str, record: Path) -> Launch:
