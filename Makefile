@@ -3,16 +3,27 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-# Debian packages the test suite needs, as command=package pairs.
-TEST_SYSTEM_PACKAGES := redis-server=redis-server
+COMPOSE ?= docker compose
+N ?= 2
 
-.PHONY: help install test test-unit test-integration lint typecheck fmt dev bench clean
+# Debian packages the test suite needs, as command=package pairs: each command must be
+# on PATH, or scripts/ensure-system-packages installs its package (as root) or says which.
+TEST_SYSTEM_PACKAGES := \
+	redis-server=redis-server \
+	openssl=openssl \
+	docker-compose=docker-compose \
+	promtool=prometheus
+
+.PHONY: help install system-packages test test-unit lint typecheck fmt dev up down scale logs bench clean
 
 help:
-	@echo "make dev     run the whole stack locally (no Docker)"
-	@echo "make test    set up everything and run every test layer"
-	@echo "make lint    ruff, mypy and the import contracts"
-	@echo "make bench   benchmarks against Sidekiq and the Python peers"
+	@echo "make dev        run the whole stack locally, without Docker"
+	@echo "make test       set up everything and run every test layer"
+	@echo "make up         build and start the Docker Compose stack; make down stops it"
+	@echo "make scale N=4  run N worker containers"
+	@echo "make logs       follow the Compose stack's logs"
+	@echo "make lint       ruff, mypy and the import contracts"
+	@echo "make bench      benchmarks against Sidekiq and the Python peers"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,7 +47,7 @@ test-unit: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy services tests
+	$(BIN)/mypy services web worker tests infra/supervisor
 	$(BIN)/lint-imports
 
 fmt: install
@@ -45,6 +56,23 @@ fmt: install
 
 dev:
 	@echo "make dev arrives with the stack issue; until then run: $(BIN)/sidequest worker -r MODULE"
+
+up:
+	$(COMPOSE) up -d --build
+	@echo "web         http://localhost:8000  (dashboard: /sidequest)"
+	@echo "grafana     http://localhost:3000  (dashboard 'Sidequest overview')"
+	@echo "prometheus  http://localhost:9090"
+	@echo "mailpit     http://localhost:8025"
+	@echo "redis       redis://localhost:6379/0"
+
+down:
+	$(COMPOSE) down
+
+scale:
+	$(COMPOSE) up -d --no-deps --no-recreate --scale worker=$(N) worker
+
+logs:
+	$(COMPOSE) logs -f --tail=100
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -53,8 +53,9 @@ def configure(
     if adapter is None:
         if redis_url is None:
             raise ConfigError("configure() needs redis_url or adapter")
-        from sidequest.client import RedisAdapter
-        from sidequest.connection import connect
+        # Imported here so that `import sidequest` (and the job API) needs no Redis client.
+        from sidequest.client import RedisAdapter  # noqa: PLC0415
+        from sidequest.connection import connect  # noqa: PLC0415
 
         adapter = RedisAdapter(connect(redis_url))
     set_adapter(adapter)

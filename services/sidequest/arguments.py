@@ -7,6 +7,7 @@ an object, a datetime or a set would not come back out of Redis as the same thin
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from typing import Any
 
 from sidequest.errors import SerializationError
@@ -35,6 +36,7 @@ def validate(args: tuple[Any, ...] | list[Any], job_name: str) -> list[Any]:
 
 
 def _find_problem(value: Any, path: str) -> tuple[str, str] | None:
+    """(path, description) of the first non-native value inside `value`, or None."""
     kind = type(value)
     if kind in _SCALARS:
         return None
@@ -43,20 +45,24 @@ def _find_problem(value: Any, path: str) -> tuple[str, str] | None:
             return None
         return path, f"the float {value!r} (JSON has no NaN or infinity)"
     if kind is list:
-        for index, item in enumerate(value):
-            problem = _find_problem(item, f"{path}[{index}]")
-            if problem is not None:
-                return problem
-        return None
+        return _first_problem((f"{path}[{i}]", item) for i, item in enumerate(value))
     if kind is dict:
-        for key, item in value.items():
-            if type(key) is not str:
-                return path, f"a dict with the non-string key {key!r}"
-            problem = _find_problem(item, f"{path}[{key!r}]")
-            if problem is not None:
-                return problem
-        return None
+        bad_key = next((key for key in value if type(key) is not str), _NO_KEY)
+        if bad_key is not _NO_KEY:
+            return path, f"a dict with the non-string key {bad_key!r}"
+        return _first_problem((f"{path}[{key!r}]", item) for key, item in value.items())
     return path, _describe(value)
+
+
+_NO_KEY = object()
+
+
+def _first_problem(items: Iterable[tuple[str, Any]]) -> tuple[str, str] | None:
+    for path, item in items:
+        problem = _find_problem(item, path)
+        if problem is not None:
+            return problem
+    return None
 
 
 def _describe(value: Any) -> str:

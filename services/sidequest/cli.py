@@ -30,7 +30,9 @@ from sidequest.client import RedisAdapter
 from sidequest.config import Settings, build_settings
 from sidequest.connection import connect, redact
 from sidequest.errors import ConfigError, SidequestError
+from sidequest.generator import generate_job
 from sidequest.middleware import Middleware
+from sidequest.runtime.launcher import Launcher
 
 EX_CONFIG = 78
 
@@ -92,8 +94,6 @@ def worker(
 
 def run_worker(settings: Settings, middleware: Sequence[Middleware] = ()) -> int:
     """Run a worker until SIGTERM/SIGINT; returns the exit status."""
-    from sidequest.runtime.launcher import Launcher
-
     try:
         logs.configure(settings.log_format, settings.log_level)
         load_modules(settings.require)
@@ -228,8 +228,6 @@ def generate() -> None:
 @click.option("--force", is_flag=True, help="overwrite existing files")
 def generate_job_command(name: str, path: str, test_path: str, queue: str, force: bool) -> None:
     """A job module NAME_job.py and its test (like `rails generate job NAME`)."""
-    from sidequest.generator import generate_job
-
     generated = _or_exit(
         lambda: generate_job(
             name, path=Path(path), test_path=Path(test_path), queue=queue, force=force

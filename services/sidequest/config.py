@@ -73,6 +73,7 @@ class Settings:
         return any(queue.weight > 0 for queue in self.queues)
 
     def validate(self) -> Settings:
+        """Return self, or raise ConfigError naming the first bad setting."""
         check_url(self.redis_url)
         if self.concurrency < 1:
             raise ConfigError(f"concurrency must be at least 1 (got {self.concurrency})")
@@ -80,6 +81,15 @@ class Settings:
             raise ConfigError("at least one queue is needed")
         if self.log_format not in ("text", "json"):
             raise ConfigError(f"log_format must be text or json (got {self.log_format!r})")
+        self._validate_numbers()
+        if self.heartbeat_timeout <= self.heartbeat_interval * 2:
+            raise ConfigError(
+                "heartbeat_timeout must exceed twice heartbeat_interval, or live processes "
+                f"would be presumed dead (got {self.heartbeat_timeout}, {self.heartbeat_interval})"
+            )
+        return self
+
+    def _validate_numbers(self) -> None:
         for number in (
             "shutdown_timeout",
             "heartbeat_interval",
@@ -98,12 +108,6 @@ class Settings:
                 raise ConfigError(f"{whole} must not be negative")
         if self.prefetch is not None and self.prefetch < 0:
             raise ConfigError("prefetch must not be negative")
-        if self.heartbeat_timeout <= self.heartbeat_interval * 2:
-            raise ConfigError(
-                "heartbeat_timeout must exceed twice heartbeat_interval, or live processes "
-                f"would be presumed dead (got {self.heartbeat_timeout} and {self.heartbeat_interval})"
-            )
-        return self
 
 
 _FILE_KEYS = {

@@ -52,5 +52,5 @@ class EnqueueError(SidequestError):
     """The job could not be enqueued (for example, Redis is unreachable)."""
 
 
-class Shutdown(BaseException):  # noqa: N818 - a control-flow signal, not an error
+class Shutdown(BaseException):  # a control-flow signal, not an error
     """Raised inside a job thread that the worker abandons during a hard shutdown."""

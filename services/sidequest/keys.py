@@ -36,8 +36,13 @@ sidequest:recoveries           HASH    jid -> how often the job was recovered fr
                                        process; TTL 72 h, refreshed on every recovery
 sidequest:recovery-lock        STRING  SET NX PX: one process scans for orphans at a time
 sidequest:unique:<digest>      STRING  jid holding a unique_for lock; TTL unique_for (+delay)
-sidequest:metrics:<bucket>     HASH    per-class executions/failures/durations per minute,
-                                       written by workers; TTL 25 h
+sidequest:metrics:<minute>     HASH    per-class job metrics for one UTC minute
+                                       (YYYYMMDDHHMM), written by every worker's JobMetrics
+                                       middleware once per beat; TTL 2 h. Fields:
+                                       `<class>|p` executions, `<class>|f` failures,
+                                       `<class>|ms` total milliseconds, `<class>|h<i>`
+                                       executions in duration bucket i (duration_histogram)
+sidequest:metrics:hour:<hour>  HASH    the same fields for one UTC hour (YYYYMMDDHH); TTL 25 h
 sidequest:schedule-wakeup      channel PUBLISH when a job is scheduled, so schedulers wake
                                        early instead of polling
 """
@@ -64,7 +69,8 @@ SCHEDULE_WAKEUP_CHANNEL = PREFIX + "schedule-wakeup"
 STATS_TTL_SECONDS = 5 * 365 * 24 * 3600
 PROCESS_TTL_SECONDS = 60
 RECOVERIES_TTL_SECONDS = 72 * 3600
-METRICS_TTL_SECONDS = 25 * 3600
+METRICS_MINUTE_TTL_SECONDS = 2 * 3600
+METRICS_HOUR_TTL_SECONDS = 25 * 3600
 
 
 def queue(name: str) -> str:
@@ -113,6 +119,11 @@ def unique_lock(digest: str) -> str:
 def metrics_bucket(minute: str) -> str:
     """Per-minute job metrics hash; `minute` is `YYYYMMDDHHMM` in UTC."""
     return PREFIX + "metrics:" + minute
+
+
+def metrics_hour_bucket(hour: str) -> str:
+    """Per-hour job metrics hash; `hour` is `YYYYMMDDHH` in UTC."""
+    return PREFIX + "metrics:hour:" + hour
 
 
 def inflight_field(token: int, queue_name: str) -> str:

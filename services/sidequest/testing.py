@@ -99,11 +99,12 @@ class FakeAdapter:
         matches = [
             job for job in self.enqueued(job_class, queue=queue) if args is None or job.args == args
         ]
-        if count is None and not matches or count is not None and len(matches) != count:
+        if (count is None and not matches) or (count is not None and len(matches) != count):
             wanted = "some" if count is None else str(count)
             shown = [(job.job_class, job.args, job.queue) for job in self.jobs]
             raise AssertionError(
-                f"expected {wanted} {job_class} jobs with args={args} queue={queue}; enqueued: {shown}"
+                f"expected {wanted} {job_class} jobs with args={args} queue={queue}; "
+                f"enqueued: {shown}"
             )
         return matches
 

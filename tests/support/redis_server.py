@@ -19,7 +19,9 @@ from tests.support.ports import free_port
 class RedisServer:
     """One redis-server child process with its own port and data directory."""
 
-    def __init__(self, directory: Path, *, appendonly: bool = False, extra: list[str] | None = None):
+    def __init__(
+        self, directory: Path, *, appendonly: bool = False, extra: list[str] | None = None
+    ):
         binary = shutil.which("redis-server")
         if binary is None:
             raise RuntimeError(
@@ -41,13 +43,20 @@ class RedisServer:
         self.directory.mkdir(parents=True, exist_ok=True)
         args = [
             self.binary,
-            "--port", str(self.port),
-            "--bind", "127.0.0.1",
-            "--dir", str(self.directory),
-            "--save", "",
-            "--appendonly", "yes" if self.appendonly else "no",
-            "--appendfsync", "everysec",
-            "--logfile", str(self.directory / "redis.log"),
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(self.directory),
+            "--save",
+            "",
+            "--appendonly",
+            "yes" if self.appendonly else "no",
+            "--appendfsync",
+            "everysec",
+            "--logfile",
+            str(self.directory / "redis.log"),
             *self.extra,
         ]
         self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -82,7 +82,7 @@ class ProcessSet:
     def identities(self) -> list[str]:
         return sorted(text(member) for member in self.redis.smembers(keys.PROCESSES))
 
-    def list(self) -> list[Process]:
+    def all(self) -> list[Process]:
         """Live processes (whose heartbeat hash has not expired), by identity."""
         identities = self.identities()
         pipe = self.redis.pipeline(transaction=False)

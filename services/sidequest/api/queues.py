@@ -53,7 +53,7 @@ class Queue:
         return None
 
     def delete(self, record: JobRecord) -> bool:
-        return bool(self.redis.lrem(self.key, 1, record.raw_bytes))
+        return bool(self.redis.lrem(self.key, 1, record.raw_bytes))  # type: ignore[arg-type]
 
     def clear(self) -> None:
         pipe = self.redis.pipeline(transaction=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -125,7 +126,7 @@ class EntryId:
         if not separator:
             raise ValueError(f"entry id must look like <score>|<jid>, got {value!r}")
         number = float(score)
-        if number != number or number in (float("inf"), float("-inf")):
+        if not math.isfinite(number):
             raise ValueError(f"entry id has no finite score: {value!r}")
         return cls(number, jid)
 

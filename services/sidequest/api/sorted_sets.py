@@ -37,7 +37,7 @@ class SortedSet:
         raw = self.redis.zrange(
             self.name, start, start + count - 1, desc=newest_first, withscores=True
         )
-        return [SortedEntry(member, score, self.name) for member, score in raw]
+        return [SortedEntry(member, score, self.name) for member, score in _pairs(raw)]
 
     def each(self, batch: int = 500) -> Iterator[SortedEntry]:
         """Every entry, lowest score first, a page at a time."""
@@ -52,8 +52,8 @@ class SortedSet:
     def fetch(self, entry_id: EntryId) -> SortedEntry | None:
         score = repr(entry_id.score)
         raw = self.redis.zrangebyscore(self.name, score, score, withscores=True)
-        for member, found_score in raw:
-            entry = SortedEntry(member, found_score, self.name)
+        for member, found_score in _pairs(raw):
+            entry = SortedEntry(member, float(found_score), self.name)
             if entry.jid == entry_id.jid:
                 return entry
         return None
@@ -75,9 +75,7 @@ class SortedSet:
         Returns the matches (at most `limit`) and whether the scan was cut short.
         """
         found: list[SortedEntry] = []
-        scanned = 0
-        for entry in self.each():
-            scanned += 1
+        for scanned, entry in enumerate(self.each(), start=1):
             if entry.matches(needle):
                 found.append(entry)
                 if len(found) >= limit:
@@ -172,6 +170,11 @@ class DeadSet(SortedSet):
 
     def page(self, start: int, count: int, *, newest_first: bool = True) -> list[SortedEntry]:
         return super().page(start, count, newest_first=newest_first)
+
+
+def _pairs(reply: Any) -> list[tuple[bytes, float]]:
+    """(member, score) pairs of a WITHSCORES reply, typed."""
+    return [(member, float(score)) for member, score in reply]
 
 
 def _glob_escape(value: str) -> str:

@@ -241,7 +241,9 @@ class Job:
             job.payload = cls._build_payload(job.jid, job.args, job.queue_name, options, now)
             run_at = options.run_at(now)
             job.scheduled_at = run_at if run_at is not None and run_at > now else None
-            result = adapter.push(job.payload, at=job.scheduled_at, unique=cls._unique_spec(job, now))
+            result = adapter.push(
+                job.payload, at=job.scheduled_at, unique=cls._unique_spec(job, now)
+            )
             if result.enqueued:
                 jids.append(job.jid)
         return jids
@@ -274,7 +276,7 @@ class Job:
 
     @classmethod
     def _checked_args(cls, args: Sequence[Any]) -> list[Any]:
-        checked = arguments.validate(args, cls.job_name)
+        checked = arguments.validate(list(args), cls.job_name)
         cls.check_arity(len(checked))
         return checked
 

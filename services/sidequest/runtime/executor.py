@@ -70,9 +70,9 @@ class Executor:
         started = time.time()
         try:
             job = payload.decode(fetched.raw)
-        except MalformedPayloadError as error:
-            logger.warning("dead on arrival from queue %s: %s", fetched.queue, error)
-            dead = failure.wrap_malformed(fetched.raw, fetched.queue, error, started)
+        except MalformedPayloadError as malformed:
+            logger.warning("dead on arrival from queue %s: %s", fetched.queue, malformed)
+            dead = failure.wrap_malformed(fetched.raw, fetched.queue, malformed, started)
             return Failure(fetched.field, "dead", started, dead)
 
         context = JobContext(
@@ -89,20 +89,34 @@ class Executor:
         if marked:
             self._mark(fetched.field, started=True)
         clock = time.perf_counter()
-        job_class: type[Job] | None = None
-        instance: Job | None = None
+        run = self._perform(fetched, job, context)
+        if run.abandoned:
+            return None
+        if marked:
+            self._mark(fetched.field, started=False)
+        duration = time.perf_counter() - clock
+        error = run.error
+        if error is None:
+            outcome: Outcome = Ack(fetched.field, context.jid, _unique_digest(job))
+            label = SUCCEEDED
+        else:
+            outcome, label = self.failed(fetched, job, run.job_class, run.instance, error)
+        self.log.finish(context, label, duration, error)
+        if self.middleware:
+            self.middleware.job_finished(context, label, duration, error)
+        return outcome
+
+    def _perform(self, fetched: Fetched, job: payload.JobDict, context: JobContext) -> _Run:
+        """Resolve the class and arguments and run perform, under the watchdog if timed."""
+        run = _Run()
         guard: Guard | None = None
-        error: BaseException | None = None
         try:
-            job_class = resolution.resolve(job)
+            run.job_class = job_class = resolution.resolve(job)
             args = resolution.perform_args(job)
             job_class.check_arity(len(args))
-            instance = job_class.from_payload(job, args)
-            timeout = job_class.timeout
-            if timeout is not None:
-                seconds = (
-                    timeout.total_seconds() if isinstance(timeout, timedelta) else float(timeout)
-                )
+            run.instance = instance = job_class.from_payload(job, args)
+            seconds = _seconds(job_class.timeout)
+            if seconds is not None:
                 guard = self.watchdog.begin(seconds, (fetched, job, job_class, instance, context))
             try:
                 instance.run_perform()
@@ -110,21 +124,9 @@ class Executor:
                 if guard is not None:
                     self.watchdog.end(guard)
         except _JOB_ERRORS as raised:
-            error = raised
-        if guard is not None and guard.abandoned:
-            return None
-        if marked:
-            self._mark(fetched.field, started=False)
-        duration = time.perf_counter() - clock
-        if error is None:
-            outcome: Outcome = Ack(fetched.field, context.jid, _unique_digest(job))
-            label = SUCCEEDED
-        else:
-            outcome, label = self.failed(fetched, job, job_class, instance, error)
-        self.log.finish(context, label, duration, error)
-        if self.middleware:
-            self.middleware.job_finished(context, label, duration, error)
-        return outcome
+            run.error = raised
+        run.abandoned = guard is not None and guard.abandoned
+        return run
 
     def _mark(self, field: str, *, started: bool) -> None:
         assert self.marks is not None
@@ -190,6 +192,18 @@ class Executor:
         if self.middleware:
             self.middleware.job_finished(context, label, duration, error)
         return outcome
+
+
+class _Run:
+    """What happened inside perform."""
+
+    __slots__ = ("abandoned", "error", "instance", "job_class")
+
+    def __init__(self) -> None:
+        self.job_class: type[Job] | None = None
+        self.instance: Job | None = None
+        self.error: BaseException | None = None
+        self.abandoned = False
 
 
 def _seconds(value: float | timedelta | None) -> float | None:

@@ -81,43 +81,45 @@ class Fetcher:
         return self._thread.is_alive()
 
     def _run(self) -> None:
-        while True:
-            self.wakeup.clear()
-            quiet = self._quiet
-            if quiet:
-                self._quiet_seen.set()
-            stopping = self._stopping
-            outcomes = self.manager.take_outcomes()
-            limit = 0 if quiet else self.manager.free_slots()
-            if not outcomes and limit <= 0:
-                if stopping:
-                    return
-                self.gate.leave_idle()
-                self.wakeup.wait(IDLE_POLL_SECONDS)
-                continue
-            try:
-                if self._reconcile:
-                    self._reconcile_inflight()
-                fetched = self._exchange(outcomes, limit)
-            except redis.RedisError as error:
-                self.manager.return_outcomes(outcomes)
-                self._reconcile = True
-                if stopping:
-                    logger.error(
-                        "could not write %d outcomes at shutdown: %s", len(outcomes), error
-                    )
-                    return
-                self._back_off(error)
-                continue
-            if self._failures:
-                logger.info("fetcher: Redis is reachable again")
-                self._failures = 0
-            if fetched:
-                self.gate.leave_idle()
-                self.manager.dispatch(fetched)
-            elif limit > 0:
-                self.gate.enter_idle()
-                self.wakeup.wait(IDLE_POLL_SECONDS)
+        while self._step():
+            pass
+
+    def _step(self) -> bool:
+        """One exchange with Redis, or one wait; False once the thread should end."""
+        self.wakeup.clear()
+        if self._quiet:
+            self._quiet_seen.set()
+        stopping = self._stopping
+        outcomes = self.manager.take_outcomes()
+        limit = 0 if self._quiet else self.manager.free_slots()
+        if not outcomes and limit <= 0:
+            if stopping:
+                return False
+            self.gate.leave_idle()  # every thread is busy: the waiters may rest
+            self.wakeup.wait(IDLE_POLL_SECONDS)
+            return True
+        try:
+            if self._reconcile:
+                self._reconcile_inflight()
+            fetched = self._exchange(outcomes, limit)
+        except redis.RedisError as error:
+            self.manager.return_outcomes(outcomes)
+            self._reconcile = True
+            if stopping:
+                logger.error("could not write %d outcomes at shutdown: %s", len(outcomes), error)
+                return False
+            self._back_off(error)
+            return True
+        if self._failures:
+            logger.info("fetcher: Redis is reachable again")
+            self._failures = 0
+        if fetched:
+            self.gate.leave_idle()
+            self.manager.dispatch(fetched)
+        elif limit > 0:
+            self.gate.enter_idle()  # the queues are empty: the waiters watch them
+            self.wakeup.wait(IDLE_POLL_SECONDS)
+        return True
 
     def _exchange(self, outcomes: list[Outcome], limit: int) -> list[Fetched]:
         acks = [outcome for outcome in outcomes if isinstance(outcome, Ack)]

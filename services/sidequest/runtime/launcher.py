@@ -26,6 +26,7 @@ from sidequest import scripts
 from sidequest.config import Settings
 from sidequest.connection import connect, redact
 from sidequest.errors import ConfigError
+from sidequest.job_metrics import JobMetrics
 from sidequest.middleware import Middleware, MiddlewareChain, ProcessInfo
 from sidequest.runtime.executor import Executor
 from sidequest.runtime.fetcher import Fetcher
@@ -47,13 +48,14 @@ class Launcher:
     def __init__(self, settings: Settings, middleware: list[Middleware] | None = None):
         self.settings = settings
         self.identity = new_identity()
-        self.middleware = MiddlewareChain(middleware or [])
         self.redis = connect(
             settings.redis_url,
             retries=0,
             socket_timeout=_SOCKET_TIMEOUT,
             max_connections=None,
         )
+        # Every worker records per-class metrics for the dashboard's Metrics page.
+        self.middleware = MiddlewareChain([JobMetrics(self.redis), *(middleware or [])])
         self.store = WorkerStore(self.redis, self.identity, settings)
         self.watchdog = Watchdog(settings.timeout_grace, self._abandon)
         self.executor = Executor(settings, self.middleware, self.watchdog, self.store)

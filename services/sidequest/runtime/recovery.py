@@ -60,8 +60,12 @@ class Recovery:
 
     def recover(self, owner: str) -> int:
         inflight = self.store.inflight(owner)
-        started = {field[len(STARTED_PREFIX) :] for field in inflight if field.startswith(STARTED_PREFIX)}
-        jobs = {field: raw for field, raw in inflight.items() if not field.startswith(STARTED_PREFIX)}
+        started = {
+            field[len(STARTED_PREFIX) :] for field in inflight if field.startswith(STARTED_PREFIX)
+        }
+        jobs = {
+            field: raw for field, raw in inflight.items() if not field.startswith(STARTED_PREFIX)
+        }
         decoded = {field: _decode(raw) for field, raw in jobs.items()}
         jids = [str(job.get("jid")) for job in decoded.values() if job and job.get("jid")]
         charged = self.store.recovery_counts(jids)

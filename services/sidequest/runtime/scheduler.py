@@ -50,7 +50,7 @@ class Scheduler:
         failures = 0
         while not self._stopped.is_set():
             client = self.connect()
-            pubsub = client.pubsub(ignore_subscribe_messages=True)
+            pubsub = client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
             try:
                 pubsub.subscribe(keys.SCHEDULE_WAKEUP_CHANNEL)
                 if failures:

@@ -37,7 +37,7 @@ class Fetched:
     raw: bytes
 
 
-class LeaseLost(Exception):  # noqa: N818 - a state, reported to the fetcher
+class LeaseLost(Exception):  # a state reported to the fetcher, not an error
     """Our lease expired: other processes may be recovering our jobs; beat before fetching.
 
     `args[0]` is the number of outcomes refused in the same exchange.
@@ -178,8 +178,8 @@ class WorkerStore:
         self.redis.hdel(self.inflight_key, "started:" + field)
 
     def inflight(self, identity: str | None = None) -> dict[str, bytes]:
-        raw = self.redis.hgetall(keys.inflight(identity or self.identity))
-        return {field.decode(): value for field, value in raw.items()}
+        raw: dict[bytes, bytes] = self.redis.hgetall(keys.inflight(identity or self.identity))  # type: ignore[assignment]
+        return {_text(field): value for field, value in raw.items()}
 
     # -- heartbeat ----------------------------------------------------------------------
 
@@ -210,7 +210,7 @@ class WorkerStore:
         ):
             pipe.delete(key)
             if work:
-                pipe.hset(key, mapping=work)
+                pipe.hset(key, mapping=work)  # type: ignore[arg-type]
                 pipe.expire(key, keys.PROCESS_TTL_SECONDS)
         pipe.rpop(keys.signals(identity))
         signal = pipe.execute()[-1]
@@ -239,7 +239,7 @@ class WorkerStore:
         return bool(self.redis.set(keys.RECOVERY_LOCK, self.identity, nx=True, px=int(ttl * 1000)))
 
     def owners(self) -> list[str]:
-        return sorted(member.decode() for member in self.redis.smembers(keys.OWNERS))
+        return sorted(_text(member) for member in self.redis.smembers(keys.OWNERS))
 
     def leases(self, identities: Sequence[str]) -> list[bool]:
         pipe = self.redis.pipeline(transaction=False)
@@ -283,7 +283,7 @@ class WorkerStore:
 
     def prune_processes(self) -> int:
         """Drop `processes` members whose hash expired (Sidekiq's ProcessSet cleanup)."""
-        members = [member.decode() for member in self.redis.smembers(keys.PROCESSES)]
+        members = [_text(member) for member in self.redis.smembers(keys.PROCESSES)]
         if not members:
             return 0
         pipe = self.redis.pipeline(transaction=False)
@@ -305,10 +305,8 @@ class WorkerStore:
         return min(scores) if scores else None
 
     def due(self, set_key: str, now: float, limit: int) -> list[bytes]:
-        members: list[bytes] = self.redis.zrangebyscore(
-            set_key, "-inf", repr(now), start=0, num=limit
-        )
-        return members
+        members = self.redis.zrangebyscore(set_key, "-inf", repr(now), start=0, num=limit)
+        return [m if isinstance(m, bytes) else str(m).encode() for m in members]
 
     def promote(self, set_key: str, moves: Sequence[tuple[bytes, str, str]]) -> int:
         """Move (member, queue, payload) triples from `set_key` onto their queues."""
@@ -329,6 +327,10 @@ class WorkerStore:
         pipe.zremrangebyscore(keys.DEAD, "-inf", repr(now - self.settings.dead_timeout))
         pipe.zremrangebyrank(keys.DEAD, 0, -(self.settings.dead_max_jobs + 1))
         pipe.execute()
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def _daily_keys() -> tuple[str, str]:

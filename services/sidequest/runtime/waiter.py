@@ -24,7 +24,7 @@ from sidequest import keys
 
 logger = logging.getLogger("sidequest")
 
-BLOCK_SECONDS = 1.0
+BLOCK_SECONDS = 1
 
 
 class IdleGate:

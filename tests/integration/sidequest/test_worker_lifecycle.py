@@ -27,7 +27,11 @@ def test_jobs_in_flight_in_a_killed_worker_complete_in_another(
     # 100 threads + 100 prefetched: all 200 jobs are in flight in this process.
     doomed = start_worker(enqueue_to, "-c", "100", "--log-level", "WARNING")
     identity = wait_for(lambda: redis_client.smembers("processes"), message="heartbeat").pop()
-    wait_for(lambda: redis_client.hlen(keys.inflight(identity)) == 200, timeout=20, message="200 in flight")
+    wait_for(
+        lambda: redis_client.hlen(keys.inflight(identity)) == 200,
+        timeout=20,
+        message="200 in flight",
+    )
     wait_for(lambda: redis_client.llen("test:started") == 100, timeout=20, message="100 started")
     assert redis_client.llen("queue:default") == 0
 
@@ -37,7 +41,9 @@ def test_jobs_in_flight_in_a_killed_worker_complete_in_another(
 
     wait_for(lambda: redis_client.llen("test:done") >= 200, timeout=30, message="all 200 done")
     assert set(redis_client.lrange("test:done", 0, -1)) == set(jids)
-    wait_for(lambda: not redis_client.exists(keys.inflight(identity)), message="dead process's hash gone")
+    wait_for(
+        lambda: not redis_client.exists(keys.inflight(identity)), message="dead process's hash gone"
+    )
     assert identity not in redis_client.smembers(keys.OWNERS)
 
 
@@ -80,7 +86,11 @@ def test_scheduled_jobs_start_on_time_even_when_an_earlier_one_is_added_later(
     due_sooner = time.time() + 1.0
     jobs.StartTimeJob.perform_at(due_sooner, "sooner")
 
-    started = wait_for(lambda: redis_client.hlen("test:started") == 2 and redis_client.hgetall("test:started"), timeout=10, message="both started")
+    started = wait_for(
+        lambda: redis_client.hlen("test:started") == 2 and redis_client.hgetall("test:started"),
+        timeout=10,
+        message="both started",
+    )
     for label, due in (("sooner", due_sooner), ("later", due_later)):
         lateness = float(started[label]) - due
         assert 0 <= lateness < 0.05, f"{label} started {lateness * 1000:.1f} ms after its due time"
@@ -107,12 +117,20 @@ def test_the_worker_survives_a_redis_restart_and_finishes_the_queue(
     own_redis_server.start()
     client = own_redis_server.client()
 
-    wait_for(lambda: client.llen("queue:default") == 0 and not client.keys("sidequest:inflight:*"), timeout=30, message="queue drained after restart")
+    wait_for(
+        lambda: client.llen("queue:default") == 0 and not client.keys("sidequest:inflight:*"),
+        timeout=30,
+        message="queue drained after restart",
+    )
     # Jobs running during the outage failed to record themselves and went to retry;
     # make those retries due now rather than in 15-24 s.
     for member in client.zrange("retry", 0, -1):
         client.zadd("retry", {member: time.time()}, xx=True)
-    wait_for(lambda: set(client.lrange("test:done", 0, -1)) >= set(jids), timeout=10, message="every job done")
+    wait_for(
+        lambda: set(client.lrange("test:done", 0, -1)) >= set(jids),
+        timeout=10,
+        message="every job done",
+    )
     assert worker.running()
     assert "Redis" in worker.log()
 
@@ -132,11 +150,16 @@ def test_a_job_past_its_timeout_is_stopped_and_retried_while_others_run(
         assert entries[job.jid]["error_class"] == "sidequest.errors.JobTimeoutError"
         assert "timeout of 0.5s" in entries[job.jid]["error_message"]
     assert "abandoned" in entries[sleeping.jid]["error_message"]
-    wait_for(lambda: set(redis_client.lrange("test:runs", 0, -1)) == set(neighbours), message="neighbours ran")
+    wait_for(
+        lambda: set(redis_client.lrange("test:runs", 0, -1)) == set(neighbours),
+        message="neighbours ran",
+    )
 
     # The process keeps its full concurrency and goes on serving.
     more = jobs.RecordJob.perform_bulk([[n] for n in range(8)])
-    wait_for(lambda: set(redis_client.lrange("test:runs", 0, -1)) >= set(more), message="later jobs ran")
+    wait_for(
+        lambda: set(redis_client.lrange("test:runs", 0, -1)) >= set(more), message="later jobs ran"
+    )
     assert worker.running()
     assert not redis_client.lrange("test:after-sleep", 0, -1)
 
@@ -197,12 +220,16 @@ def test_a_frozen_worker_loses_its_jobs_to_another_and_its_late_acks_are_refused
     redis_client.set("test:hold", 1)
     jids = jobs.SlowJob.perform_bulk([[n] for n in range(10)])
     frozen = start_worker(enqueue_to, "-c", "10")
-    wait_for(lambda: redis_client.llen("test:started") == 10, message="10 started in the first worker")
+    wait_for(
+        lambda: redis_client.llen("test:started") == 10, message="10 started in the first worker"
+    )
     frozen.signal(signal.SIGSTOP)
     try:
         start_worker(enqueue_to, "-c", "10")
         # Its lease expires (1.5 s), the second worker recovers the jobs and starts them.
-        wait_for(lambda: redis_client.llen("test:started") == 20, timeout=15, message="jobs recovered")
+        wait_for(
+            lambda: redis_client.llen("test:started") == 20, timeout=15, message="jobs recovered"
+        )
         redis_client.delete("test:hold")
         wait_for(lambda: redis_client.get("stat:processed") == "10", message="second worker done")
     finally:
@@ -241,5 +268,9 @@ def test_a_job_that_kills_its_process_ends_in_dead_as_a_poison_pill(
     assert entry["jid"] == pill.jid
     assert entry["error_class"] == "sidequest.errors.PoisonPillError"
     assert redis_client.get("test:crashes") == "3"  # the first run and two recoveries
-    wait_for(lambda: set(redis_client.lrange("test:runs", 0, -1)) == set(others), timeout=20, message="the rest of the queue")
+    wait_for(
+        lambda: set(redis_client.lrange("test:runs", 0, -1)) == set(others),
+        timeout=20,
+        message="the rest of the queue",
+    )
     assert worker.running()

@@ -23,7 +23,11 @@ def test_ten_thousand_bulk_jobs_run_exactly_once(
     assert redis_client.llen("queue:default") == 10_000
 
     worker = start_worker(enqueue_to, "-c", "10", "--log-level", "WARNING")
-    wait_for(lambda: redis_client.get("stat:processed") == "10000", timeout=60, message="10,000 processed")
+    wait_for(
+        lambda: redis_client.get("stat:processed") == "10000",
+        timeout=60,
+        message="10,000 processed",
+    )
     wait_for(lambda: redis_client.llen("test:runs") >= 10_000, timeout=10, message="runs recorded")
 
     runs = redis_client.lrange("test:runs", 0, -1)
@@ -40,7 +44,9 @@ def test_a_failing_job_goes_to_retry_with_sidekiqs_fields(
 ) -> None:
     job = jobs.AlwaysFailsJob.perform_later(7)
     start_worker(enqueue_to)
-    entries = wait_for(lambda: redis_client.zrange("retry", 0, -1, withscores=True), message="retry entry")
+    entries = wait_for(
+        lambda: redis_client.zrange("retry", 0, -1, withscores=True), message="retry entry"
+    )
     failed_at = time.time()
 
     member, score = entries[0]
@@ -55,7 +61,7 @@ def test_a_failing_job_goes_to_retry_with_sidekiqs_fields(
     backtrace = payload.decode_backtrace(stored["error_backtrace"])
     assert "fixture_jobs.py:" in backtrace[0] and backtrace[0].endswith(":in `perform'")
     # Sidekiq's first delay: 0**4 + 15 s plus rand(10) * 1 s of jitter.
-    assert failed_at + 15 - 2 <= score <= failed_at + 25
+    assert failed_at + 15 - 2 <= float(score) <= failed_at + 25
     assert redis_client.get("stat:failed") == "1"
     assert redis_client.get("stat:processed") == "1"
 
@@ -119,8 +125,8 @@ def test_garbage_in_a_queue_goes_to_dead_and_the_worker_carries_on(
         b"this is not json",
         b"\xff\xfe\x00 not even utf-8",
         b'["a", "list"]',
-        b'{"class": "NoSuchJob", "args": [1], "jid": "aaaaaaaaaaaaaaaaaaaaaaaa", "queue": "default"}',
-        b'{"class": "RecordJob", "args": [1, 2, 3], "jid": "bbbbbbbbbbbbbbbbbbbbbbbb", "queue": "default"}',
+        b'{"class": "NoSuchJob", "args": [1], "jid": "aaaaaaaaaaaaaaaaaaaaaaaa"}',
+        b'{"class": "RecordJob", "args": [1, 2, 3], "jid": "bbbbbbbbbbbbbbbbbbbbbbbb"}',
         b'{"class": "RecordJob", "args": "not a list", "jid": "cccccccccccccccccccccccc"}',
     ]
     raw_client = redis.Redis.from_url(enqueue_to)
@@ -130,7 +136,13 @@ def test_garbage_in_a_queue_goes_to_dead_and_the_worker_carries_on(
     start_worker(enqueue_to)
 
     wait_for(lambda: redis_client.lrange("test:runs", 0, -1) == [good.jid], message="the good job")
-    dead = wait_for(lambda: len(redis_client.zrange("dead", 0, -1)) == len(garbage) and redis_client.zrange("dead", 0, -1), message="all garbage dead")
+    dead = wait_for(
+        lambda: (
+            len(redis_client.zrange("dead", 0, -1)) == len(garbage)
+            and redis_client.zrange("dead", 0, -1)
+        ),
+        message="all garbage dead",
+    )
     reasons = {json.loads(entry)["error_class"] for entry in dead}
     assert reasons == {
         "sidequest.errors.MalformedPayloadError",
@@ -140,6 +152,8 @@ def test_garbage_in_a_queue_goes_to_dead_and_the_worker_carries_on(
     by_jid = {json.loads(entry)["jid"]: json.loads(entry) for entry in dead}
     assert "NoSuchJob" in by_jid["aaaaaaaaaaaaaaaaaaaaaaaa"]["error_message"]
     assert "takes 1" in by_jid["bbbbbbbbbbbbbbbbbbbbbbbb"]["error_message"]
-    wrapped = [entry for entry in map(json.loads, dead) if entry["class"] == "sidequest.MalformedPayload"]
+    wrapped = [
+        entry for entry in map(json.loads, dead) if entry["class"] == "sidequest.MalformedPayload"
+    ]
     assert {entry["args"][0] for entry in wrapped} >= {"this is not json", '["a", "list"]'}
     assert redis_client.zcard("retry") == 0
