@@ -1,7 +1,8 @@
-"""The `sidequest` command: worker, stats, enqueue, generate.
+"""The `sidequest` command: worker, stats, web, enqueue, generate.
 
     sidequest worker [-C FILE] [-r MODULE]... [-c N] [-q QUEUE[,WEIGHT]]... [-t SECONDS]
     sidequest stats [--json]
+    sidequest web [--port 8080] [--host 127.0.0.1] [--redis-url URL] [--dev]
     sidequest enqueue CLASS [JSON_ARGS] [--queue Q] [--in SECONDS]
     sidequest generate job NAME [--path DIR] [--test-path DIR]
 
@@ -170,6 +171,26 @@ def stats(redis_url: str, as_json: bool) -> None:
         click.echo(f"{'Queue':<24} {'Size':>10} {'Latency':>10}")
         for name, size in snapshot.queues.items():
             click.echo(f"{name:<24} {size:>10} {latencies.get(name, 0.0):>9.2f}s")
+
+
+@main.command()
+@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option(
+    "--redis-url", envvar="REDIS_URL", default="redis://127.0.0.1:6379/0", show_default=True
+)
+@click.option(
+    "--dev",
+    is_flag=True,
+    envvar="SIDEQUEST_WEB_DEV",
+    help="local development run: serve without authentication (loopback host only)",
+)
+def web(port: int, host: str, redis_url: str, dev: bool) -> None:
+    """Serve the dashboard; basic auth from SIDEQUEST_WEB_USERNAME/SIDEQUEST_WEB_PASSWORD."""
+    # Imported here so that worker processes never load Flask.
+    from sidequest.dashboard.standalone import run  # noqa: PLC0415
+
+    _or_exit(lambda: run(host, port, redis_url, dev))
 
 
 @main.command()

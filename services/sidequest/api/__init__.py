@@ -9,24 +9,35 @@ and tests can inspect a Redis that Ruby or Python processes write to.
     RetrySet(client).page(0, 25)
 """
 
+from sidequest.api.metrics import ClassMetrics, JobMetrics
 from sidequest.api.processes import Process, ProcessSet, Work
+from sidequest.api.queue_summary import QueueSummary, queue_summaries
 from sidequest.api.queues import Queue
 from sidequest.api.records import EntryId, JobRecord, SortedEntry
+from sidequest.api.search import SearchResult, find_in_queue, search_queue, search_sorted_set
 from sidequest.api.sorted_sets import DeadSet, RetrySet, ScheduledSet, SortedSet
 from sidequest.api.stats import Stats, StatsSnapshot
 
 __all__ = [
+    "ClassMetrics",
     "DeadSet",
     "EntryId",
+    "JobMetrics",
     "JobRecord",
     "Process",
     "ProcessSet",
     "Queue",
+    "QueueSummary",
     "RetrySet",
     "ScheduledSet",
+    "SearchResult",
     "SortedEntry",
     "SortedSet",
     "Stats",
     "StatsSnapshot",
     "Work",
+    "find_in_queue",
+    "queue_summaries",
+    "search_queue",
+    "search_sorted_set",
 ]

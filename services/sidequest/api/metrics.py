@@ -16,6 +16,7 @@ import redis
 
 from sidequest import duration_histogram, keys
 from sidequest.api.records import text
+from sidequest.job_metrics import EXECUTIONS, FAILURES, HISTOGRAM, TOTAL_MS
 
 WINDOWS = ("hour", "day")
 
@@ -81,11 +82,11 @@ def _add(totals: dict[str, ClassMetrics], name: str, value: str) -> None:
     except ValueError:
         return
     metrics = totals[job_class]
-    if kind == "p":
+    if kind == EXECUTIONS:
         metrics.executions += int(number)
-    elif kind == "f":
+    elif kind == FAILURES:
         metrics.failures += int(number)
-    elif kind == "ms":
+    elif kind == TOTAL_MS:
         metrics.total_ms += number
-    elif kind.startswith("h") and kind[1:].isdigit():
+    elif kind.startswith(HISTOGRAM) and kind[1:].isdigit():
         metrics.buckets[int(kind[1:])] += int(number)

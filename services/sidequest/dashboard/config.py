@@ -1,0 +1,97 @@
+"""The dashboard's settings, read once from the host app's config (SIDEQUEST_* keys).
+
+SIDEQUEST_REDIS_URL                 Redis to inspect (default redis://127.0.0.1:6379/0)
+SIDEQUEST_WEB_USERNAME              basic-auth user name  } both or neither
+SIDEQUEST_WEB_PASSWORD              basic-auth password   }
+SIDEQUEST_WEB_DEV                   true: a local development run may go without auth
+SIDEQUEST_WEB_PAGE_SIZE             default rows per page (10, 25, 50 or 100)
+SIDEQUEST_WEB_FILTER_SCAN_LIMIT     entries one filter request examines at most
+SIDEQUEST_WEB_BULK_LIMIT            entries one "retry all"/"kill all" request moves
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sidequest.connection import DEFAULT_URL
+from sidequest.dashboard import params
+from sidequest.errors import ConfigError
+
+MAX_FILTER_SCAN_LIMIT = 1_000_000
+MAX_BULK_LIMIT = 100_000
+FILTER_MATCH_LIMIT = 1000  # matches one filter request keeps (pages are cut from them)
+
+
+@dataclass(frozen=True)
+class DashboardConfig:
+    redis_url: str = DEFAULT_URL
+    username: str | None = None
+    password: str | None = None
+    dev: bool = False
+    page_size: int = 25
+    filter_scan_limit: int = 50_000
+    bulk_limit: int = 10_000
+
+    @property
+    def basic_auth(self) -> bool:
+        return self.username is not None
+
+
+def from_mapping(config: Mapping[str, Any]) -> DashboardConfig:
+    """Validate the SIDEQUEST_* keys of `config`; raises ConfigError naming the key."""
+    username = _text(config, "SIDEQUEST_WEB_USERNAME")
+    password = _text(config, "SIDEQUEST_WEB_PASSWORD")
+    if (username is None) != (password is None):
+        raise ConfigError("set both SIDEQUEST_WEB_USERNAME and SIDEQUEST_WEB_PASSWORD, or neither")
+    page_size = _number(config, "SIDEQUEST_WEB_PAGE_SIZE", 25, 1, max(params.PAGE_SIZES))
+    if page_size not in params.PAGE_SIZES:
+        raise ConfigError(
+            f"SIDEQUEST_WEB_PAGE_SIZE must be one of {params.PAGE_SIZES}, got {page_size}"
+        )
+    return DashboardConfig(
+        redis_url=_text(config, "SIDEQUEST_REDIS_URL") or DEFAULT_URL,
+        username=username,
+        password=password,
+        dev=_flag(config, "SIDEQUEST_WEB_DEV"),
+        page_size=page_size,
+        filter_scan_limit=_number(
+            config, "SIDEQUEST_WEB_FILTER_SCAN_LIMIT", 50_000, 100, MAX_FILTER_SCAN_LIMIT
+        ),
+        bulk_limit=_number(config, "SIDEQUEST_WEB_BULK_LIMIT", 10_000, 1, MAX_BULK_LIMIT),
+    )
+
+
+def _text(config: Mapping[str, Any], key: str) -> str | None:
+    value = config.get(key)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise ConfigError(f"{key} must be a string")
+    return value
+
+
+def _flag(config: Mapping[str, Any], key: str) -> bool:
+    value = config.get(key, False)
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("", "0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{key} must be true or false, got {value!r}")
+
+
+def _number(config: Mapping[str, Any], key: str, default: int, low: int, high: int) -> int:
+    value = config.get(key)
+    if value is None or value == "":
+        return default
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{key} must be a whole number, got {value!r}") from None
+    if not low <= number <= high:
+        raise ConfigError(f"{key} must be between {low} and {high}, got {number}")
+    return number

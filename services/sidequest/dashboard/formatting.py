@@ -1,0 +1,120 @@
+"""Template filters: times, durations, sizes and argument summaries. Pure, no I/O.
+
+Times render as `<time>` elements: the relative text ("3 minutes ago") for reading,
+the absolute UTC time in `title` for hovering and in `datetime` for the page's script,
+which keeps the relative text current. Everything is built with markupsafe, which
+escapes every interpolated value.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from markupsafe import Markup
+
+NOTHING = "\N{EN DASH}"  # shown where there is no value
+_UNITS = (("year", 365 * 86400), ("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1))
+
+
+def relative(moment: float, now: float) -> str:
+    """'3 minutes ago', 'in 2 hours', 'just now'."""
+    delta = now - moment
+    distance = abs(delta)
+    if distance < 1:
+        return "just now"
+    for name, seconds in _UNITS:
+        if distance >= seconds:
+            count = int(distance // seconds)
+            phrase = f"{count} {name}{'' if count == 1 else 's'}"
+            return f"{phrase} ago" if delta > 0 else f"in {phrase}"
+    return "just now"  # unreachable: distance >= 1 matches "second"
+
+
+def absolute(moment: float) -> str:
+    return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def time_tag(moment: float | None, now: float | None = None) -> Markup:
+    if moment is None or moment <= 0:
+        return Markup('<span class="muted">never</span>')
+    iso = datetime.fromtimestamp(moment, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return Markup('<time datetime="{}" title="{}">{}</time>').format(
+        iso, absolute(moment), relative(moment, time.time() if now is None else now)
+    )
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return NOTHING
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms" if seconds >= 0.001 else f"{seconds * 1000:.2f} ms"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    if seconds < 3600:
+        return f"{seconds / 60:.1f} min"
+    if seconds < 86400:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} d"
+
+
+def milliseconds(value: float | None) -> str:
+    return duration(value / 1000.0) if value is not None else NOTHING
+
+
+def number(value: int | float) -> str:
+    return f"{value:,}" if isinstance(value, int) else f"{value:,.2f}"
+
+
+def kilobytes(value: int) -> str:
+    if value >= 1024 * 1024:
+        return f"{value / (1024 * 1024):.1f} GB"
+    if value >= 1024:
+        return f"{value / 1024:.0f} MB"
+    return f"{value} KB"
+
+
+def percent(fraction: float) -> str:
+    return f"{fraction * 100:.1f} %"
+
+
+def json_text(value: Any, limit: int | None = None) -> str:
+    """Compact JSON for a cell; cut at `limit` characters with an ellipsis."""
+    text = json.dumps(value, ensure_ascii=False, separators=(", ", ": "), default=str)
+    if limit is not None and len(text) > limit:
+        return text[: limit - 1] + "…"
+    return text
+
+
+def pretty_json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, indent=2, sort_keys=True, default=str)
+
+
+def truncate(text: str | None, limit: int = 200) -> str:
+    if not text:
+        return ""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def query(current: dict[str, str], **changes: object) -> str:
+    """A query string: the current page's parameters with `changes` applied."""
+    merged = {**current, **{name: str(value) for name, value in changes.items()}}
+    return urlencode(merged)
+
+
+FILTERS: dict[str, Callable[..., Any]] = {
+    "query": query,
+    "time_tag": time_tag,
+    "duration": duration,
+    "milliseconds": milliseconds,
+    "number": number,
+    "kilobytes": kilobytes,
+    "percent": percent,
+    "json_text": json_text,
+    "pretty_json": pretty_json,
+    "truncate_text": truncate,
+}
