@@ -183,14 +183,21 @@ class Job:
         return cls._enqueue_bulk(args_list, EnqueueOptions(), batch_size)
 
     @classmethod
-    def _enqueue(cls, args: Sequence[Any], options: EnqueueOptions) -> Self:
+    def _enqueue(
+        cls, args: Sequence[Any], options: EnqueueOptions, *, retry_of: Job | None = None
+    ) -> Self:
         job = cls(*cls._checked_args(args))
+        if retry_of is not None:
+            # A retry keeps its job's jid (as ActiveJob's retry_job keeps job_id) and
+            # inherits the unique lock that jid holds: taking the lock again would refuse
+            # the retry as a duplicate of the very execution that failed.
+            job.jid = retry_of.jid
         now = time.time()
         job.queue_name = options.queue or cls.queue
         job.payload = cls._build_payload(job.jid, job.args, job.queue_name, options, now)
         run_at = options.run_at(now)
         job.scheduled_at = run_at if run_at is not None and run_at > now else None
-        unique = cls._unique_spec(job, now)
+        unique = cls._unique_spec(job, now) if retry_of is None else None
 
         def push() -> None:
             result = current_adapter().push(job.payload, at=job.scheduled_at, unique=unique)
@@ -345,7 +352,7 @@ class Job:
                     wait=decision.delay,
                     extra=(("exception_executions", counts),),
                 )
-                retry = cls._enqueue(job.args, retry_options)
+                retry = cls._enqueue(job.args, retry_options, retry_of=job)
                 logger.info("%s failed with %r; retry %s enqueued", job, error, retry.jid)
                 return None
             if isinstance(decision, rescue.Discard) and decision.by_rule:
