@@ -27,7 +27,7 @@ sidequest's own keys (what Sidekiq's layout has no place for)
 =============================================================
 sidequest:lease:<identity>     STRING  heartbeat SET PX heartbeat_timeout: the process is
                                        alive while this exists; its expiry triggers recovery
-sidequest:inflight:<identity>  HASH    fetch script: field "<token>:<queue>" -> raw job for
+sidequest:inflight:<identity>  HASH    exchange.lua: field "<token>:<queue>" -> raw job for
                                        every job the process holds; emptied by ack, retry,
                                        dead, requeue and recovery; no TTL (recovered instead)
 sidequest:owners               SET     identities that may own an in-flight hash; scanned by

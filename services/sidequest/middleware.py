@@ -22,7 +22,7 @@ DEAD = "dead"
 DISCARDED = "discarded"
 
 
-@dataclass
+@dataclass(slots=True)
 class JobContext:
     """What middleware may know about one execution (from the raw payload)."""
 

@@ -65,10 +65,14 @@ def encode(payload: JobDict) -> str:
     return encode_json(payload)
 
 
+_decoder = json.JSONDecoder()
+
+
 def decode(raw: bytes | str) -> JobDict:
     """Parse a queue entry, raising MalformedPayloadError when it is not a job."""
     try:
-        payload = json.loads(raw)
+        text = raw.decode() if isinstance(raw, bytes) else raw
+        payload = _decoder.decode(text)
     except (ValueError, UnicodeDecodeError) as error:
         raise MalformedPayloadError(f"queue entry is not valid JSON: {error}") from None
     if not isinstance(payload, dict):

@@ -9,6 +9,7 @@ do the same per failed call, so a pipeline never runs a script twice.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from importlib import resources
 from typing import Any
 
@@ -27,20 +28,19 @@ class Script:
         self.source = resources.files("sidequest").joinpath("lua", f"{name}.lua").read_text()
         self.sha = hashlib.sha1(self.source.encode()).hexdigest()
 
-    def __call__(self, client: redis.Redis, keys: list[Key], args: list[Arg]) -> Any:
+    def __call__(self, client: redis.Redis, keys: Sequence[Key], args: Sequence[Arg]) -> Any:
         try:
             return client.evalsha(self.sha, len(keys), *keys, *args)
         except NoScriptError:
             client.script_load(self.source)
             return client.evalsha(self.sha, len(keys), *keys, *args)
 
-    def queue(self, pipe: redis.client.Pipeline, keys: list[Key], args: list[Arg]) -> None:
+    def queue(self, pipe: redis.client.Pipeline, keys: Sequence[Key], args: Sequence[Arg]) -> None:
         """Add a call to a pipeline; run it with `run_pipeline` to handle NOSCRIPT."""
         pipe.evalsha(self.sha, len(keys), *keys, *args)
 
 
-FETCH = Script("fetch")
-ACK = Script("ack")
+EXCHANGE = Script("exchange")
 FAIL = Script("fail")
 REQUEUE = Script("requeue")
 RECOVER = Script("recover")
@@ -48,7 +48,7 @@ PROMOTE = Script("promote")
 PUSH_UNIQUE = Script("push_unique")
 KILL = Script("kill")
 
-ALL = (FETCH, ACK, FAIL, REQUEUE, RECOVER, PROMOTE, PUSH_UNIQUE, KILL)
+ALL = (EXCHANGE, FAIL, REQUEUE, RECOVER, PROMOTE, PUSH_UNIQUE, KILL)
 
 
 class ScriptPipeline:
@@ -62,9 +62,9 @@ class ScriptPipeline:
     def __init__(self, client: redis.Redis):
         self.client = client
         self.pipe = client.pipeline(transaction=False)
-        self._script_calls: list[tuple[int, Script, list[Key], list[Arg]]] = []
+        self._script_calls: list[tuple[int, Script, Sequence[Key], Sequence[Arg]]] = []
 
-    def script(self, script: Script, keys: list[Key], args: list[Arg]) -> None:
+    def script(self, script: Script, keys: Sequence[Key], args: Sequence[Arg]) -> None:
         self._script_calls.append((len(self.pipe), script, keys, args))
         script.queue(self.pipe, keys, args)
 

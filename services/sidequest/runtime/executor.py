@@ -61,6 +61,7 @@ class Executor:
     ):
         self.settings = settings
         self.middleware = middleware
+        self._has_middleware = bool(middleware)
         self.watchdog = watchdog
         self.marks = marks
         self.log = JobLog()
@@ -83,7 +84,7 @@ class Executor:
             started_at=started,
         )
         self.log.start(context)
-        if self.middleware:
+        if self._has_middleware:
             self.middleware.job_started(context)
         marked = self.marks is not None and bool(job.get("recoveries"))
         if marked:
@@ -97,12 +98,12 @@ class Executor:
         duration = time.perf_counter() - clock
         error = run.error
         if error is None:
-            outcome: Outcome = Ack(fetched.field, context.jid, _unique_digest(job))
+            outcome: Outcome = Ack(fetched.field, context.jid, _unique_digest(job), marked)
             label = SUCCEEDED
         else:
             outcome, label = self.failed(fetched, job, run.job_class, run.instance, error)
         self.log.finish(context, label, duration, error)
-        if self.middleware:
+        if self._has_middleware:
             self.middleware.job_finished(context, label, duration, error)
         return outcome
 
@@ -189,7 +190,7 @@ class Executor:
         outcome, label = self.failed(fetched, job, job_class, instance, error)
         duration = time.time() - context.started_at
         self.log.finish(context, label, duration, error)
-        if self.middleware:
+        if self._has_middleware:
             self.middleware.job_finished(context, label, duration, error)
         return outcome
 

@@ -90,7 +90,7 @@ class Launcher:
         return connect(self.settings.redis_url, retries=0, socket_timeout=_SOCKET_TIMEOUT)
 
     def _wake_fetcher(self) -> None:
-        self.fetcher.wake()
+        self.fetcher.job_finished()
 
     def _abandon(self, guard: object) -> None:
         self.manager.abandon(guard)  # type: ignore[arg-type]

@@ -29,7 +29,7 @@ from sidequest.runtime.watchdog import Guard
 logger = logging.getLogger("sidequest")
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Running:
     job: Fetched
     started_at: float
@@ -81,6 +81,9 @@ class Manager:
         while outcomes:
             taken.append(outcomes.popleft())
         return taken
+
+    def has_outcomes(self) -> bool:
+        return bool(self._outcomes)
 
     def return_outcomes(self, outcomes: list[Outcome]) -> None:
         """Outcomes that could not be written (Redis down) go back to the front."""

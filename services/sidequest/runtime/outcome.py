@@ -1,4 +1,8 @@
-"""How an execution ended, as the fetcher will report it to Redis."""
+"""How an execution ended, as the fetcher will report it to Redis.
+
+Plain slotted dataclasses rather than frozen ones: one is built per job, and frozen
+dataclasses pay for `object.__setattr__` on every field.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +10,18 @@ from dataclasses import dataclass
 from typing import Literal
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Ack:
     """Succeeded: remove from the in-flight hash, count, release the unique lock."""
 
     field: str
     jid: str = ""
     unique_digest: str | None = None
+    #: the job carried a start marker (it had been recovered before)
+    marked: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Failure:
     """Failed: move to `retry` (at `score`), to `dead`, or drop it (discard)."""
 

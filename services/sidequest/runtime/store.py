@@ -28,7 +28,7 @@ class Exchanged:
     refused: int
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Fetched:
     """One job taken from a queue into the in-flight hash."""
 
@@ -87,45 +87,67 @@ class WorkerStore:
         (fencing) and counted in `refused`. Raises LeaseLost, after applying the
         outcomes, when the fetch was refused because our lease had expired.
         """
-        batch = scripts.ScriptPipeline(self.redis)
         processed_day, failed_day = _daily_keys()
+        if not failures:
+            # The common case: a single EVALSHA, without a pipeline around it.
+            reply = scripts.EXCHANGE(
+                self.redis, *self._exchange_call(acks, limit, queues, processed_day)
+            )
+            return self._read_exchange(reply, len(acks), 0, limit)
+        batch = scripts.ScriptPipeline(self.redis)
         for failure in failures:
             self._queue_fail(batch, failure, processed_day, failed_day)
-        if acks:
-            self._queue_ack(batch, acks, processed_day)
-        if limit > 0:
-            first_token = self._next_token
-            self._next_token += limit
-            batch.script(
-                scripts.FETCH,
-                [self.lease_key, self.inflight_key, keys.OWNERS, *map(keys.queue, queues)],
-                [limit, first_token, self.identity, *queues],
-            )
+        batch.script(scripts.EXCHANGE, *self._exchange_call(acks, limit, queues, processed_day))
         results = batch.execute()
-        refused = sum(1 for applied in results[: len(failures)] if applied == 0)
-        if acks:
-            refused += len(acks) - int(results[len(failures)])
-        if limit <= 0:
-            return Exchanged([], refused)
-        reply = results[-1]
-        if reply == -1:
-            raise LeaseLost(refused)
-        fetched = [
-            Fetched(field.decode(), field.decode().partition(":")[2], raw)
-            for field, raw in zip(reply[::2], reply[1::2], strict=True)
-        ]
-        return Exchanged(fetched, refused)
+        refused = sum(1 for applied in results[:-1] if applied == 0)
+        return self._read_exchange(results[-1], len(acks), refused, limit)
 
-    def _queue_ack(self, batch: scripts.ScriptPipeline, acks: Sequence[Ack], day: str) -> None:
+    def _exchange_call(
+        self, acks: Sequence[Ack], limit: int, queues: Sequence[str], day: str
+    ) -> tuple[list[str], list[scripts.Arg]]:
+        plain = [ack.field for ack in acks if not (ack.unique_digest or ack.marked)]
         lock_keys: list[str] = []
-        args: list[scripts.Arg] = [keys.STATS_TTL_SECONDS, len(acks)]
+        specials: list[scripts.Arg] = []
         for ack in acks:
             if ack.unique_digest:
                 lock_keys.append(keys.unique_lock(ack.unique_digest))
-                args.extend((ack.field, len(lock_keys), ack.jid))
-            else:
-                args.extend((ack.field, 0, ""))
-        batch.script(scripts.ACK, [self.inflight_key, keys.STAT_PROCESSED, day, *lock_keys], args)
+                specials.extend((ack.field, len(lock_keys), ack.jid))
+            elif ack.marked:
+                specials.extend((ack.field, 0, ""))
+        first_token = self._next_token
+        if limit > 0:
+            self._next_token += limit
+        script_keys = [
+            self.lease_key,
+            self.inflight_key,
+            keys.STAT_PROCESSED,
+            day,
+            *lock_keys,
+            *(keys.queue(name) for name in queues),
+        ]
+        args: list[scripts.Arg] = [
+            keys.STATS_TTL_SECONDS,
+            len(plain),
+            len(specials) // 3,
+            limit,
+            first_token,
+            len(lock_keys),
+            *plain,
+            *specials,
+            *queues,
+        ]
+        return script_keys, args
+
+    @staticmethod
+    def _read_exchange(reply: list[Any], acks: int, refused: int, limit: int) -> Exchanged:
+        refused += acks - int(reply[0])
+        if limit > 0 and int(reply[1]) == 0:
+            raise LeaseLost(refused)
+        fetched = []
+        for field_bytes, raw in zip(reply[2::2], reply[3::2], strict=True):
+            field = field_bytes.decode()
+            fetched.append(Fetched(field, field[field.index(":") + 1 :], raw))
+        return Exchanged(fetched, refused)
 
     def _queue_fail(
         self, batch: scripts.ScriptPipeline, failure: Failure, processed_day: str, failed_day: str
