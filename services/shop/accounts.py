@@ -132,6 +132,23 @@ def find_user_by_email(session_factory: SessionFactory, email: str) -> UserRecor
         return None if row is None else _user_record(row)
 
 
+def delete_user(session_factory: SessionFactory, user_id: object) -> None:
+    """Delete a user and, through the foreign key's cascade, their preferences.
+
+    Used to undo a signup whose follow-up work could not be scheduled, so the person
+    can sign up again with the same address.
+
+    Raises:
+        UserNotFound: No user has this id.
+    """
+    key = _checked_id(user_id)
+    with write_session(session_factory) as session:
+        row = session.get(User, key)
+        if row is None:
+            raise UserNotFound(key)
+        session.delete(row)
+
+
 def setup_default_preferences(
     session_factory: SessionFactory, user_id: object
 ) -> PreferencesRecord:

@@ -9,6 +9,7 @@ import pytest
 from shop.accounts import (
     DEFAULT_PREFERENCES,
     create_user,
+    delete_user,
     find_user_by_email,
     load_preferences,
     load_user,
@@ -93,3 +94,19 @@ def test_unknown_or_malformed_user_ids_raise_user_not_found(
         load_user(session_factory, user_id)
     with pytest.raises(UserNotFound):
         setup_default_preferences(session_factory, user_id)
+
+
+def test_a_deleted_user_is_gone_with_their_preferences_and_the_address_is_free_again(
+    session_factory: SessionFactory,
+) -> None:
+    user = create_user(session_factory, {"email": "del@example.org", "name": "Del"})
+    setup_default_preferences(session_factory, user.id)
+
+    delete_user(session_factory, user.id)
+
+    with pytest.raises(UserNotFound):
+        load_user(session_factory, user.id)
+    assert load_preferences(session_factory, user.id) is None
+    with pytest.raises(UserNotFound):
+        delete_user(session_factory, user.id)
+    assert create_user(session_factory, {"email": "del@example.org", "name": "Del"}).id > 0
