@@ -13,6 +13,7 @@ from typing import Any
 import redis
 from flask import Blueprint, Response, render_template, request
 from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response as BaseResponse
 
 from sidequest.dashboard import formatting, security, state
 from sidequest.dashboard.views import busy, common, metrics, overview, queues, sorted_sets
@@ -40,11 +41,11 @@ def build_blueprint() -> Blueprint:
     return blueprint
 
 
-def _authenticate() -> Response | None:
+def _authenticate() -> BaseResponse | None:
     current = state.current()
     if current.auth is not None:
         verdict = current.auth()
-        if isinstance(verdict, Response):
+        if isinstance(verdict, BaseResponse):
             return verdict
         if verdict is not True:
             return Response("Forbidden.\n", status=403, mimetype="text/plain")

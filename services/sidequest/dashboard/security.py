@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 from flask import Request, Response, session
 from werkzeug.exceptions import Forbidden
+from werkzeug.wrappers import Response as BaseResponse
 
 CSRF_SESSION_KEY = "sidequest_csrf"
 CSRF_FORM_FIELD = "csrf_token"
@@ -52,7 +53,7 @@ SECURITY_HEADERS = {
 
 # The host app's check: True lets the request in; False refuses it with 403; a
 # Response (e.g. a redirect to the app's login page) is sent as it is.
-AuthHook = Callable[[], "bool | Response"]
+AuthHook = Callable[[], "bool | BaseResponse"]
 
 
 def basic_credentials(request: Request) -> tuple[str, str] | None:

@@ -18,7 +18,7 @@ from sidequest.dashboard import Dashboard
 USERNAME = "admin"
 PASSWORD = "s3cret-pass"
 PREFIX = "/sidequest"
-_TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
+_TOKEN = re.compile(r'<meta name="csrf-token" content="([^"]+)">')
 
 
 def make_app(redis_url: str, **config: Any) -> Flask:
@@ -46,7 +46,7 @@ class Browser:
         return self.client.get(PREFIX + path, headers=basic(), **kwargs)
 
     def token(self) -> str:
-        page = self.get("/queues").get_data(as_text=True)
+        page = self.get("/metrics").get_data(as_text=True)
         found = _TOKEN.search(page)
         assert found, "the page has no CSRF token"
         return found.group(1)
