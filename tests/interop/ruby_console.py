@@ -9,6 +9,7 @@ Each snippet's value comes back as JSON; a Ruby exception raises RubyError here.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import select
 import shutil
@@ -39,7 +40,9 @@ class RubyConsole:
         self.child = child
 
     @classmethod
-    def start(cls, redis_url: str, log_path: Path, *, requires: tuple[str, ...] = ()) -> RubyConsole:
+    def start(
+        cls, redis_url: str, log_path: Path, *, requires: tuple[str, ...] = ()
+    ) -> RubyConsole:
         require_ruby_sidekiq()
         command = ["ruby"]
         for library in requires:
@@ -81,8 +84,6 @@ class RubyConsole:
         stdin = self.child.process.stdin
         if stdin is not None and not stdin.closed:
             stdin.close()  # end of input: the console's loop ends and Ruby exits
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self.child.process.wait(10)
-        except subprocess.TimeoutExpired:
-            pass
         self.child.stop()

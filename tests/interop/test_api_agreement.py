@@ -72,8 +72,10 @@ def scene(
             message="processed counted",
         )
         identities = wait_for(
-            lambda: all(identity_of(store, w.pid) for w in workers)
-            and [str(identity_of(store, w.pid)) for w in workers],
+            lambda: (
+                all(identity_of(store, w.pid) for w in workers)
+                and [str(identity_of(store, w.pid)) for w in workers]
+            ),
             message="both heartbeats",
         )
         wait_for(
@@ -230,3 +232,18 @@ def test_running_jobs_agree(scene: Scene, ruby: RubyConsole, api_client: redis.R
     assert sidekiq["run_at"] == work.run_at
     assert sidekiq["display_class"] == work.job.display_class == "HeldReportJob"
     assert sidekiq["display_args"] == work.job.display_args == [600, 120.0]
+
+
+def test_a_vanished_process_counts_for_sidekiqs_stats_until_its_cleanup(
+    scene: Scene, ruby: RubyConsole, store: redis.Redis, api_client: redis.Redis
+) -> None:
+    """A deliberate difference: Sidekiq's Stats#processes_size is SCARD of `processes`,
+    stale members included until a ProcessSet cleanup; ours counts live heartbeats."""
+    store.sadd("processes", "gone-host:1:000000000000")  # its hash expired long ago
+    try:
+        assert ruby.run("Sidekiq::Stats.new.processes_size") == 3
+        assert api.Stats(api_client).snapshot().processes == 2
+        assert len(ruby.run("InteropSnapshots.processes")) == 2  # ProcessSet.new cleans up
+        assert ruby.run("Sidekiq::Stats.new.processes_size") == 2
+    finally:
+        store.srem("processes", "gone-host:1:000000000000")

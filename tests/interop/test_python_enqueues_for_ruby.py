@@ -89,9 +89,7 @@ def test_perform_in_runs_in_ruby_on_time(sidekiq: SidekiqProcess, store: redis.R
 def test_perform_bulk_runs_every_job_in_ruby(sidekiq: SidekiqProcess, store: redis.Redis) -> None:
     jids = InteropJob.perform_bulk([[n] for n in range(20)])
 
-    wait_for(
-        lambda: {run["jid"] for run in ruby_runs(store)} >= set(jids), message="20 Ruby runs"
-    )
+    wait_for(lambda: {run["jid"] for run in ruby_runs(store)} >= set(jids), message="20 Ruby runs")
     by_jid = {run["jid"]: run["args"] for run in ruby_runs(store)}
     assert [by_jid[jid] for jid in jids] == [[n] for n in range(20)]
 

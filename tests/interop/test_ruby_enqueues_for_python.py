@@ -41,7 +41,9 @@ def run_of(store: redis.Redis, jid: str) -> dict[str, Any] | None:
 
 
 def wait_for_run(store: redis.Redis, jid: str, timeout: float = 10.0) -> dict[str, Any]:
-    return wait_for(lambda: run_of(store, jid), timeout=timeout, message=f"a run of {jid}")
+    run = wait_for(lambda: run_of(store, jid), timeout=timeout, message=f"a run of {jid}")
+    assert run is not None
+    return run
 
 
 def test_client_push_runs_with_the_arguments_ruby_sent(
@@ -68,9 +70,7 @@ def test_push_bulk_runs_every_job_once_with_its_arguments(
     )
     assert len(jids) == 50
 
-    wait_for(
-        lambda: {run["jid"] for run in runs(store)} >= set(jids), message="50 bulk jobs run"
-    )
+    wait_for(lambda: {run["jid"] for run in runs(store)} >= set(jids), message="50 bulk jobs run")
     by_jid = {run["jid"]: run for run in runs(store) if run["jid"] in jids}
     assert [by_jid[jid]["args"] for jid in jids] == arg_lists
     assert sum(1 for run in runs(store) if run["jid"] in jids) == 50
@@ -104,3 +104,25 @@ def test_push_with_at_runs_on_time(ruby: RubyConsole, store: redis.Redis) -> Non
     run = wait_for_run(store, jid, timeout=15)
     assert run["args"] == [9]
     assert due <= run["started_at"] <= due + 1.5
+
+
+def test_an_unknown_class_goes_to_the_dead_set_at_once(
+    ruby: RubyConsole, store: redis.Redis
+) -> None:
+    # Sidekiq would retry a NameError 25 times; a class no worker registers cannot start
+    # working by itself, so ours buries it at once, with the reason (a deliberate
+    # difference, docs/sidekiq-compatibility.md).
+    jid = ruby.run(
+        "Sidekiq::Client.push('class' => 'NoSuchReportJob', 'queue' => 'reports', 'args' => [1])"
+    )
+
+    dead = wait_for(
+        lambda: ruby.run(
+            f"(e = Sidekiq::DeadSet.new.find_job('{jid}')) && InteropSnapshots.job(e)"
+        ),
+        message="the unknown job in Sidekiq's DeadSet",
+    )
+    assert dead["class"] == "NoSuchReportJob"
+    assert dead["error_class"] == "sidequest.errors.UnknownJobError"
+    assert "NoSuchReportJob" in dead["error_message"]
+    assert ruby.run(f"Sidekiq::RetrySet.new.find_job('{jid}')") is None

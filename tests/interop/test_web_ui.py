@@ -35,9 +35,7 @@ class Scene:
 
 
 @pytest.fixture(scope="module")
-def scene(
-    start_worker: StartWorker, enqueue_to: str, store: redis.Redis
-) -> Iterator[Scene]:
+def scene(start_worker: StartWorker, enqueue_to: str, store: redis.Redis) -> Iterator[Scene]:
     store.set(jobs.BROKEN, "1")
     store.set(jobs.HOLD, "1")
     retry_jids = [jobs.FlakyReportJob.perform_later(100 + n).jid for n in range(2)]
@@ -114,7 +112,9 @@ def test_queues_pages_show_our_queue_and_jobs(web: SidekiqWeb, scene: Scene) -> 
     assert "400" in backlog and "401" in backlog
 
 
-def test_retries_pages_show_our_errors(web: SidekiqWeb, scene: Scene, api_client: redis.Redis) -> None:
+def test_retries_pages_show_our_errors(
+    web: SidekiqWeb, scene: Scene, api_client: redis.Redis
+) -> None:
     retries = web.get("/retries").text
     assert retries.count("FlakyReportJob") == 2
     assert "tests.interop.interop_jobs.ReportBrokenError: report 100 is broken" in retries

@@ -18,7 +18,7 @@ from tests.interop.ruby_console import RUBY_DIR, require_ruby_sidekiq
 from tests.support.polling import wait_for
 from tests.support.ports import free_port
 
-_TOKEN = re.compile(r'name="authenticity_token" value="([^"]+)"')
+_TOKEN = re.compile(r"""name=["']authenticity_token["'] value=["']([^"']+)["']""")
 
 
 @dataclass
@@ -45,13 +45,19 @@ class SidekiqWeb:
         require_ruby_sidekiq()
         rackup = shutil.which("rackup")
         if rackup is None:
-            raise RuntimeError("rackup is missing: `apt-get install ruby-rack` (a ruby-sidekiq dependency)")
+            raise RuntimeError(
+                "rackup is missing: `apt-get install ruby-rack` (ruby-sidekiq depends on it)"
+            )
         port = free_port()
         command = [rackup, "-s", "webrick", "-o", "127.0.0.1", "-p", str(port), "web.ru"]
-        child = Child(command, log_path, cwd=RUBY_DIR, env={"REDIS_URL": redis_url, "RACK_ENV": "production"})
+        child = Child(
+            command, log_path, cwd=RUBY_DIR, env={"REDIS_URL": redis_url, "RACK_ENV": "production"}
+        )
         web = cls(child, f"http://127.0.0.1:{port}")
         try:
-            wait_for(web._answers, timeout=30, interval=0.05, message=f"the Web UI (log: {log_path})")
+            wait_for(
+                web._answers, timeout=30, interval=0.05, message=f"the Web UI (log: {log_path})"
+            )
         except AssertionError:
             child.stop()
             raise
