@@ -1,0 +1,67 @@
+"""Cluster-wide gauges read from Redis at scrape time: export them from one place.
+
+Every worker would report the same queue sizes, so these live in the web tier's
+/metrics (or any single exporter), not in each worker.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import redis
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from sidequest import api
+
+
+class ClusterCollector(Collector):
+    def __init__(self, client: redis.Redis):
+        self.redis = client
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        size = GaugeMetricFamily(
+            "sidequest_queue_size", "Jobs waiting in each queue.", labels=["queue"]
+        )
+        latency = GaugeMetricFamily(
+            "sidequest_queue_latency_seconds",
+            "Age of the oldest job in each queue.",
+            labels=["queue"],
+        )
+        try:
+            snapshot = api.Stats(self.redis).snapshot()
+            now = time.time()
+            for queue in api.Queue.all(self.redis):
+                size.add_metric([queue.name], snapshot.queues.get(queue.name, 0))
+                latency.add_metric([queue.name], queue.latency(now))
+        except redis.RedisError:
+            up = GaugeMetricFamily("sidequest_redis_up", "Whether Redis answered the scrape.")
+            up.add_metric([], 0)
+            yield up
+            return
+        yield size
+        yield latency
+        for name, help_text, value in (
+            ("sidequest_scheduled_jobs", "Jobs in the schedule set.", snapshot.scheduled),
+            ("sidequest_retry_jobs", "Jobs waiting to be retried.", snapshot.retries),
+            ("sidequest_dead_jobs", "Jobs in the dead set.", snapshot.dead),
+            ("sidequest_processes", "Worker processes with a live heartbeat.", snapshot.processes),
+            ("sidequest_busy_jobs", "Jobs running now, as heartbeats report.", snapshot.busy),
+            (
+                "sidequest_processed_jobs",
+                "stat:processed: every execution ever recorded.",
+                snapshot.processed,
+            ),
+            (
+                "sidequest_failed_jobs",
+                "stat:failed: every failed execution ever recorded.",
+                snapshot.failed,
+            ),
+        ):
+            family = GaugeMetricFamily(name, help_text)
+            family.add_metric([], value)
+            yield family
+        up = GaugeMetricFamily("sidequest_redis_up", "Whether Redis answered the scrape.")
+        up.add_metric([], 1)
+        yield up

@@ -1,0 +1,117 @@
+"""Per-job Prometheus metrics, recorded by a worker middleware.
+
+Every metric is defined here. `processed` counts every finished execution (as Sidekiq's
+`stat:processed`), `failed` those that raised; `retried`, `dead` and `discarded` say
+what became of the failures. Durations are perform times; latency is the wait from
+`enqueued_at` to the start. Busy threads and concurrency are gauges summed over live
+processes (`livesum`), so a dead process's values drop out of the total.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
+
+from sidequest.middleware import DEAD, DISCARDED, RETRIED, JobContext, Middleware, ProcessInfo
+
+DURATION_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
+LATENCY_BUCKETS = (0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900)
+
+_OUTCOME_COUNTERS = {RETRIED: "retried", DEAD: "dead", DISCARDED: "discarded"}
+
+
+class JobMetricSet:
+    """The metric families, registered in one registry."""
+
+    def __init__(self, registry: CollectorRegistry = REGISTRY):
+        labels = ("queue", "job_class")
+        self.processed = Counter(
+            "sidequest_jobs_processed",
+            "Job executions that finished, failed or not.",
+            labels,
+            registry=registry,
+        )
+        self.failed = Counter(
+            "sidequest_jobs_failed", "Job executions that raised.", labels, registry=registry
+        )
+        self.retried = Counter(
+            "sidequest_jobs_retried",
+            "Failed jobs scheduled for a retry.",
+            labels,
+            registry=registry,
+        )
+        self.dead = Counter(
+            "sidequest_jobs_dead", "Jobs moved to the dead set.", labels, registry=registry
+        )
+        self.discarded = Counter(
+            "sidequest_jobs_discarded",
+            "Failed jobs dropped (discard_on, retry disabled).",
+            labels,
+            registry=registry,
+        )
+        self.duration = Histogram(
+            "sidequest_job_duration_seconds",
+            "Time spent in perform, callbacks included.",
+            labels,
+            buckets=DURATION_BUCKETS,
+            registry=registry,
+        )
+        self.latency = Histogram(
+            "sidequest_job_latency_seconds",
+            "Time from enqueue to the start of the execution.",
+            ("queue",),
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.busy = Gauge(
+            "sidequest_busy_threads",
+            "Processor threads running a job now.",
+            multiprocess_mode="livesum",
+            registry=registry,
+        )
+        self.concurrency = Gauge(
+            "sidequest_concurrency",
+            "Processor threads of live worker processes.",
+            multiprocess_mode="livesum",
+            registry=registry,
+        )
+
+
+class PrometheusMiddleware(Middleware):
+    """Records each execution; children are cached per (queue, class) to keep it cheap."""
+
+    def __init__(self, metrics: JobMetricSet | None = None):
+        self.metrics = metrics or JobMetricSet()
+        self._children: dict[tuple[str, str], tuple[object, ...]] = {}
+
+    def process_started(self, process: ProcessInfo) -> None:
+        self.metrics.concurrency.set(process.concurrency)
+        self.metrics.busy.set(0)
+
+    def process_stopping(self, process: ProcessInfo) -> None:
+        self.metrics.busy.set(0)
+
+    def job_started(self, job: JobContext) -> None:
+        self.metrics.busy.inc()
+        if job.enqueued_at is not None:
+            self.metrics.latency.labels(job.queue).observe(
+                max(0.0, job.started_at - job.enqueued_at)
+            )
+
+    def job_finished(
+        self, job: JobContext, outcome: str, duration: float, error: BaseException | None
+    ) -> None:
+        metrics = self.metrics
+        metrics.busy.dec()
+        key = (job.queue, job.job_class)
+        children = self._children.get(key)
+        if children is None:
+            children = (metrics.processed.labels(*key), metrics.duration.labels(*key))
+            self._children[key] = children
+        processed, histogram = children
+        processed.inc()  # type: ignore[attr-defined]
+        histogram.observe(duration)  # type: ignore[attr-defined]
+        if error is not None:
+            metrics.failed.labels(*key).inc()
+            counter = _OUTCOME_COUNTERS.get(outcome)
+            if counter is not None:
+                getattr(metrics, counter).labels(*key).inc()

@@ -1,0 +1,52 @@
+"""`python -m worker`: one sidequest worker process running the shop's jobs.
+
+Reads the environment (this is a composition root): REDIS_URL and SIDEQUEST_* for the
+worker, DATABASE_URL, SMTP_URL, REPORTS_DIR ... for the jobs (`shop.settings`), and
+SIDEQUEST_CONFIG for the queue file (default: worker/sidequest.yml). Records Prometheus
+metrics when PROMETHEUS_MULTIPROC_DIR is set.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from sidequest.cli import EX_CONFIG, run_worker
+from sidequest.config import build_settings
+from sidequest.errors import ConfigError
+from sidequest.middleware import Middleware
+
+DEFAULT_CONFIG = Path(__file__).with_name("sidequest.yml")
+
+
+def middleware() -> list[Middleware]:
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return []
+    # Imported only here: prometheus_client reads PROMETHEUS_MULTIPROC_DIR at import.
+    from sidequest.metrics import PrometheusMiddleware  # noqa: PLC0415
+
+    return [PrometheusMiddleware()]
+
+
+def main() -> int:
+    from shop import jobs  # noqa: PLC0415 - importing registers every job class
+    from shop.db import migrate  # noqa: PLC0415
+    from shop.settings import ShopSettings  # noqa: PLC0415
+
+    try:
+        settings = build_settings(
+            config_file=os.environ.get("SIDEQUEST_CONFIG") or DEFAULT_CONFIG,
+            overrides={"require": ["shop.jobs"]},
+        )
+        shop_settings = ShopSettings.from_env()
+        migrate(shop_settings.database_url)
+        jobs.configure(shop_settings)
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EX_CONFIG
+    return run_worker(settings, middleware())
+
+
+if __name__ == "__main__":
+    sys.exit(main())
