@@ -126,3 +126,25 @@ def test_an_unknown_class_goes_to_the_dead_set_at_once(
     assert dead["error_class"] == "sidequest.errors.UnknownJobError"
     assert "NoSuchReportJob" in dead["error_message"]
     assert ruby.run(f"Sidekiq::RetrySet.new.find_job('{jid}')") is None
+
+
+@pytest.mark.parametrize(("option", "lines"), [("2", 2), ("false", 0)])
+def test_the_backtrace_option_of_a_ruby_class_is_obeyed(
+    ruby: RubyConsole, store: redis.Redis, option: str, lines: int
+) -> None:
+    # Sidekiq's client copies `sidekiq_options backtrace:` into the payload, and workers
+    # keep that many lines (ours would keep 30 by default).
+    ruby.run(
+        "class DoomedReportJob; include Sidekiq::Worker; "
+        f"sidekiq_options queue: 'reports', retry: 0, backtrace: {option}; end"
+    )
+    jid = ruby.run(f"DoomedReportJob.perform_async({lines})")
+
+    dead = wait_for(
+        lambda: ruby.run(
+            f"(e = Sidekiq::DeadSet.new.find_job('{jid}')) && InteropSnapshots.job(e)"
+        ),
+        message="the dead job in Sidekiq's DeadSet",
+    )
+    assert dead["error_message"] == f"report {lines} can never be built"
+    assert len(dead["backtrace"] or []) == lines

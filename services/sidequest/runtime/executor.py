@@ -172,7 +172,8 @@ class Executor:
             if decision.callback is not None and instance is not None:
                 _call_safely(decision.callback, instance, error)
             return Failure(fetched.field, "discard", now, "", jid, digest), DISCARDED
-        failure.record_error(job, error, now, backtrace=job_class.backtrace, message=message)
+        backtrace = failure.backtrace_option(job, job_class.backtrace)
+        failure.record_error(job, error, now, backtrace=backtrace, message=message)
         if isinstance(decision, rescue.Retry):
             failure.apply_retry(job, decision)
             score = now + decision.delay

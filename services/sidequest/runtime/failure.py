@@ -52,6 +52,18 @@ def record_error(
     return count
 
 
+def backtrace_option(job: JobDict, default: bool | int) -> bool | int:
+    """How much backtrace to keep: the payload's `backtrace` when it has one, else `default`.
+
+    Sidekiq clients copy `sidekiq_options backtrace: N` (or false) into the payload, and
+    Sidekiq's own workers obey it there; a Ruby app enqueueing for our workers expects the same.
+    """
+    value = job.get("backtrace")
+    if isinstance(value, bool) or (isinstance(value, int) and value >= 0):
+        return value
+    return default
+
+
 def backtrace_lines(error: BaseException) -> list[str]:
     """`path:line:in `function'` per frame, innermost first: Sidekiq's (Ruby's) shape."""
     frames = traceback.extract_tb(error.__traceback__)

@@ -129,6 +129,19 @@ def test_backtrace_n_limits_the_number_of_lines() -> None:
     assert len(text_lines) <= 4, f"backtrace=4 stored {len(text_lines)} lines: {text_lines!r}"
 
 
+def test_the_payloads_backtrace_option_wins_over_the_class_default() -> None:
+    # A Ruby client's `sidekiq_options backtrace: 2` (or false) travels in the payload.
+    assert failure.backtrace_option(payload.build("J", [], extra={"backtrace": 2}), 30) == 2
+    assert failure.backtrace_option(payload.build("J", [], extra={"backtrace": False}), 30) is False
+    assert failure.backtrace_option(payload.build("J", [], extra={"backtrace": True}), 5) is True
+
+
+def test_without_a_usable_backtrace_option_the_class_default_applies() -> None:
+    assert failure.backtrace_option(payload.build("J", []), 30) == 30
+    for odd in (-1, "all", None, 2.5):
+        assert failure.backtrace_option(payload.build("J", [], extra={"backtrace": odd}), 7) == 7
+
+
 def test_apply_retry_moves_the_job_to_the_rule_queue_and_counts_executions() -> None:
     job = payload.build("FailingJob", [], queue="default", extra={"retry_queue": "slow"})
     job["exception_executions"] = {"[KeyError]": 2}
