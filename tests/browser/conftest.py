@@ -11,7 +11,14 @@ from pathlib import Path
 
 import pytest
 import redis
-from playwright.sync_api import BrowserContext, ConsoleMessage, Error, Page, sync_playwright
+from playwright.sync_api import (
+    BrowserContext,
+    ConsoleMessage,
+    Dialog,
+    Error,
+    Page,
+    sync_playwright,
+)
 
 from tests.browser.dashboard_server import ROOT, DashboardServer
 
@@ -79,17 +86,37 @@ def context(tmp_path: Path) -> Iterator[BrowserContext]:
         context.close()
 
 
+@dataclass
+class Dialogs:
+    """Answers confirm() dialogs (accept unless a test says otherwise) and keeps their text."""
+
+    accept: bool = True
+    seen: list[str] = field(default_factory=list)
+
+    def answer(self, dialog: Dialog) -> None:
+        self.seen.append(dialog.message)
+        if self.accept:
+            dialog.accept()
+        else:
+            dialog.dismiss()
+
+
 @pytest.fixture
 def problems() -> Problems:
     return Problems()
 
 
 @pytest.fixture
-def page(context: BrowserContext, problems: Problems) -> Page:
+def dialogs() -> Dialogs:
+    return Dialogs()
+
+
+@pytest.fixture
+def page(context: BrowserContext, problems: Problems, dialogs: Dialogs) -> Page:
     page = context.pages[0] if context.pages else context.new_page()
     page.on("console", problems.console)
     page.on("pageerror", problems.page_error)
-    page.on("dialog", lambda dialog: dialog.accept())
+    page.on("dialog", dialogs.answer)
     return page
 
 
