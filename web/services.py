@@ -1,0 +1,74 @@
+"""The objects one web app works with, built once by `create_app` and kept per app.
+
+They live in `app.extensions["shop"]` (Flask's place for per-app state); views reach
+them with `services()`. Building them also points sidequest's `perform_later` at the
+app's Redis and the shop jobs' wiring at the app's database, so that a job run inline
+(tests, `flask shell`) sees the same data.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import redis
+from flask import Flask, current_app
+from sqlalchemy.exc import SQLAlchemyError
+
+import sidequest
+from shop import jobs as shop_jobs
+from shop.db import SessionFactory, migrate, session_factory_for
+from sidequest.client import RedisAdapter
+from sidequest.connection import connect
+from web.settings import WebSettings
+
+logger = logging.getLogger(__name__)
+
+EXTENSION_KEY = "shop"
+# A request waits at most this long for Redis; a hung server costs a quick 503, not a
+# gunicorn worker timeout.
+REDIS_SOCKET_TIMEOUT = 2.0
+
+
+@dataclass(frozen=True)
+class ShopServices:
+    """Per-app state.
+
+    Attributes:
+        settings: The app's settings.
+        session_factory: Sessions on the shop's database.
+        redis: Client of the Redis jobs go to (also used by /readyz).
+    """
+
+    settings: WebSettings
+    session_factory: SessionFactory
+    redis: redis.Redis
+
+
+def init_services(app: Flask, settings: WebSettings) -> ShopServices:
+    """Build the app's services, store them on `app` and wire sidequest and the jobs.
+
+    Nothing connects yet (Redis and the database are reached on first use), except the
+    schema upgrade when `settings.migrate_on_start` is set. A database that cannot be
+    reached then is logged, not fatal: /readyz reports it and the app serves once the
+    database is back.
+    """
+    if settings.migrate_on_start:
+        try:
+            migrate(settings.shop.database_url)
+        except SQLAlchemyError as error:
+            logger.error("could not upgrade the database schema at start-up: %s", error)
+    client = connect(settings.redis_url, socket_timeout=REDIS_SOCKET_TIMEOUT)
+    session_factory = session_factory_for(settings.shop.database_url)
+    sidequest.configure(adapter=RedisAdapter(client))
+    shop_jobs.configure(settings.shop, session_factory=session_factory)
+    built = ShopServices(settings=settings, session_factory=session_factory, redis=client)
+    app.extensions[EXTENSION_KEY] = built
+    return built
+
+
+def services() -> ShopServices:
+    """The current app's services (inside a request or an app context)."""
+    found = current_app.extensions[EXTENSION_KEY]
+    assert isinstance(found, ShopServices)
+    return found
