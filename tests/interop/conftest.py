@@ -72,6 +72,23 @@ def ruby(redis_url: str, interop_dir: Path) -> Iterator[RubyConsole]:
 
 
 @pytest.fixture(scope="module")
+def rails(redis_url: str, interop_dir: Path) -> Iterator[RubyConsole]:
+    """A Ruby console with Rails' ActiveJob on the Sidekiq adapter, and a stub job class."""
+    console = RubyConsole.start(
+        redis_url, interop_dir / "rails-console.log", requires=("active_job",)
+    )
+    try:
+        console.run(
+            "ActiveJob::Base.queue_adapter = :sidekiq\n"
+            "ActiveJob::Base.logger = Logger.new(nil)\n"
+            "class ProcessReportJob < ActiveJob::Base; queue_as :reports; end"
+        )
+        yield console
+    finally:
+        console.stop()
+
+
+@pytest.fixture(scope="module")
 def enqueue_to(redis_url: str) -> Iterator[str]:
     """Point our perform_later at the module's Redis."""
     sidequest.configure(redis_url)

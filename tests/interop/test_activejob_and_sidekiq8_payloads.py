@@ -13,7 +13,6 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,12 +21,11 @@ import redis
 from sidequest import api
 from tests.interop import interop_jobs as jobs
 from tests.interop.conftest import StartWorker
+from tests.interop.payloads import WRAPPER_6, WRAPPER_8, ms, push, sidekiq8_job
 from tests.interop.ruby_console import RubyConsole
 from tests.support.polling import wait_for
 from tests.support.worker_process import WorkerProcess
 
-WRAPPER_8 = "Sidekiq::ActiveJob::Wrapper"
-WRAPPER_6 = "ActiveJob::QueueAdapters::SidekiqAdapter::JobWrapper"
 # ActiveJob's serialized form of `perform_later(5, "pdf", id: 9, tags: [:a])` in Rails 7+.
 AJ_ARGUMENTS = [5, "pdf", {"id": 9, "tags": ["a"], "_aj_ruby2_keywords": ["id", "tags"]}]
 PYTHON_ARGS = [5, "pdf", {"id": 9, "tags": ["a"]}]
@@ -36,63 +34,6 @@ PYTHON_ARGS = [5, "pdf", {"id": 9, "tags": ["a"]}]
 @pytest.fixture(scope="module", autouse=True)
 def worker(start_worker: StartWorker) -> Iterator[WorkerProcess]:
     yield start_worker("-q", "reports", "-c", "3")
-
-
-@pytest.fixture(scope="module")
-def rails(redis_url: str, interop_dir: Path) -> Iterator[RubyConsole]:
-    """A Ruby console with Rails' ActiveJob on the Sidekiq adapter, and a stub job class."""
-    console = RubyConsole.start(
-        redis_url, interop_dir / "rails-console.log", requires=("active_job",)
-    )
-    try:
-        console.run(
-            "ActiveJob::Base.queue_adapter = :sidekiq\n"
-            "ActiveJob::Base.logger = Logger.new(nil)\n"
-            "class ProcessReportJob < ActiveJob::Base; queue_as :reports; end"
-        )
-        yield console
-    finally:
-        console.stop()
-
-
-def ms(seconds: float) -> int:
-    return int(seconds * 1000)
-
-
-def sidekiq8_job(
-    arguments: list[Any], *, queue: str = "reports", wrapped: str = "ProcessReportJob", at: float
-) -> dict[str, Any]:
-    """An ActiveJob payload as Sidekiq 8.1's adapter writes it (key order as Ruby's)."""
-    return {
-        "retry": True,
-        "queue": queue,
-        "wrapped": wrapped,
-        "args": [
-            {
-                "job_class": wrapped,
-                "job_id": str(uuid.uuid4()),
-                "provider_job_id": None,
-                "queue_name": queue,
-                "priority": None,
-                "arguments": arguments,
-                "executions": 0,
-                "exception_executions": {},
-                "locale": "en",
-                "timezone": "UTC",
-                "enqueued_at": time.strftime("%Y-%m-%dT%H:%M:%S.000000000Z", time.gmtime(at)),
-                "scheduled_at": None,
-            }
-        ],
-        "class": WRAPPER_8,
-        "jid": uuid.uuid4().hex[:24],
-        "created_at": ms(at),
-        "enqueued_at": ms(at),
-    }
-
-
-def push(store: redis.Redis, job: dict[str, Any]) -> None:
-    store.sadd("queues", job["queue"])
-    store.lpush(f"queue:{job['queue']}", json.dumps(job))
 
 
 def run_of(store: redis.Redis, jid: str) -> dict[str, Any] | None:

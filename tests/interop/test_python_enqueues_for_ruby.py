@@ -125,7 +125,7 @@ def test_rubys_heartbeat_and_counters_read_through_our_api(
     assert ruby.quiet is False
     assert ruby.started_at is not None and ruby.started_at <= time.time()
 
-    # Sidekiq flushes its counters on its 5-second heartbeat.
+    # Sidekiq flushes its counters on its heartbeat (every second here, see interop_job.rb).
     ran = len(ruby_runs(store))
     wait_for(
         lambda: api.Stats(api_client).snapshot().processed >= ran,
