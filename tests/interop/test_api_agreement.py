@@ -8,7 +8,11 @@ queues nobody listens to, and one job running right now.
 
 from __future__ import annotations
 
+import os
+import re
+import shutil
 import socket
+import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -247,3 +251,29 @@ def test_a_vanished_process_counts_for_sidekiqs_stats_until_its_cleanup(
         assert ruby.run("Sidekiq::Stats.new.processes_size") == 2
     finally:
         store.srem("processes", "gone-host:1:000000000000")
+
+
+def test_sidekiqmon_reports_our_processes_and_counts(scene: Scene, redis_url: str) -> None:
+    """Debian's `sidekiqmon` (Sidekiq's terminal status tool) reads our data too."""
+    binary = shutil.which("sidekiqmon")
+    assert binary is not None, "sidekiqmon ships with ruby-sidekiq"
+    result = subprocess.run(
+        [binary],
+        env={**os.environ, "REDIS_URL": redis_url},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    out = result.stdout
+
+    assert f"Processed: {SUCCEEDED + RETRYING + DOOMED}" in out
+    assert f"Failed: {RETRYING + DOOMED}" in out
+    assert f"Dead: {DOOMED + 1}" in out
+    assert "Processes (2)" in out
+    for identity in scene.identities:
+        assert identity in out
+    assert "[interop-a]" in out  # our tag
+    assert "Threads: 3 (" in out and "Threads: 2 (" in out
+    assert re.search(r"Queues:\s+critical, reports", out)
+    assert re.search(r"backlog\s+3\s+\d", out)
