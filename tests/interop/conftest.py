@@ -74,9 +74,14 @@ def ruby(redis_url: str, interop_dir: Path) -> Iterator[RubyConsole]:
 @pytest.fixture(scope="module")
 def rails(redis_url: str, interop_dir: Path) -> Iterator[RubyConsole]:
     """A Ruby console with Rails' ActiveJob on the Sidekiq adapter, and a stub job class."""
-    console = RubyConsole.start(
-        redis_url, interop_dir / "rails-console.log", requires=("active_job",)
-    )
+    try:
+        console = RubyConsole.start(
+            redis_url, interop_dir / "rails-console.log", requires=("active_job",)
+        )
+    except RuntimeError as error:
+        raise RuntimeError(
+            f"{error}\nRails' ActiveJob comes from Debian: `apt-get install ruby-activejob`"
+        ) from None
     try:
         console.run(
             "ActiveJob::Base.queue_adapter = :sidekiq\n"

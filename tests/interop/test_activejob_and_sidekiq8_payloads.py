@@ -149,6 +149,19 @@ def test_sidekiq_6_4_cannot_read_sidekiq8_payloads(
     assert 29 < api.Queue(api_client, "sidekiq8-for-ruby").latency() < 40
 
 
+def test_latency_of_a_job_without_enqueued_at_counts_from_created_at(
+    ruby: RubyConsole, api_client: redis.Redis
+) -> None:
+    """A deliberate difference: Sidekiq 6.4 reports 0 for a job with no `enqueued_at`
+    (written by some other tool); we count from `created_at`, as Sidekiq 8 does."""
+    job = {"class": "ProcessReportJob", "args": [16], "jid": "a" * 24, "queue": "no-enqueued-at"}
+    job.update(retry=True, created_at=time.time() - 30)
+    push(api_client, job)
+
+    assert ruby.run("Sidekiq::Queue.new('no-enqueued-at').latency") == 0
+    assert 29 < api.Queue(api_client, "no-enqueued-at").latency() < 40
+
+
 def test_our_retry_and_dead_sets_read_sidekiq8_error_fields(api_client: redis.Redis) -> None:
     failed = time.time() - 600
     job = sidekiq8_job([12], at=failed - 5)
