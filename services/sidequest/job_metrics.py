@@ -1,11 +1,11 @@
 """Per-class job metrics in Redis, recorded by every worker: the dashboard's Metrics page.
 
 `JobMetrics` is a middleware. `job_finished` (on the job's thread) adds the execution
-to an in-memory tally per UTC minute and class; `heartbeat` (on the heartbeat thread)
-flushes the tally with one pipelined write per beat: HINCRBY into the minute hash and
-the hour hash (`keys.metrics_bucket`, `keys.metrics_hour_bucket`) and an EXPIRE on
+to an in-memory tally per ten UTC minutes and class; `heartbeat` (on the heartbeat thread)
+flushes the tally with one pipelined write per beat: HINCRBY into the 10-minute hash
+and the hour hash (`keys.metrics_bucket`, `keys.metrics_hour_bucket`) and an EXPIRE on
 each, so Redis memory stays bounded by the TTLs whatever the traffic. A beat that
-cannot reach Redis keeps its tally for the next beat; tallies older than the minute
+cannot reach Redis keeps its tally for the next beat; tallies older than the 10-minute
 TTL are dropped instead of growing without end while Redis is away.
 """
 
@@ -36,7 +36,7 @@ HISTOGRAM = "h"
 
 @dataclass
 class Tally:
-    """What one class did in one minute on this process."""
+    """What one class did in ten minutes on this process."""
 
     executions: int = 0
     failures: int = 0
@@ -50,8 +50,9 @@ class Tally:
         self.buckets.update(other.buckets)
 
 
-def minute_of(moment: float) -> str:
-    return datetime.fromtimestamp(moment, UTC).strftime("%Y%m%d%H%M")
+def ten_minutes_of(moment: float) -> str:
+    """`YYYYMMDDHHM`: ten-minute slots keep the last hour to 7 small hashes to read."""
+    return datetime.fromtimestamp(moment, UTC).strftime("%Y%m%d%H%M")[:-1]
 
 
 class JobMetrics(Middleware):
@@ -71,7 +72,7 @@ class JobMetrics(Middleware):
         # Formatting a datetime costs more than the rest of this hook: do it once a minute.
         if not self._minute_start <= now < self._minute_start + 60.0:
             self._minute_start = now - now % 60.0
-            self._minute = minute_of(now)
+            self._minute = ten_minutes_of(now)
         minute = self._minute
         with self._lock:
             slot = (minute, job.job_class)
@@ -97,10 +98,10 @@ class JobMetrics(Middleware):
             return True
         pipe = self.redis.pipeline(transaction=False)
         touched: set[tuple[str, int]] = set()
-        for (minute, job_class), tally in pending.items():
+        for (slot, job_class), tally in pending.items():
             for key, ttl in (
-                (keys.metrics_bucket(minute), keys.METRICS_MINUTE_TTL_SECONDS),
-                (keys.metrics_hour_bucket(minute[:10]), keys.METRICS_HOUR_TTL_SECONDS),
+                (keys.metrics_bucket(slot), keys.METRICS_TEN_MINUTES_TTL_SECONDS),
+                (keys.metrics_hour_bucket(slot[:10]), keys.METRICS_HOUR_TTL_SECONDS),
             ):
                 _write(pipe, key, job_class, tally)
                 touched.add((key, ttl))
@@ -115,7 +116,7 @@ class JobMetrics(Middleware):
         return True
 
     def _keep(self, pending: dict[tuple[str, str], Tally]) -> None:
-        oldest = minute_of(self._clock() - keys.METRICS_MINUTE_TTL_SECONDS)
+        oldest = ten_minutes_of(self._clock() - keys.METRICS_TEN_MINUTES_TTL_SECONDS)
         with self._lock:
             for slot, tally in pending.items():
                 if slot[0] >= oldest:

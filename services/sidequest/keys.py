@@ -36,9 +36,11 @@ sidequest:recoveries           HASH    jid -> how often the job was recovered fr
                                        process; TTL 72 h, refreshed on every recovery
 sidequest:recovery-lock        STRING  SET NX PX: one process scans for orphans at a time
 sidequest:unique:<digest>      STRING  jid holding a unique_for lock; TTL unique_for (+delay)
-sidequest:metrics:<minute>     HASH    per-class job metrics for one UTC minute
-                                       (YYYYMMDDHHMM), written by every worker's JobMetrics
-                                       middleware once per beat; TTL 2 h. Fields:
+sidequest:metrics:<10 min>     HASH    per-class job metrics for ten UTC minutes
+                                       (YYYYMMDDHHM: the minute's last digit dropped, as
+                                       Sidekiq's 10-minute buckets), written by every
+                                       worker's JobMetrics middleware once per beat;
+                                       TTL 2 h. Fields:
                                        `<class>|p` executions, `<class>|f` failures,
                                        `<class>|ms` total milliseconds, `<class>|h<i>`
                                        executions in duration bucket i (duration_histogram)
@@ -69,7 +71,7 @@ SCHEDULE_WAKEUP_CHANNEL = PREFIX + "schedule-wakeup"
 STATS_TTL_SECONDS = 5 * 365 * 24 * 3600
 PROCESS_TTL_SECONDS = 60
 RECOVERIES_TTL_SECONDS = 72 * 3600
-METRICS_MINUTE_TTL_SECONDS = 2 * 3600
+METRICS_TEN_MINUTES_TTL_SECONDS = 2 * 3600
 METRICS_HOUR_TTL_SECONDS = 25 * 3600
 
 
@@ -116,9 +118,9 @@ def unique_lock(digest: str) -> str:
     return PREFIX + "unique:" + digest
 
 
-def metrics_bucket(minute: str) -> str:
-    """Per-minute job metrics hash; `minute` is `YYYYMMDDHHMM` in UTC."""
-    return PREFIX + "metrics:" + minute
+def metrics_bucket(ten_minutes: str) -> str:
+    """Job metrics hash for ten minutes; `ten_minutes` is `YYYYMMDDHHM` in UTC."""
+    return PREFIX + "metrics:" + ten_minutes
 
 
 def metrics_hour_bucket(hour: str) -> str:

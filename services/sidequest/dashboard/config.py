@@ -31,7 +31,7 @@ class DashboardConfig:
     password: str | None = None
     dev: bool = False
     page_size: int = 25
-    filter_scan_limit: int = 50_000
+    filter_scan_limit: int = 30_000
     bulk_limit: int = 10_000
 
     @property
@@ -57,7 +57,7 @@ def from_mapping(config: Mapping[str, Any]) -> DashboardConfig:
         dev=_flag(config, "SIDEQUEST_WEB_DEV"),
         page_size=page_size,
         filter_scan_limit=_number(
-            config, "SIDEQUEST_WEB_FILTER_SCAN_LIMIT", 50_000, 100, MAX_FILTER_SCAN_LIMIT
+            config, "SIDEQUEST_WEB_FILTER_SCAN_LIMIT", 30_000, 100, MAX_FILTER_SCAN_LIMIT
         ),
         bulk_limit=_number(config, "SIDEQUEST_WEB_BULK_LIMIT", 10_000, 1, MAX_BULK_LIMIT),
     )

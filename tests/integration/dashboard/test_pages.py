@@ -146,7 +146,7 @@ def test_activejob_and_display_class_payloads_show_the_real_class(
 
 
 def test_metrics_page_shows_what_workers_recorded(browser: Browser, db: redis.Redis) -> None:
-    minute = datetime.now(UTC).strftime("%Y%m%d%H%M")
+    minute = datetime.now(UTC).strftime("%Y%m%d%H%M")[:-1]
     hour = minute[:10]
     for key in (f"sidequest:metrics:{minute}", f"sidequest:metrics:hour:{hour}"):
         db.hset(

@@ -242,7 +242,7 @@ def seed_xss(db: redis.Redis) -> str:
         queues=(seed.XSS_URL, queue),
         running=[seed.job(seed.XSS_SCRIPT, [seed.XSS_IMG], queue=queue)],
     )
-    minute = time.strftime("%Y%m%d%H%M", time.gmtime())
+    minute = time.strftime("%Y%m%d%H%M", time.gmtime())[:-1]
     db.hset(f"sidequest:metrics:{minute}", mapping={f"{seed.XSS_SCRIPT}|p": 1})
     return queue
 

@@ -35,12 +35,12 @@ def test_one_flush_writes_minute_and_hour_hashes_with_ttls(redis_url: str) -> No
 
     recorder.heartbeat()
 
-    minute = client.hgetall(keys.metrics_bucket("202605041230"))
+    minute = client.hgetall(keys.metrics_bucket("20260504123"))
     assert minute[b"ReportJob|p"] == b"4" and minute[b"ReportJob|f"] == b"1"
     assert float(minute[b"ReportJob|ms"]) == 560.0
     assert minute[b"MailJob|p"] == b"1" and minute[b"MailJob|f"] == b"1"
     assert client.hgetall(keys.metrics_hour_bucket("2026050412")) == minute
-    assert 0 < client.ttl(keys.metrics_bucket("202605041230")) <= 2 * 3600
+    assert 0 < client.ttl(keys.metrics_bucket("20260504123")) <= 2 * 3600
     assert 2 * 3600 < client.ttl(keys.metrics_hour_bucket("2026050412")) <= 25 * 3600
 
     rows = {row.job_class: row for row in MetricsReader(client).by_class("hour", NOON + 60)}
@@ -65,7 +65,7 @@ def test_tallies_survive_a_beat_without_redis(redis_url: str) -> None:
     recorder.redis = client
     recorder.job_finished(context("ReportJob"), SUCCEEDED, 0.01, None)
     assert recorder.flush() is True
-    assert client.hget(keys.metrics_bucket("202605041230"), "ReportJob|p") == b"2"
+    assert client.hget(keys.metrics_bucket("20260504123"), "ReportJob|p") == b"2"
     client.close()
 
 
@@ -88,11 +88,16 @@ def test_every_worker_records_metrics_by_default(
     assert minute_keys and all(0 < redis_client.ttl(key) <= 2 * 3600 for key in minute_keys)
 
 
-def test_search_matches_glob_syntax_literally(redis_url: str) -> None:
+def test_search_matches_text_literally_ignoring_case_in_set_order(redis_url: str) -> None:
     client = redis.Redis.from_url(redis_url)
     client.zadd("retry", {'{"class":"A","args":["50%*off?[x]"],"jid":"1"}': 1.0})
     client.zadd("retry", {'{"class":"B","args":["50 off"],"jid":"2"}': time.time()})
+    client.zadd("retry", {'{"class":"C","args":["Grüße 50%*OFF?["],"jid":"3"}': 2.0})
     found = search_sorted_set(client, "retry", "%*OFF?[", limit=10, max_scanned=100)
-    assert [entry.jid for entry in found.matches] == ["1"]
-    assert found.complete and found.scanned == 2
+    assert [entry.jid for entry in found.matches] == ["1", "3"]
+    assert found.complete and found.scanned == 3
+    newest = search_sorted_set(client, "retry", "grüße", limit=10, max_scanned=100)
+    assert [entry.jid for entry in newest.matches] == ["3"]
+    first = search_sorted_set(client, "retry", "50", limit=1, max_scanned=100, newest_first=True)
+    assert [entry.jid for entry in first.matches] == ["2"] and not first.complete
     client.close()

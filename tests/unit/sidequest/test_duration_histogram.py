@@ -7,7 +7,6 @@ from collections import Counter
 import pytest
 
 from sidequest import duration_histogram as histogram
-from sidequest.api.search import case_insensitive_glob
 
 
 def test_buckets_grow_by_half_and_cover_ten_minutes() -> None:
@@ -39,9 +38,3 @@ def test_percentile_edge_cases() -> None:
     assert histogram.percentile({histogram.OVERFLOW: 3}, 0.95) == histogram.BOUNDS_MS[-1]
     with pytest.raises(ValueError, match="fraction"):
         histogram.percentile({1: 1}, 0)
-
-
-def test_the_filter_glob_ignores_ascii_case_and_escapes_glob_syntax() -> None:
-    assert case_insensitive_glob("Ab1") == "*[aA][bB]1*"
-    assert case_insensitive_glob("a*?[]") == "*[aA]\\*\\?\\[\\]*"
-    assert case_insensitive_glob("ü") == "*ü*"
