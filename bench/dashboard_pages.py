@@ -108,7 +108,7 @@ def fill_processes(pipe: redis.client.Pipeline, now: float) -> None:
 
 def fill_metrics(pipe: redis.client.Pipeline, now: float) -> None:
     moment = datetime.fromtimestamp(now, UTC)
-    fields = {}
+    fields: dict[str | bytes, str | bytes | int | float] = {}
     for c in range(40):
         fields.update(
             {

@@ -6,6 +6,7 @@ SIDEQUEST_WEB_PASSWORD              basic-auth password   }
 SIDEQUEST_WEB_DEV                   true: a local development run may go without auth
 SIDEQUEST_WEB_PAGE_SIZE             default rows per page (10, 25, 50 or 100)
 SIDEQUEST_WEB_FILTER_SCAN_LIMIT     entries one filter request examines at most
+                                    (default 30,000: about 80 ms on 100,000 retries)
 SIDEQUEST_WEB_BULK_LIMIT            entries one "retry all"/"kill all" request moves
 """
 
