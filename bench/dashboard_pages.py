@@ -25,6 +25,7 @@ from pathlib import Path
 
 import redis
 from flask import Flask
+from redis.typing import EncodableT, FieldT
 
 from bench.redisd import RedisServer
 from sidequest import payload
@@ -108,7 +109,7 @@ def fill_processes(pipe: redis.client.Pipeline, now: float) -> None:
 
 def fill_metrics(pipe: redis.client.Pipeline, now: float) -> None:
     moment = datetime.fromtimestamp(now, UTC)
-    fields: dict[str | bytes, str | bytes | int | float] = {}
+    fields: dict[FieldT, EncodableT] = {}
     for c in range(40):
         fields.update(
             {
