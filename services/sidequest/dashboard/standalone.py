@@ -44,7 +44,7 @@ def create_app(
 ) -> Flask:
     """A Flask app serving only the dashboard, at the root."""
     environment = os.environ if environ is None else environ
-    app = Flask("sidequest.dashboard.standalone")
+    app = Flask("sidequest.dashboard.standalone", static_folder=None)
     app.secret_key = environment.get("SIDEQUEST_WEB_SECRET") or secrets.token_hex(32)
     app.config.update(
         {key: environment[key] for key in ENVIRONMENT_KEYS if environment.get(key)},
