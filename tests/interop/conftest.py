@@ -106,10 +106,10 @@ def start_worker(redis_url: str, interop_dir: Path) -> Iterator[StartWorker]:
     """Start `sidequest worker` processes running interop_jobs; all stopped at teardown."""
     started: list[WorkerProcess] = []
 
-    def start(*args: str) -> WorkerProcess:
+    def start(*args: str, env: dict[str, str] | None = None) -> WorkerProcess:
         log = interop_dir / f"worker-{len(started)}.log"
         worker = WorkerProcess(
-            redis_url, log, args=args, requires=(JOB_MODULE,), env=dict(FAST_HEARTBEAT)
+            redis_url, log, args=args, requires=(JOB_MODULE,), env={**FAST_HEARTBEAT, **(env or {})}
         )
         started.append(worker.start())
         return worker
