@@ -10,6 +10,7 @@ from datetime import date, datetime
 
 import click
 from flask import Flask
+from flask.cli import with_appcontext
 
 from shop.db import migrate
 from shop.reports import reports_awaiting_enqueue
@@ -39,6 +40,7 @@ def register_commands(app: Flask) -> None:
 @click.option("--seed", "random_seed", type=int, default=0, show_default=True, help="random seed")
 @click.option("--until", type=click.DateTime(["%Y-%m-%d"]), help="last day (default: today)")
 @click.option("--replace", is_flag=True, help="delete the existing orders first")
+@with_appcontext
 def seed(orders: int, days: int, random_seed: int, until: datetime | None, replace: bool) -> None:
     """Insert ORDERS generated orders (a realistic, reproducible data set)."""
     shop = services()
@@ -51,6 +53,7 @@ def seed(orders: int, days: int, random_seed: int, until: datetime | None, repla
 
 
 @click.command("enqueue-pending")
+@with_appcontext
 def enqueue_pending() -> None:
     """Enqueue the jobs of reports whose enqueue failed or never happened."""
     shop = services()

@@ -1,0 +1,103 @@
+"""web/gunicorn.conf.py: settings from the environment, and a real gunicorn serving the app."""
+
+from __future__ import annotations
+
+import os
+import runpy
+from pathlib import Path
+
+import pytest
+
+from tests.support.web_server import GunicornServer, http
+
+CONFIG = Path(__file__).resolve().parents[3] / "web" / "gunicorn.conf.py"
+
+
+def load_config(monkeypatch: pytest.MonkeyPatch, **variables: str) -> dict[str, object]:
+    # Empty counts as unset; setenv (unlike delenv of an unset name) is undone after the
+    # test even when the config file writes the variable itself.
+    for name in ("BIND", "PORT", "GUNICORN_WORKERS", "GUNICORN_THREADS", "SECRET_KEY"):
+        monkeypatch.setenv(name, "")
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    return runpy.run_path(str(CONFIG))
+
+
+def test_the_defaults_bind_every_interface_on_8000(monkeypatch: pytest.MonkeyPatch) -> None:
+    config = load_config(monkeypatch, SECRET_KEY="set")
+    assert config["bind"] == "0.0.0.0:8000"
+    assert (config["workers"], config["threads"], config["worker_class"]) == (2, 4, "gthread")
+    assert config["graceful_timeout"] == 30
+    assert config["max_requests"] == 0
+
+
+def test_workers_threads_and_address_come_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    config = load_config(
+        monkeypatch, GUNICORN_WORKERS="3", GUNICORN_THREADS="8", PORT="9000", SECRET_KEY="set"
+    )
+    assert (config["workers"], config["threads"], config["bind"]) == (3, 8, "0.0.0.0:9000")
+    bound = load_config(monkeypatch, BIND="127.0.0.1:7000", PORT="9000", SECRET_KEY="set")
+    assert bound["bind"] == "127.0.0.1:7000"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("GUNICORN_WORKERS", "0"), ("GUNICORN_WORKERS", "two"), ("GUNICORN_THREADS", "-1"),
+     ("PORT", "70000")],
+)  # fmt: skip
+def test_a_malformed_number_is_named_in_the_error(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    with pytest.raises(ValueError, match=name):
+        load_config(monkeypatch, **{name: value})
+
+
+def test_without_a_secret_key_all_workers_share_one_generated_key(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    load_config(monkeypatch)
+    assert len(os.environ["SECRET_KEY"]) == 64
+
+
+def test_child_exit_marks_dead_workers_for_prometheus_multiprocess_mode(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    config = load_config(monkeypatch, SECRET_KEY="set")
+    live_gauge = tmp_path / "gauge_livesum_4242.db"
+    other = tmp_path / "counter_4242.db"
+    live_gauge.write_bytes(b"")
+    other.write_bytes(b"")
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+
+    class Worker:
+        pid = 4242
+
+    config["child_exit"](None, Worker())  # type: ignore[operator]
+
+    assert not live_gauge.exists()
+    assert other.exists()
+
+
+def test_gunicorn_serves_the_app_and_stops_gracefully(tmp_path: Path, redis_url: str) -> None:
+    env = {
+        "REDIS_URL": redis_url,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'shop.db'}",
+        "REPORTS_DIR": str(tmp_path / "reports"),
+        "SECRET_KEY": "gunicorn-test",
+    }
+    server = GunicornServer(env, tmp_path / "gunicorn.log", workers=2).start()
+    try:
+        assert http("GET", server.url("/readyz")).json()["status"] == "ready"
+        answer = http(
+            "POST",
+            server.url("/api/reports"),
+            json_body={"kind": "sales_by_day", "from": "2024-01-01", "to": "2024-01-02"},
+        )
+        assert answer.status == 202
+        assert http("GET", server.url(f"/api/reports/{answer.json()['id']}")).status == 200
+    finally:
+        code = server.stop()
+    assert code == 0
+    assert "Handling signal: term" in server.log()
