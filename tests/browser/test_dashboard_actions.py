@@ -150,6 +150,7 @@ def test_the_live_graph_moves_after_a_real_worker_runs_jobs(
         wait_for(lambda: client.get("stat:processed") == b"25", timeout=20, message="25 jobs")
         # Some poll after the jobs ran reports them: the processed line leaves the baseline.
         expect(page.locator("[data-stat=processed]")).to_have_text("25", timeout=15_000)
+        expect(graph.locator("#live-peak")).to_have_text(re.compile(r"^peak [1-9]\d* per 1 s$"))
         points = graph.locator(".series.processed").get_attribute("points") or ""
         heights = [float(point.split(",")[1]) for point in points.split()]
         assert min(heights) < 170, points

@@ -127,6 +127,8 @@
       var top = Math.max(1, Math.max.apply(null, processed.concat(failed)));
       graph.querySelector(".series.processed").setAttribute("points", points(processed, top));
       graph.querySelector(".series.failed").setAttribute("points", points(failed, top));
+      graph.querySelector("#live-peak").textContent = "peak " + top.toLocaleString("en-US") +
+        " per " + seconds + " s";
       graph.setAttribute("data-samples", String(processed.length));
       graph.setAttribute("data-last-processed", String(processed[processed.length - 1]));
       graph.setAttribute("data-last-failed", String(failed[failed.length - 1]));
