@@ -17,7 +17,12 @@ require_relative "snapshots"
 # the warnings would drown the console's log and say nothing about interop.
 Redis.silence_deprecations = true if Redis.respond_to?(:silence_deprecations=)
 
-$stdout.sync = true
+# Replies own stdout; anything else Ruby prints (puts in a snippet, Sidekiq's logger,
+# library warnings) goes to stderr, the console's log, and cannot break the protocol.
+replies = $stdout
+replies.sync = true
+$stdout = $stderr
+Sidekiq.logger = Sidekiq::Logger.new($stderr)
 console = binding
 
 while (line = $stdin.gets)
@@ -29,8 +34,8 @@ while (line = $stdin.gets)
     reply = {"error" => "#{e.class}: #{e.message}", "backtrace" => Array(e.backtrace).first(8)}
   end
   begin
-    $stdout.puts(JSON.generate(reply))
+    replies.puts(JSON.generate(reply))
   rescue JSON::GeneratorError, Encoding::UndefinedConversionError => e
-    $stdout.puts(JSON.generate({"error" => "reply is not JSON: #{e.message}"}))
+    replies.puts(JSON.generate({"error" => "reply is not JSON: #{e.message}"}))
   end
 end
