@@ -69,6 +69,9 @@ def test_busy_lists_processes_and_the_jobs_they_run(browser: Browser, db: redis.
     assert "reports" in page and "blue" in page
     assert "121 MB" in page  # rss 123456 KB
     assert "ReportJob" in page and running["jid"] in page and "[42]" in page
+    assert running["jid"] in text(browser.get("/busy?filter=reportjob"))
+    filtered = text(browser.get("/busy?filter=MailJob"))
+    assert running["jid"] not in filtered and "No running job matches" in filtered
 
 
 def test_queues_list_sizes_and_latency(browser: Browser, db: redis.Redis) -> None:

@@ -22,7 +22,10 @@ def register(blueprint: Blueprint) -> None:
 def busy() -> str:
     processes = ProcessSet(client())
     everyone = processes.all()
+    needle = params.filter_text(request.args)
     work = processes.work()
+    if needle:
+        work = [item for item in work if item.job.matches(needle)]
     page = Pager(params.page(request.args), 100, len(work))
     return render_template(
         "sidequest_dashboard/busy.html",
@@ -32,6 +35,7 @@ def busy() -> str:
         busy_total=sum(process.busy for process in everyone),
         work=work[page.start : page.start + page.size],
         pager=page,
+        filter=needle,
     )
 
 
