@@ -12,7 +12,10 @@ TEST_SYSTEM_PACKAGES := \
 	redis-server=redis-server \
 	openssl=openssl \
 	docker-compose=docker-compose \
-	promtool=prometheus
+	promtool=prometheus \
+	sidekiq=ruby-sidekiq \
+	rackup=ruby-rack \
+	-=ruby-activejob
 
 .PHONY: help install system-packages test test-unit lint typecheck fmt dev up down scale logs bench clean
 
