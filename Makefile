@@ -13,6 +13,7 @@ TEST_SYSTEM_PACKAGES := \
 	openssl=openssl \
 	docker-compose=docker-compose \
 	promtool=prometheus \
+	chromium=chromium \
 	sidekiq=ruby-sidekiq \
 	rackup=ruby-rack \
 	-=ruby-activejob
