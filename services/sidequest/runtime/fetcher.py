@@ -7,6 +7,11 @@ Tasks:
    finishes one
 4. on Redis errors keep the outcomes, back off, and reconcile the in-flight hash once
    Redis answers again (a fetch whose reply was lost may have moved jobs)
+5. reconcile it every `heartbeat_timeout` seconds too: an entry can appear there without
+   any error this process could see (a Redis that lost its last second of writes brings
+   back jobs already acknowledged; a fetch sent before a network stall runs on the
+   server after the worker gave up on it), and nothing else would ever run it while
+   this process lives
 Lifecycle: start(); quiet() stops fetching and returns the unstarted jobs; stop()
 writes the last outcomes and ends the thread.
 
@@ -19,6 +24,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 from collections.abc import Callable
 
 import redis
@@ -54,6 +60,8 @@ class Fetcher:
         self._stopping = False
         self._quiet_seen = threading.Event()
         self._reconcile = False
+        self._reconcile_every = store.settings.heartbeat_timeout
+        self._next_reconcile = time.monotonic() + self._reconcile_every
         self._failures = 0
         self._sleeping = False
         self._thread = threading.Thread(target=self._run, name="sidequest-fetcher", daemon=True)
@@ -118,7 +126,7 @@ class Fetcher:
             self._sleep(IDLE_POLL_SECONDS)
             return True
         try:
-            if self._reconcile:
+            if self._reconcile or time.monotonic() >= self._next_reconcile:
                 self._reconcile_inflight()
             fetched = self._exchange(outcomes, limit)
         except redis.RedisError as error:
@@ -165,8 +173,13 @@ class Fetcher:
         ]
         if stray:
             moved = self.store.requeue(stray)
-            logger.warning("requeued %d jobs fetched during a Redis failure", moved)
+            logger.warning(
+                "requeued %d jobs in our in-flight hash that this process never received "
+                "(a fetch whose reply was lost, or writes Redis lost in a crash)",
+                moved,
+            )
         self._reconcile = False
+        self._next_reconcile = time.monotonic() + self._reconcile_every
 
     def _back_off(self, error: Exception) -> None:
         self._failures += 1

@@ -123,9 +123,17 @@ class Heartbeat:
         self.beat()
         self._thread.start()
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 5.0) -> None:
+        """End the thread, waiting for a beat in progress.
+
+        The caller removes our process entries next: a beat still on its way would put
+        them back (the process listed for another minute, an owner entry and a lease
+        left behind), so it must land first.
+        """
         self._stopped.set()
         self._now.set()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
 
     def beat_soon(self) -> None:
         self._now.set()

@@ -1,0 +1,58 @@
+"""Jobs for the focused fault tests: they record themselves in the test's Redis
+(TEST_REDIS_URL, or WITNESS_URL when the job Redis itself is under test) and some of
+them take their own process down."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import time
+
+import redis
+
+from sidequest import Job
+
+_client: redis.Redis | None = None
+
+
+def recorder() -> redis.Redis:
+    global _client
+    if _client is None:
+        url = os.environ.get("WITNESS_URL") or os.environ["TEST_REDIS_URL"]
+        _client = redis.Redis.from_url(url, decode_responses=True)
+    return _client
+
+
+class RecordJob(Job):
+    """Records its jid once per execution."""
+
+    def perform(self, n: int) -> None:
+        recorder().rpush("test:runs", self.jid)
+
+
+class HoldJob(Job):
+    """Records its start, waits while `test:hold` exists, records its end."""
+
+    def perform(self, n: int) -> None:
+        client = recorder()
+        client.rpush("test:started", self.jid)
+        deadline = time.monotonic() + 60
+        while client.exists("test:hold") and time.monotonic() < deadline:
+            time.sleep(0.01)
+        client.rpush("test:done", self.jid)
+
+
+class ExitsItsProcessJob(Job):
+    """Ends the worker process with os._exit, every time (a poison pill)."""
+
+    def perform(self) -> None:
+        recorder().rpush("test:crashes", f"exit {os.getpid()}")
+        os._exit(3)
+
+
+class SegfaultsJob(Job):
+    """Crashes the worker process with SIGSEGV by reading address 0, every time."""
+
+    def perform(self) -> None:
+        recorder().rpush("test:crashes", f"segv {os.getpid()}")
+        ctypes.string_at(0)
