@@ -1,0 +1,543 @@
+"""One chaos run: enqueue, start workers, hit them on a seeded schedule, drain, judge.
+
+    report = ChaosRun(config, directory).run()
+    assert report.ok, report.format()
+
+The pieces are real: two redis-server processes (the job Redis with AOF everysec, and
+the witness, which no fault touches), `sidequest worker` processes, and a TCP proxy in
+front of one worker. The faults:
+- SIGKILL of random workers, each restarted after a short pause (as supervisord does);
+- SIGTERM of random workers: they must exit 0 within their grace period, and are
+  restarted;
+- SIGSTOP of one busy worker for longer than the heartbeat timeout: the harness resumes
+  it only once its jobs were recovered, so its late completions must be refused;
+- a network stall of the proxied worker for several seconds, and later a reset;
+- one crash of the job Redis that loses the last second of acknowledged writes, as a
+  host crash with appendfsync everysec can (`aof.py`).
+
+What is guaranteed, and checked: every job enqueued and fsynced before the faults
+completes (lost = 0); each execution beyond what a job needs is explained by a fault
+that hit it in flight; scheduled jobs never start early; afterwards the queues,
+`schedule` and `retry` are empty, `dead` holds exactly the jobs that always fail, and
+nothing (in-flight hash, owner, lease, key without TTL) is left behind.
+"""
+
+from __future__ import annotations
+
+import heapq
+import signal
+import time
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+
+import redis
+
+import sidequest
+from sidequest import keys
+from sidequest.adapter import set_adapter
+from tests.chaos import aof, inspection, plan
+from tests.chaos.analysis import Execution, Fault, Job, Verdict, judge, parse_events
+from tests.chaos.chaos_jobs import EVENTS, ChaosJob
+from tests.chaos.cluster import Incarnation, Slot, busy, identity_of
+from tests.chaos.config import ChaosConfig
+from tests.support.polling import wait_for
+from tests.support.redis_server import RedisServer
+from tests.support.tcp_proxy import TcpProxy
+
+DOOMED_ERROR = "tests.chaos.chaos_jobs.DoomedError"
+#: seconds after an execution ended during which its acknowledgement may still be unwritten
+ACK_SLACK = 1.0
+
+
+@dataclass
+class Freeze:
+    pid: int
+    identity: str | None
+    busy: int
+    stopped: float
+    resumed: float = 0.0
+    queued_at_resume: int = 0
+    recovered_before_resume: bool = False
+
+
+@dataclass
+class ChaosReport:
+    config: ChaosConfig
+    verdict: Verdict
+    figures: dict[str, object]
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.verdict.ok and not self.problems
+
+    def format(self) -> str:
+        lines = [f"chaos run (seed {self.config.seed}):"]
+        lines += [f"  {name:<26} {value}" for name, value in self.figures.items()]
+        verdict = self.verdict
+        for jid, runs in list(verdict.unexplained.items())[:10]:
+            lines.append(f"  UNEXPLAINED {jid}: {runs}")
+        if verdict.lost:
+            lines.append(f"  LOST: {verdict.lost[:20]}")
+        if verdict.early:
+            lines.append(f"  STARTED EARLY: {verdict.early[:20]}")
+        if verdict.strangers:
+            lines.append(f"  RAN BUT NEVER ENQUEUED: {verdict.strangers[:20]}")
+        lines += [f"  PROBLEM: {problem}" for problem in self.problems]
+        return "\n".join(lines)
+
+
+class ChaosRun:
+    def __init__(self, config: ChaosConfig, directory: Path):
+        self.config = config
+        self.directory = directory
+        self.problems: list[str] = []
+        self.faults: list[Fault] = []
+        self.skipped = 0
+        self.restarts = 0
+        self.crash: aof.Crash | None = None
+        self.freeze: Freeze | None = None
+        self._pending: list[tuple[float, int, Callable[[], None]]] = []
+        self._sequence = 0
+        self._state: dict[int, str] = {}  # slot -> up, terminating, down, frozen
+        self._terminating: dict[int, tuple[int, float, float]] = {}
+        self._events: list[bytes] = []
+        self._ended: set[str] = set()
+        self._open: dict[bytes, tuple[str, int, float]] = {}  # token -> jid, pid, start
+        self._seconds: dict[str, float] = {}  # jid -> how long the job sleeps
+        self.frozen_late = 0
+        self.frozen_refused = 0
+
+    # -- the run ------------------------------------------------------------------------
+
+    def run(self) -> ChaosReport:
+        started = time.monotonic()
+        config = self.config
+        with ExitStack() as stack:
+            self.job_redis = RedisServer(
+                self.directory / "redis",
+                appendonly=True,
+                extra=["--auto-aof-rewrite-percentage", "0"],
+            )
+            self.job_redis.start()
+            stack.callback(self.job_redis.stop)
+            self.witness = RedisServer(self.directory / "witness")
+            self.witness.start()
+            stack.callback(self.witness.stop)
+            self.proxy = TcpProxy(self.job_redis.port).start()
+            stack.callback(self.proxy.stop)
+            self.history = aof.AofHistory(self.job_redis).start()
+            stack.callback(self.history.stop)
+            self.client = redis.Redis.from_url(self.job_redis.url, socket_timeout=10)
+            stack.callback(self.client.close)
+            self.witness_client = redis.Redis.from_url(self.witness.url)
+            stack.callback(self.witness_client.close)
+
+            self.jobs = self._enqueue()
+            self.slots = self._slots()
+            stack.callback(self._stop_everything)
+            for slot in self.slots:
+                slot.start()
+                self._state[slot.index] = "up"
+            wait_for(
+                lambda: all(identity_of(self.client, slot.pid) for slot in self.slots),
+                timeout=30,
+                message="every worker's first heartbeat",
+            )
+            self._hit(plan.faults(config), time.time())
+            self._drain()
+            self._stop_workers()
+            verdict = self._judge()
+            self._check_redis()
+        figures = self._figures(verdict, time.monotonic() - started)
+        return ChaosReport(config, verdict, figures, self.problems)
+
+    def _enqueue(self) -> list[Job]:
+        """Every job goes in before the faults, and is fsynced before the Redis crash."""
+        planned = plan.jobs(self.config)
+        sidequest.configure(self.job_redis.url)
+        try:
+            now_jobs = [job for job in planned if not job.delay]
+            jids = ChaosJob.perform_bulk([[job.n, job.seconds, job.kind] for job in now_jobs])
+            jobs = [Job(jid, job.kind) for jid, job in zip(jids, now_jobs, strict=True)]
+            self._seconds = {jid: job.seconds for jid, job in zip(jids, now_jobs, strict=True)}
+            for job in planned:
+                if job.delay:
+                    at = time.time() + job.delay
+                    enqueued = ChaosJob.perform_at(at, job.n, job.seconds, job.kind, at)
+                    jobs.append(Job(enqueued.jid, job.kind, at))
+                    self._seconds[enqueued.jid] = job.seconds
+        finally:
+            set_adapter(None)
+        # appendfsync everysec: an fsync runs at least once a second; two seconds later
+        # with no fsync pending, the enqueues are on disk and no crash can take them.
+        done = time.time()
+        wait_for(
+            lambda: (
+                time.time() > done + 2.0
+                and int(self.client.info("persistence")["aof_pending_bio_fsync"]) == 0
+            ),
+            timeout=15,
+            message="the enqueues to be fsynced",
+        )
+        return jobs
+
+    def _slots(self) -> list[Slot]:
+        config = self.config
+        env = {
+            "SIDEQUEST_HEARTBEAT_INTERVAL": str(config.heartbeat_interval),
+            "SIDEQUEST_HEARTBEAT_TIMEOUT": str(config.heartbeat_timeout),
+            "SIDEQUEST_MAX_RECOVERIES": str(config.max_recoveries),
+            "WITNESS_URL": self.witness.url,
+        }
+        args = ["-c", str(config.concurrency), "-t", str(config.shutdown_timeout)]
+        args += ["--log-level", "WARNING"]
+        return [
+            Slot(
+                index,
+                self.proxy.url if index == plan.PROXIED_SLOT else self.job_redis.url,
+                self.directory,
+                args,
+                env,
+            )
+            for index in range(config.workers)
+        ]
+
+    # -- injecting faults ---------------------------------------------------------------
+
+    def _later(self, at: float, action: Callable[[], None]) -> None:
+        self._sequence += 1
+        heapq.heappush(self._pending, (at, self._sequence, action))
+
+    def _hit(self, faults: list[plan.PlannedFault], opened: float) -> None:
+        handlers: dict[str, Callable[[plan.PlannedFault], None]] = {
+            "kill": self._kill,
+            "term": self._term,
+            "freeze": self._freeze,
+            "stall": self._cut,
+            "reset": self._cut,
+            "redis-crash": self._crash,
+        }
+        for fault in faults:
+            self._later(opened + fault.at, partial(handlers[fault.kind], fault))
+        while self._pending or self._terminating:
+            self._reap()
+            self._notice_exits()
+            if self._pending and self._pending[0][0] <= time.time():
+                heapq.heappop(self._pending)[2]()
+                continue
+            wake = self._pending[0][0] if self._pending else time.time() + 0.05
+            time.sleep(max(0.0, min(0.05, wake - time.time())))
+
+    def _kill(self, fault: plan.PlannedFault) -> None:
+        assert fault.slot is not None
+        slot = self.slots[fault.slot]
+        if self._state[slot.index] != "up":
+            self.skipped += 1
+            return
+        self.faults.append(slot.kill())
+        self._state[slot.index] = "down"
+        self._later(time.time() + fault.seconds, partial(self._restart, slot))
+
+    def _term(self, fault: plan.PlannedFault) -> None:
+        assert fault.slot is not None
+        slot = self.slots[fault.slot]
+        if self._state[slot.index] != "up":
+            self.skipped += 1
+            return
+        self._terminating[slot.index] = (slot.pid, time.time(), fault.seconds)
+        self._state[slot.index] = "terminating"
+        slot.signal(signal.SIGTERM)
+
+    def _reap(self) -> None:
+        """Terminated workers must exit 0 within their grace period; then restart them."""
+        for index, (pid, sent, delay) in list(self._terminating.items()):
+            slot = self.slots[index]
+            code = slot.exit_code()
+            if code is None:
+                limit = self.config.shutdown_timeout + 20
+                if time.time() < sent + limit:
+                    continue
+                self.problems.append(f"worker {pid} did not stop within {limit}s of SIGTERM")
+                slot.signal(signal.SIGKILL)
+                slot.ended("kill")
+            else:
+                slot.ended("term")
+                if code != 0:
+                    self.problems.append(f"worker {pid} exited {code} after SIGTERM")
+            del self._terminating[index]
+            self.faults.append(Fault("term", pid, sent, time.time()))
+            self._state[index] = "down"
+            self._later(time.time() + delay, partial(self._restart, slot))
+
+    def _notice_exits(self) -> None:
+        """A worker that exits by itself is a bug; restart it as supervisord would."""
+        for slot in self.slots:
+            if self._state[slot.index] != "up":
+                continue
+            code = slot.exit_code()
+            if code is not None:
+                pid = slot.pid
+                incarnation = slot.ended(f"exit {code}")
+                self.problems.append(
+                    f"worker {pid} exited by itself with status {code}; see {incarnation.log}"
+                )
+                self._state[slot.index] = "down"
+                self._later(time.time() + 0.5, partial(self._restart, slot))
+
+    def _restart(self, slot: Slot) -> None:
+        slot.start()
+        self.restarts += 1
+        self._state[slot.index] = "up"
+
+    def _freeze(self, fault: plan.PlannedFault) -> None:
+        """SIGSTOP a worker while it runs jobs; resume it once they were recovered."""
+        assert fault.slot is not None
+        slot = self.slots[fault.slot]
+        identity = identity_of(self.client, slot.pid)
+        deadline = time.monotonic() + 5.0
+        while not self._running_long(slot.pid) and time.monotonic() < deadline:
+            time.sleep(0.005)  # waiting for a moment when it runs a job: poll, bounded
+        running = busy(self.client, identity) if identity else 0
+        slot.signal(signal.SIGSTOP)
+        self._state[slot.index] = "frozen"
+        self.freeze = Freeze(slot.pid, identity, running, time.time())
+        self._later(
+            time.time() + fault.seconds, partial(self._thaw, slot, time.time() + fault.seconds + 20)
+        )
+
+    def _thaw(self, slot: Slot, deadline: float) -> None:
+        freeze = self.freeze
+        assert freeze is not None
+        identity = freeze.identity
+        still_owner = identity is not None and self._owns_jobs(identity)
+        if still_owner and time.time() < deadline:
+            self._later(time.time() + 0.1, partial(self._thaw, slot, deadline))
+            return
+        freeze.recovered_before_resume = not still_owner
+        freeze.queued_at_resume = self._queued()
+        slot.signal(signal.SIGCONT)
+        freeze.resumed = time.time()
+        self._state[slot.index] = "up"
+        self.faults.append(Fault("freeze", freeze.pid, freeze.stopped, freeze.resumed))
+
+    def _owns_jobs(self, identity: str) -> bool:
+        try:
+            return bool(self.client.hlen(keys.inflight(identity)))
+        except redis.RedisError:
+            return True
+
+    def _queued(self) -> int:
+        try:
+            return int(self.client.llen(keys.queue("default")))
+        except redis.RedisError:
+            return 0
+
+    def _cut(self, fault: plan.PlannedFault) -> None:
+        assert fault.slot is not None
+        pid = self.slots[fault.slot].pid
+        started = time.time()
+        if fault.kind == "stall":
+            self.proxy.stall()
+        else:
+            self.proxy.reset()
+        self._later(started + fault.seconds, partial(self._heal, fault.kind, pid, started))
+
+    def _heal(self, kind: str, pid: int, started: float) -> None:
+        self.proxy.heal()
+        self.faults.append(Fault(kind, pid, started, time.time()))
+
+    def _crash(self, fault: plan.PlannedFault) -> None:
+        config = self.config
+        self.crash = aof.crash_losing(self.job_redis, self.history, config.lost_write_seconds)
+        # Leases restored by the rollback expire, and live processes may be presumed dead
+        # until they beat again: recoveries caused by the crash happen until about here.
+        settled = self.crash.up_at + config.heartbeat_timeout + 4 * config.heartbeat_interval + 2
+        self.faults.append(Fault("redis-crash", None, self.crash.rolled_back_to, settled))
+
+    # -- after the faults ---------------------------------------------------------------
+
+    def _witness_events(self) -> list[bytes]:
+        fresh = self.witness_client.lrange(EVENTS, len(self._events), -1)
+        self._events.extend(fresh)
+        for line in fresh:
+            kind, jid, token, pid, moment = line.split()[:5]
+            if kind == b"s":
+                self._open[token] = (jid.decode(), int(pid), float(moment))
+            else:
+                self._open.pop(token, None)
+                self._ended.add(jid.decode())
+        return self._events
+
+    def _running_long(self, pid: int) -> bool:
+        """Whether process `pid` runs a job now that will still run for a while."""
+        self._witness_events()
+        now = time.time()
+        return any(
+            run_pid == pid and start + self._seconds.get(jid, 0.0) > now + 0.2
+            for jid, run_pid, start in self._open.values()
+        )
+
+    def _quiescent(self) -> bool:
+        try:
+            self._witness_events()
+            if any(job.jid not in self._ended for job in self.jobs):
+                return False
+            client = self.client
+            if any(client.llen(keys.queue(name.decode())) for name in client.smembers(keys.QUEUES)):
+                return False
+            if client.zcard(keys.SCHEDULE) or client.zcard(keys.RETRY):
+                return False
+            return not any(client.hlen(key) for key in client.scan_iter(match=keys.inflight("*")))
+        except redis.RedisError:
+            return False
+
+    def _pending_work(self) -> str:
+        """What keeps the run from finishing, for the failure message."""
+        self._witness_events()
+        waiting = [job.jid for job in self.jobs if job.jid not in self._ended]
+        client = self.client
+        lines = [f"{len(waiting)} jobs never finished, e.g. {waiting[:5]}"]
+        lines += inspection.leftovers(client)
+        for slot in self.slots:
+            if slot.running():
+                identity = identity_of(client, slot.pid)
+                lines.append(f"slot {slot.index}: pid {slot.pid}, identity {identity}")
+        return "\n".join(lines)
+
+    def _drain(self) -> None:
+        try:
+            wait_for(
+                self._quiescent,
+                timeout=self.config.drain_timeout,
+                interval=0.2,
+                message="every job to finish and every queue and in-flight hash to empty",
+            )
+        except AssertionError as error:
+            raise AssertionError(f"{error}\n{self._pending_work()}") from None
+
+        # Dead processes' owner entries go once a live process has recovered them.
+        def owners_are_live() -> bool:
+            live = {identity_of(self.client, slot.pid) for slot in self.slots}
+            owners = {member.decode() for member in self.client.smembers(keys.OWNERS)}
+            return owners <= live
+
+        wait_for(
+            owners_are_live,
+            timeout=self.config.heartbeat_timeout * 3 + 10,
+            interval=0.1,
+            message="dead processes to be cleared from the owners set",
+        )
+
+    def _stop_workers(self) -> None:
+        for slot in self.slots:
+            slot.signal(signal.SIGTERM)
+        for slot in self.slots:
+            pid = slot.pid
+            assert slot.process is not None
+            code = slot.process.wait(self.config.shutdown_timeout + 20)
+            slot.ended("stop")
+            self._state[slot.index] = "down"
+            if code != 0:
+                self.problems.append(f"worker {pid} exited {code} after the final SIGTERM")
+        wait_for(
+            lambda: not list(self.client.scan_iter(match=keys.lease("*"))),
+            timeout=self.config.heartbeat_timeout + 5,
+            message="the leases of killed workers to expire",
+        )
+
+    def _stop_everything(self) -> None:
+        """Teardown, also after a failure: no process outlives the run."""
+        if self.freeze is not None and not self.freeze.resumed:
+            self.slots[0].signal(signal.SIGCONT)
+        for slot in self.slots:
+            if slot.running() and slot.process is not None:
+                slot.process.stop()
+
+    def _check_redis(self) -> None:
+        client = self.client
+        doomed = [job.jid for job in self.jobs if job.kind == "doomed"]
+        self.problems += inspection.leftovers(client)
+        self.problems += inspection.dead_set_problems(client, doomed, DOOMED_ERROR)
+        self.problems += [
+            f"key without a TTL: {key}" for key in inspection.keys_without_ttl(client)
+        ]
+
+    def _judge(self) -> Verdict:
+        executions = parse_events(self._witness_events())
+        start_slack = 2 * plan.longest_job(self.config) + 2.0
+        verdict = judge(
+            self.jobs, executions, self.faults, ack_slack=ACK_SLACK, start_slack=start_slack
+        )
+        self._check_freeze(executions, start_slack)
+        return verdict
+
+    def _check_freeze(self, executions: list[Execution], start_slack: float) -> None:
+        """The frozen worker's late completions were refused, and it went back to work."""
+        freeze = self.freeze
+        if freeze is None:
+            self.problems.append("the freeze never happened")
+            return
+        if not freeze.recovered_before_resume:
+            self.problems.append("the frozen worker's jobs were not recovered while it was frozen")
+        late = [
+            run
+            for run in executions
+            if run.pid == freeze.pid
+            and run.start < freeze.stopped
+            and (run.end or 0) > freeze.resumed
+        ]
+        refused = self._incarnation(freeze.pid).refusals()
+        self.frozen_late, self.frozen_refused = len(late), refused
+        if not late:
+            self.problems.append(f"the frozen worker had no job running (busy {freeze.busy})")
+        if refused < len(late):
+            self.problems.append(
+                f"the frozen worker finished {len(late)} jobs late but only {refused} outcomes "
+                "were refused: a late completion was accepted"
+            )
+        rate = self.config.threads / self.config.mean_job_seconds
+        if freeze.queued_at_resume > 2 * rate * start_slack:
+            later = [
+                run
+                for run in executions
+                if run.pid == freeze.pid and run.start > freeze.resumed + start_slack
+            ]
+            if not later:
+                self.problems.append("the frozen worker did not take new jobs after it resumed")
+
+    def _incarnation(self, pid: int) -> Incarnation:
+        for slot in self.slots:
+            for incarnation in slot.history:
+                if incarnation.pid == pid:
+                    return incarnation
+        raise KeyError(pid)
+
+    def _figures(self, verdict: Verdict, elapsed: float) -> dict[str, object]:
+        kinds = [fault.kind for fault in self.faults]
+        proxied = self.slots[plan.PROXIED_SLOT].history
+        return {
+            "jobs": verdict.jobs,
+            "executions": verdict.executions,
+            "kills (SIGKILL)": kinds.count("kill"),
+            "terms (SIGTERM)": kinds.count("term"),
+            "freezes (SIGSTOP)": kinds.count("freeze"),
+            "network cuts": f"{kinds.count('stall')} stall, {kinds.count('reset')} reset",
+            "worker restarts": self.restarts,
+            "redis restarts": kinds.count("redis-crash"),
+            "AOF bytes lost": self.crash.bytes_lost if self.crash else 0,
+            "faults skipped": self.skipped,
+            "lost": len(verdict.lost),
+            "duplicates": verdict.duplicates,
+            "duplicates by cause": dict(sorted(verdict.causes.items())),
+            "unexplained": len(verdict.unexplained),
+            "refused outcomes (all)": sum(
+                inc.refusals() for slot in self.slots for inc in slot.history
+            ),
+            "frozen: late / refused": f"{self.frozen_late} / {self.frozen_refused}",
+            "proxied: refused": sum(inc.refusals() for inc in proxied),
+            "elapsed": f"{elapsed:.1f}s",
+        }

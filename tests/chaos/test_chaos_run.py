@@ -1,0 +1,50 @@
+"""The chaos run: N jobs under kills, terms, a freeze, network cuts and a Redis crash.
+
+The short run is part of `make test`; `make chaos` runs the long one (20,000 jobs):
+
+    CHAOS_PROFILE=long .venv/bin/pytest tests/chaos/test_chaos_run.py -p no:cacheprovider
+
+CHAOS_SEED, CHAOS_JOBS and CHAOS_DURATION adjust either run (see config.py).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.chaos import config as chaos_config
+from tests.chaos.conftest import REPORTS
+from tests.chaos.harness import ChaosRun
+
+
+def _run(tmp_path: Path) -> None:
+    config = chaos_config.from_environment()
+    report = ChaosRun(config, tmp_path).run()
+    text = report.format()
+    REPORTS.append(text)
+    print(text)
+    assert report.verdict.lost == [], text
+    assert report.verdict.unexplained == {}, text
+    assert report.ok, text
+    assert report.figures["kills (SIGKILL)"], text
+
+
+@pytest.mark.chaos
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+@pytest.mark.skipif(
+    chaos_config.long_run_requested(), reason="CHAOS_PROFILE=long runs the long version"
+)
+def test_short_chaos_run_loses_nothing_and_explains_every_duplicate(tmp_path: Path) -> None:
+    _run(tmp_path)
+
+
+@pytest.mark.chaos
+@pytest.mark.slow
+@pytest.mark.timeout(3600)
+@pytest.mark.skipif(
+    not chaos_config.long_run_requested(), reason="set CHAOS_PROFILE=long (make chaos)"
+)
+def test_long_chaos_run_loses_nothing_and_explains_every_duplicate(tmp_path: Path) -> None:
+    _run(tmp_path)
