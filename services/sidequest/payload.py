@@ -11,6 +11,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import math
+import re
 import secrets
 import time
 import zlib
@@ -65,7 +67,28 @@ def encode(payload: JobDict) -> str:
     return encode_json(payload)
 
 
-_decoder = json.JSONDecoder()
+#: deepest nesting of arrays and objects a payload may have: Ruby's JSON parser refuses
+#: deeper ones by default, and ours would run out of stack re-encoding them
+MAX_NESTING = 100
+
+
+def _no_constant(name: str) -> Any:
+    raise MalformedPayloadError(f"queue entry contains {name}, which JSON does not allow")
+
+
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise MalformedPayloadError(f"queue entry has a number too large for a float: {text[:40]}")
+    return number
+
+
+# What decode returns must encode back: a retry, a recovery or a promotion rewrites the
+# payload, and a thread that cannot write a payload must not be the one to find out.
+# So NaN, Infinity and numbers like 1e400 (Python reads them, JSON and Ruby do not) are
+# refused here, and so are lone UTF-16 surrogates (no UTF-8 for them) and deep nesting.
+_decoder = json.JSONDecoder(parse_constant=_no_constant, parse_float=_finite_float)
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 def decode(raw: bytes | str) -> JobDict:
@@ -75,6 +98,17 @@ def decode(raw: bytes | str) -> JobDict:
         payload = _decoder.decode(text)
     except (ValueError, UnicodeDecodeError) as error:
         raise MalformedPayloadError(f"queue entry is not valid JSON: {error}") from None
+    except RecursionError:
+        raise MalformedPayloadError("queue entry is nested too deeply") from None
+    if text.count("[") + text.count("{") > MAX_NESTING and _nesting(payload) > MAX_NESTING:
+        raise MalformedPayloadError(f"queue entry is nested deeper than {MAX_NESTING} levels")
+    if "\\u" in text and _SURROGATE_ESCAPE.search(text):
+        try:
+            encode_json(payload).encode()
+        except UnicodeEncodeError:
+            raise MalformedPayloadError(
+                "queue entry has a lone UTF-16 surrogate (\\uD800-\\uDFFF)"
+            ) from None
     if not isinstance(payload, dict):
         raise MalformedPayloadError(
             f"queue entry is JSON but not an object (got {type(payload).__name__})"
@@ -87,14 +121,35 @@ def decode(raw: bytes | str) -> JobDict:
     return payload
 
 
+def _nesting(value: Any) -> int:
+    """How deep arrays and objects nest in `value`, counting stops past MAX_NESTING."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack and deepest <= MAX_NESTING:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            item = list(item.values())
+        if isinstance(item, list):
+            deepest = max(deepest, depth)
+            stack.extend((child, depth + 1) for child in item)
+    return deepest
+
+
 def timestamp(value: object) -> float | None:
-    """Epoch seconds from a payload timestamp: float seconds, or Sidekiq 8's int ms."""
+    """Epoch seconds from a payload timestamp: float seconds, or Sidekiq 8's int ms.
+
+    Anything else, and numbers no clock can show (NaN, infinities, integers too large
+    for a float), read as no timestamp at all.
+    """
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
-        return value / 1000.0
+        try:
+            return value / 1000.0
+        except OverflowError:
+            return None
     if isinstance(value, float):
-        return value
+        return value if math.isfinite(value) else None
     return None
 
 

@@ -56,3 +56,10 @@ class SegfaultsJob(Job):
     def perform(self) -> None:
         recorder().rpush("test:crashes", f"segv {os.getpid()}")
         ctypes.string_at(0)
+
+
+class FuzzSinkJob(Job):
+    """Takes any arguments and records the marker of the payload that reached it."""
+
+    def perform(self, *args: object) -> None:
+        recorder().rpush("test:sink", str(self.payload.get("fuzz_id", "")))

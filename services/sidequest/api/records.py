@@ -30,6 +30,9 @@ class JobRecord:
         except ValueError as error:
             parsed = None
             self.parse_error = f"not valid JSON: {error}"
+        except RecursionError:
+            parsed = None
+            self.parse_error = "nested too deeply to read"
         if parsed is not None and not isinstance(parsed, dict):
             self.parse_error = f"JSON {type(parsed).__name__}, not an object"
             parsed = None

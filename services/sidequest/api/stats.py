@@ -72,14 +72,14 @@ class Stats:
         alive = [value for value in busy_values if value is not None]
         latency = JobRecord(oldest).latency(time.time()) if oldest is not None else 0.0
         return StatsSnapshot(
-            processed=int(processed or 0),
-            failed=int(failed or 0),
+            processed=_count(processed or 0),
+            failed=_count(failed or 0),
             enqueued=sum(sizes.values()),
             scheduled=int(scheduled),
             retries=int(retries),
             dead=int(dead),
             processes=len(alive),
-            busy=sum(int(value) for value in alive),
+            busy=sum(_count(value) for value in alive),
             default_latency=latency,
             queues=sizes,
         )
@@ -96,7 +96,7 @@ class Stats:
             pipe.get(keys.stat_daily("failed", moment))
         values = pipe.execute()
         return [
-            (day, int(values[2 * i] or 0), int(values[2 * i + 1] or 0))
+            (day, _count(values[2 * i] or 0), _count(values[2 * i + 1] or 0))
             for i, day in enumerate(dates)
         ]
 
@@ -118,3 +118,11 @@ class Stats:
             "used_memory_peak_human",
         )
         return {name: str(info.get(name, "")) for name in wanted}
+
+
+def _count(value: bytes | str | int) -> int:
+    """A number another process wrote; garbage counts 0, as Ruby's `to_i` reads it."""
+    try:
+        return int(value)
+    except ValueError:
+        return 0
