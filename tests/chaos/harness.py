@@ -245,12 +245,21 @@ class ChaosRun:
     def _term(self, fault: plan.PlannedFault) -> None:
         assert fault.slot is not None
         slot = self.slots[fault.slot]
-        if self._state[slot.index] != "up":
+        # A worker that has not beaten yet has not installed its handlers either: SIGTERM
+        # would end it by the default action, before it fetched anything. Not the case
+        # under test, so such a moment is skipped like a busy slot.
+        if self._state[slot.index] != "up" or not self._registered(slot.pid):
             self.skipped += 1
             return
         self._terminating[slot.index] = (slot.pid, time.time(), fault.seconds)
         self._state[slot.index] = "terminating"
         slot.signal(signal.SIGTERM)
+
+    def _registered(self, pid: int) -> bool:
+        try:
+            return identity_of(self.client, pid) is not None
+        except redis.RedisError:
+            return False
 
     def _reap(self) -> None:
         """Terminated workers must exit 0 within their grace period; then restart them."""
