@@ -77,6 +77,13 @@ def parser() -> argparse.ArgumentParser:
         metavar="JSON",
         help="only render the report of an earlier run's .json",
     )
+    p.add_argument(
+        "--note",
+        action="append",
+        default=[],
+        help="a remark printed at the top of the report (repeatable; with --report it is "
+        "added to that run's .json too)",
+    )
     p.add_argument("--list", action="store_true", help="list the systems and exit")
     return p
 
@@ -119,6 +126,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.report:
         results = Results.load(args.report)
+        if args.note:
+            results.notes += args.note
+            results.save(args.report)
         out = args.out or args.report.with_suffix(".md")
         out.write_text(render(results))
         print(f"report: {out}")
@@ -133,6 +143,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AlreadyRunning as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+    results.notes += args.note
     out = args.out or default_out(settings, paths.bench)
     out.parent.mkdir(parents=True, exist_ok=True)
     results.save(out.with_suffix(".json"))

@@ -40,6 +40,14 @@ def _os_name() -> str:
     return platform.system()
 
 
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages: other work on the machine shows here."""
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "unknown"
+
+
 def describe(redis_version: str) -> dict[str, str]:
     ruby = output_of(["ruby", "--version"]) or "not installed"
     return {
@@ -52,4 +60,5 @@ def describe(redis_version: str) -> dict[str, str]:
         "Python (harness and Python peers)": platform.python_version(),
         "Ruby": ruby,
         "Redis": f"{redis_version}, a redis-server started by the suite (no persistence)",
+        "load average at start (1, 5, 15 min)": load_average(),
     }

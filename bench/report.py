@@ -8,6 +8,7 @@ medians; each table says whether higher or lower is better.
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Callable, Iterable, Sequence
 from typing import TypeVar
 
@@ -113,6 +114,7 @@ class Report:
             f"Ratios are **{self.baseline} ÷ system** on the medians.",
             "",
         ]
+        lines += [f"> **Note:** {note}  " for note in r.notes] + ([""] if r.notes else [])
         lines += self.machine() + self.system_table() + self.targets()
         lines += self.drain_table() + self.scaling_table() + self.enqueue_table()
         lines += self.latency_table() + self.schedule_table() + self.commands_table()
@@ -167,9 +169,13 @@ class Report:
                 runs = self.drains(info.name, procs)
                 rate = self._spread(runs, lambda d: d.rate)
                 base = self._spread(self.drains(self.baseline, procs), lambda d: d.rate)
-                done = sum(d.done for d in runs)
-                target = sum(d.target for d in runs)
-                ran = "all" if done == target else f"{done:,} of {target:,} (capped)"
+                capped = [d for d in runs if d.done < d.target]
+                ran = "all"
+                if capped:
+                    # Per run, so the figure reads against N, not against N x repeats.
+                    typical = statistics.median(d.done for d in capped)
+                    n = runs[0].target
+                    ran = f"{len(capped)} of {len(runs)} capped, ~{typical:,.0f} of {n:,}"
                 dups = sum(d.duplicates for d in runs)
                 rows.append(
                     (
@@ -283,6 +289,9 @@ class Report:
                 _spread(self._spread(found, lambda d: d.max), _ms),
                 "all" if ran == sent else f"{ran:,} of {sent:,}",
             ]
+            if kind == "latency":
+                # A producer stalled inside an enqueue call shows here as well as in the latency.
+                row.append(_ms(max(d.producer_lag for d in found)))
             if kind == "schedule":
                 early = sum(d.early for d in found)
                 earliest = min(d.min for d in found)
@@ -306,7 +315,8 @@ class Report:
             f"{s['latency_rate']:.0f} jobs/s from one producer, which notes the time just "
             "before each enqueue call; latency = job start - that time. A job not started "
             f"{s['straggler_wait']:.0f} s after the last was sent counts as unfinished "
-            "(infinitely late).",
+            "(infinitely late). The producer's worst lag behind its pacing shows when an "
+            "enqueue call itself blocked (the blocked time is part of that job's latency).",
             "",
             *_table(
                 (
@@ -315,6 +325,7 @@ class Report:
                     "p99",
                     "max",
                     "jobs run",
+                    "producer's worst lag",
                     f"{self.ratio_head} (p50)",
                     f"{self.ratio_head} (p99)",
                 ),
@@ -431,7 +442,9 @@ class Report:
             return []
         lines = ["## Failures", ""]
         lines += [
-            f"- {f.system}, {f.figure}, repeat {f.repeat}: {f.message}"
+            f"- {f.system}, {f.figure}"
+            + (f", repeat {f.repeat}" if f.repeat else "")
+            + f": {f.message}"
             for f in self.results.failures
         ]
         return [*lines, ""]

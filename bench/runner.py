@@ -23,7 +23,7 @@ from bench.figures.context import Context
 from bench.figures.drain import run_drain
 from bench.figures.enqueue import run_enqueue
 from bench.figures.idle import run_idle, run_schedule
-from bench.machine import describe
+from bench.machine import describe, load_average
 from bench.redisd import RedisServer
 from bench.samples import Failure, Results, SystemInfo
 from bench.settings import Settings
@@ -84,6 +84,8 @@ class Runner:
             for repeat in range(1, self.settings.repeats + 1):
                 for system in systems:
                     self._measure(ctx, system, repeat)
+            self._check_unchanged(systems)
+            self.results.machine["load average at the end"] = load_average()
         except (KeyboardInterrupt, procs.Interrupted) as stop:
             _say(f"\ninterrupted ({type(stop).__name__}): stopping every process, keeping results")
             self.results.interrupted = True
@@ -110,6 +112,20 @@ class Runner:
             info.versions = system.versions(self.paths)
             ready.append(system)
         return ready
+
+    def _check_unchanged(self, systems: list[System]) -> None:
+        """Record a failure for a system whose code changed while it was measured.
+
+        sidequest runs from the working tree (an editable install), which other
+        work may change during an hour-long run.
+        """
+        infos = {info.name: info for info in self.results.systems}
+        for system in systems:
+            before, after = infos[system.name].versions, system.versions(self.paths)
+            if after != before:
+                message = f"versions changed during the run: {before} -> {after}"
+                self.results.failures.append(Failure(system.name, "all", 0, message))
+                _say(f"  WARNING {system.name}: {message}")
 
     def _attempt(self, system: System, figure: str, repeat: int, step: Callable[[], None]) -> None:
         try:

@@ -118,6 +118,8 @@ class Results:
     memory: list[MemorySample] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
     interrupted: bool = False
+    # Free text from whoever ran it (--note): what the numbers alone do not say.
+    notes: list[str] = field(default_factory=list)
 
     def save(self, path: Path) -> None:
         path.write_text(json.dumps(_plain(asdict(self)), indent=1) + "\n")
@@ -135,7 +137,9 @@ class Results:
         }
         values: dict[str, Any] = {}
         for f in fields(cls):
-            value = raw.get(f.name)
+            if f.name not in raw:
+                continue  # written by an older harness: the field's default applies
+            value = raw[f.name]
             if f.name in kinds:
                 value = [kinds[f.name](**_unplain(item)) for item in value or []]
             values[f.name] = value

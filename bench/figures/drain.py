@@ -45,7 +45,7 @@ def run_drain(
     ctx.server.client.config_resetstat()
     with WorkerGroup(ctx, system, procs, record, label) as group:
         deadline = time.monotonic() + ctx.settings.drain_cap
-        finished = group.wait_until(lambda: records.count(record) >= n, deadline)
+        group.wait_until(lambda: records.count(record) >= n, deadline)
         time.sleep(SETTLE)
         commands = ctx.server.command_calls()
         spawned = group.started
@@ -62,7 +62,7 @@ def run_drain(
         duplicates=duplicates,
         seconds=max(times) - min(times),
         boot_seconds=min(times) - spawned,
-        capped=not finished,
+        capped=len(times) < n,
         commands=commands,
     )
     return sample, enqueued

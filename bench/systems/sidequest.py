@@ -10,6 +10,7 @@ before the core existed):
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 from bench.envs import Unavailable, output_of
@@ -67,7 +68,11 @@ class Sidequest(System):
 
     def versions(self, paths: Paths) -> dict[str, str]:
         found = python_versions(self._venv_bin(paths) / "python", ("sidequest", "redis", "hiredis"))
-        commit = output_of(["git", "-C", str(paths.repo), "rev-parse", "--short", "HEAD"])
+        git = ["git", "-C", str(paths.repo)]
+        commit = output_of([*git, "rev-parse", "--short", "HEAD"])
         if commit and "sidequest" in found:
-            found["sidequest"] += f" (commit {commit})"
+            # The editable install runs the working tree: name its uncommitted state too.
+            diff = output_of([*git, "diff", "HEAD", "--", "services"])
+            dirty = f" + uncommitted {hashlib.sha1(diff.encode()).hexdigest()[:8]}" if diff else ""
+            found["sidequest"] += f" (commit {commit}{dirty})"
         return found
