@@ -18,7 +18,7 @@ from typing import Any
 
 from flask import Flask
 
-from web import cli, dashboard, errors, health, pages, reports_api, security, signups_api
+from web import cli, dashboard, errors, health, metrics, pages, reports_api, security, signups_api
 from web.services import init_services
 from web.settings import settings_from
 
@@ -57,9 +57,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     cli.register_commands(app)
 
     # The jobs dashboard (sidequest.dashboard) is mounted at /sidequest here, and only
-    # here; /metrics will be added next to it by the metrics work.
+    # here; /metrics (request metrics and the cluster-wide queue gauges) next to it.
     mounted = dashboard.mount_dashboard(app, settings, shop.redis)
     app.jinja_env.globals["dashboard_url"] = dashboard.URL_PREFIX + "/" if mounted else None
+    # Last, so the request metrics wrap everything above and know every route.
+    metrics.install_metrics(app, shop.redis)
     return app
 
 
