@@ -68,6 +68,7 @@ class Runner:
             settings=asdict(settings),
             machine={},
         )
+        self._fingerprints: list[str] = []
 
     def run(self) -> Results:
         stale = procs.track_groups(self.paths.bench / ".work" / "live-groups")
@@ -110,6 +111,7 @@ class Runner:
                 _say(f"  {name} will not run: {why}")
                 continue
             info.versions = system.versions(self.paths)
+            self._fingerprints.append(system.fingerprint(self.paths))
             ready.append(system)
         return ready
 
@@ -119,11 +121,10 @@ class Runner:
         sidequest runs from the working tree (an editable install), which other
         work may change during an hour-long run.
         """
-        infos = {info.name: info for info in self.results.systems}
-        for system in systems:
-            before, after = infos[system.name].versions, system.versions(self.paths)
+        for system, before in zip(systems, self._fingerprints, strict=True):
+            after = system.fingerprint(self.paths)
             if after != before:
-                message = f"versions changed during the run: {before} -> {after}"
+                message = f"its code changed during the run ({before} -> {after})"
                 self.results.failures.append(Failure(system.name, "all", 0, message))
                 _say(f"  WARNING {system.name}: {message}")
 

@@ -76,6 +76,10 @@ class System(ABC):
     def versions(self, paths: Paths) -> dict[str, str]:
         """Name -> version of everything that matters for this system's figures."""
 
+    def fingerprint(self, paths: Paths) -> str:
+        """Changes whenever the code under test changes; compared before and after a run."""
+        return repr(sorted(self.versions(paths).items()))
+
 
 class PythonPeer(System):
     """A Python system installed from bench/requirements/<venv>.txt into its own venv."""

@@ -68,11 +68,15 @@ class Sidequest(System):
 
     def versions(self, paths: Paths) -> dict[str, str]:
         found = python_versions(self._venv_bin(paths) / "python", ("sidequest", "redis", "hiredis"))
-        git = ["git", "-C", str(paths.repo)]
-        commit = output_of([*git, "rev-parse", "--short", "HEAD"])
+        commit = output_of(["git", "-C", str(paths.repo), "rev-parse", "--short", "HEAD"])
         if commit and "sidequest" in found:
-            # The editable install runs the working tree: name its uncommitted state too.
-            diff = output_of([*git, "diff", "HEAD", "--", "services"])
-            dirty = f" + uncommitted {hashlib.sha1(diff.encode()).hexdigest()[:8]}" if diff else ""
-            found["sidequest"] += f" (commit {commit}{dirty})"
+            found["sidequest"] += f" (commit {commit}, services/ {self.fingerprint(paths)})"
         return found
+
+    def fingerprint(self, paths: Paths) -> str:
+        # The editable install runs the working tree of services/: its committed tree
+        # plus its uncommitted changes; commits elsewhere in the repository do not count.
+        git = ["git", "-C", str(paths.repo)]
+        tree = output_of([*git, "rev-parse", "--short", "HEAD:services"]) or "?"
+        diff = output_of([*git, "diff", "HEAD", "--", "services"])
+        return tree + (f"+{hashlib.sha1(diff.encode()).hexdigest()[:8]}" if diff else "")
