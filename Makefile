@@ -58,8 +58,13 @@ fmt: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-dev:
-	@echo "make dev arrives with the stack issue; until then run: $(BIN)/sidequest worker -r MODULE"
+# The whole stack without Docker (infra/dev/): redis-server unless REDIS_URL names a
+# running Redis; Prometheus when it can be installed (as root), else the stack runs
+# without it after naming the package. Settings: infra/dev/settings.py.
+dev: install
+	@if [ -z "$$REDIS_URL" ]; then scripts/ensure-system-packages redis-server=redis-server; fi
+	@scripts/ensure-system-packages prometheus=prometheus || echo "make dev: going on without Prometheus"
+	@exec $(BIN)/python -m infra.dev
 
 up:
 	$(COMPOSE) up -d --build
