@@ -131,6 +131,8 @@ class SortedSet:
 
     def apply_to_all(self, action: str) -> int:
         """`retry`, `enqueue`, `kill` or `delete` every entry; returns how many moved."""
+        if action not in ("retry", "enqueue", "kill", "delete"):
+            raise ValueError(f"unknown action {action!r}: use retry, enqueue, kill or delete")
         if action == "delete":
             return self.clear()
         done = 0
@@ -170,6 +172,12 @@ class DeadSet(SortedSet):
 
     def page(self, start: int, count: int, *, newest_first: bool = True) -> list[SortedEntry]:
         return super().page(start, count, newest_first=newest_first)
+
+    def apply_to_all(self, action: str) -> int:
+        if action == "kill":
+            # A killed entry lands in this very set again: the loop would never end.
+            raise ValueError("entries of the dead set are dead already: retry or delete them")
+        return super().apply_to_all(action)
 
 
 def _pairs(reply: Any) -> list[tuple[bytes, float]]:
