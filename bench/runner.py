@@ -53,8 +53,13 @@ def _info(system: System) -> SystemInfo:
 
 def _scratch_dir() -> Path:
     # Records are written once per job: keep them in memory where possible.
-    base = Path("/dev/shm") if Path("/dev/shm").is_dir() else None
-    return Path(tempfile.mkdtemp(prefix="sidequest-bench-", dir=base))
+    base = Path("/dev/shm") if Path("/dev/shm").is_dir() else Path(tempfile.gettempdir())
+    # A harness killed with SIGKILL cannot remove its directory: sweep those of dead runs.
+    for old in base.glob("sidequest-bench-*-*"):
+        owner = old.name.split("-")[2]
+        if owner.isdigit() and not Path(f"/proc/{owner}").exists():
+            shutil.rmtree(old, ignore_errors=True)
+    return Path(tempfile.mkdtemp(prefix=f"sidequest-bench-{os.getpid()}-", dir=base))
 
 
 class Runner:
