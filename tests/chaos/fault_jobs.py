@@ -63,3 +63,31 @@ class FuzzSinkJob(Job):
 
     def perform(self, *args: object) -> None:
         recorder().rpush("test:sink", str(self.payload.get("fuzz_id", "")))
+
+
+class UndecodableFileJob(Job):
+    """Fails with an error naming a file whose name is not UTF-8, as the OS reports it.
+
+    Python decodes such names with surrogateescape, so the message holds lone surrogates.
+    """
+
+    retry = 1
+
+    def perform(self) -> None:
+        recorder().rpush("test:started", self.jid)
+        name = b"report-\xff.csv".decode("utf-8", "surrogateescape")
+        raise ValueError(f"cannot parse {name}")
+
+
+class UnprintableError(Exception):
+    def __str__(self) -> str:
+        raise RuntimeError("this exception cannot describe itself")
+
+
+class UnprintableErrorJob(Job):
+    """Fails with an exception whose message cannot be read."""
+
+    retry = 1
+
+    def perform(self) -> None:
+        raise UnprintableError()

@@ -18,11 +18,24 @@ MAX_MESSAGE = 10_000
 MALFORMED_CLASS = "sidequest.MalformedPayload"
 
 
+def storable(text: str) -> str:
+    """`text` with lone surrogates written as `\\udcff` escapes, so it encodes as UTF-8.
+
+    Python decodes file names that are not UTF-8 with surrogateescape; an error message
+    or a backtrace naming such a file would otherwise make the payload unwritable, and
+    the thread writing it to Redis would die with UnicodeEncodeError.
+    """
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def error_message(error: BaseException, timeout: float | None = None) -> str:
-    message = str(error)
+    try:
+        message = str(error)
+    except Exception:  # an exception whose __str__ fails must not fail the worker
+        message = f"({type(error).__name__}; its message could not be read)"
     if not message and timeout is not None and isinstance(error, TimeoutError):
         message = f"job exceeded its timeout of {timeout:g}s and was stopped"
-    return (message or type(error).__name__)[:MAX_MESSAGE]
+    return storable((message or type(error).__name__)[:MAX_MESSAGE])
 
 
 def record_error(
@@ -67,7 +80,9 @@ def backtrace_option(job: JobDict, default: bool | int) -> bool | int:
 def backtrace_lines(error: BaseException) -> list[str]:
     """`path:line:in `function'` per frame, innermost first: Sidekiq's (Ruby's) shape."""
     frames = traceback.extract_tb(error.__traceback__)
-    return [f"{frame.filename}:{frame.lineno}:in `{frame.name}'" for frame in reversed(frames)]
+    return [
+        storable(f"{frame.filename}:{frame.lineno}:in `{frame.name}'") for frame in reversed(frames)
+    ]
 
 
 def apply_retry(job: JobDict, decision: Retry) -> None:
