@@ -83,5 +83,12 @@ scale:
 logs:
 	$(COMPOSE) logs -f --tail=100
 
+# Benchmarks against Sidekiq and the Python peers (bench/README.md), about 40 minutes.
+# BENCH_ARGS=--quick for a 5-minute run, or e.g. BENCH_ARGS="--systems sidequest,sidekiq --figures drain".
+bench: install system-packages
+	$(BIN)/python -m bench $(BENCH_ARGS)
+	$(BIN)/python -m bench.dashboard_pages
+	$(BIN)/python -m bench.web_enqueue_latency
+
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
