@@ -196,7 +196,7 @@ def read_file(path: str | Path) -> dict[str, Any]:
     except OSError as error:
         raise ConfigError(f"cannot read config file {path}: {error.strerror}") from None
     except yaml.YAMLError as error:
-        raise ConfigError(f"config file {path} is not valid YAML: {error}") from None
+        raise ConfigError(f"config file {path} is not valid YAML: {_yaml_problem(error)}") from None
     if document is None:
         return {}
     if not isinstance(document, dict):
@@ -211,6 +211,18 @@ def read_file(path: str | Path) -> dict[str, Any]:
             )
         found[_FILE_KEYS[key]] = value
     return found
+
+
+def _yaml_problem(error: yaml.YAMLError) -> str:
+    """PyYAML's error on one line (its own text spans lines and quotes the source)."""
+    if isinstance(error, yaml.MarkedYAMLError) and error.problem:
+        text = f"{error.context}: {error.problem}" if error.context else error.problem
+        if error.problem_mark is not None:
+            mark = error.problem_mark
+            text += f" at line {mark.line + 1}, column {mark.column + 1}"
+    else:
+        text = str(error)
+    return " ".join(text.split())
 
 
 def read_environment(environ: Mapping[str, str]) -> dict[str, Any]:
