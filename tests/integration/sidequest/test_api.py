@@ -17,7 +17,19 @@ import pytest
 import redis
 
 from sidequest import keys
-from sidequest.api import DeadSet, EntryId, ProcessSet, Queue, RetrySet, ScheduledSet, Stats
+from sidequest.api import (
+    DeadSet,
+    EntryId,
+    ProcessSet,
+    Queue,
+    RetrySet,
+    ScheduledSet,
+    Stats,
+    find_in_queue,
+    queue_summaries,
+    search_queue,
+    search_sorted_set,
+)
 from sidequest.api.sorted_sets import SortedSet
 from sidequest.connection import connect
 from tests.integration.sidequest import fixture_jobs as jobs
@@ -513,6 +525,88 @@ def test_each_set_reads_its_own_key(
     assert not redis_client.exists(key)
 
 
+# -- search ----------------------------------------------------------------------------
+
+
+def classed(jid: str, job_class: str, *args: Any) -> str:
+    return json.dumps({"class": job_class, "args": list(args), "jid": jid, "queue": "default"})
+
+
+@pytest.fixture
+def mixed_retries(redis_client: redis.Redis) -> None:
+    entries = {classed(f"r{n}", "MailJob" if n % 3 == 0 else "ReportJob", n): n for n in range(10)}
+    redis_client.zadd(keys.RETRY, entries)  # MailJob: r0, r3, r6, r9
+
+
+@pytest.mark.usefixtures("mixed_retries")
+def test_search_finds_entries_by_class_case_insensitively(client: redis.Redis) -> None:
+    found, cut_short = RetrySet(client).search("mailjob", limit=10, max_scanned=100)
+    assert [entry.jid for entry in found] == ["r0", "r3", "r6", "r9"]
+    assert not cut_short
+
+    found, cut_short = RetrySet(client).search("MailJob", limit=2, max_scanned=100)
+    assert [entry.jid for entry in found] == ["r0", "r3"]
+    assert cut_short
+
+    found, cut_short = RetrySet(client).search("mailjob", limit=10, max_scanned=5)
+    assert [entry.jid for entry in found] == ["r0", "r3"]
+    assert cut_short
+
+
+@pytest.mark.usefixtures("mixed_retries")
+def test_search_sorted_set_scores_matches_and_reports_completeness(client: redis.Redis) -> None:
+    result = search_sorted_set(client, keys.RETRY, "MAILJOB", limit=10, max_scanned=100)
+    assert [(entry.jid, entry.score) for entry in result.matches] == [
+        ("r0", 0.0),
+        ("r3", 3.0),
+        ("r6", 6.0),
+        ("r9", 9.0),
+    ]
+    assert (result.scanned, result.complete) == (10, True)
+
+    newest = search_sorted_set(
+        client, keys.RETRY, "mailjob", limit=2, max_scanned=100, newest_first=True
+    )
+    assert [entry.jid for entry in newest.matches] == ["r9", "r6"]
+    assert not newest.complete
+
+    bounded = search_sorted_set(client, keys.RETRY, "mailjob", limit=10, max_scanned=4)
+    assert [entry.jid for entry in bounded.matches] == ["r0", "r3"]
+    assert (bounded.scanned, bounded.complete) == (4, False)
+
+    with pytest.raises(ValueError, match="empty"):
+        search_sorted_set(client, keys.RETRY, "  ", limit=10, max_scanned=10)
+
+
+def test_search_queue_and_find_in_queue(client: redis.Redis, redis_client: redis.Redis) -> None:
+    for n in range(6):
+        redis_client.lpush(keys.queue("default"), classed(f"q{n}", "ReportJob", f"order-{n}"))
+
+    result = search_queue(client, "default", "ORDER-4", limit=10, max_scanned=100)
+    assert [record.jid for record in result.matches] == ["q4"]
+    assert result.complete
+    newest_first = search_queue(client, "default", "reportjob", limit=3, max_scanned=100)
+    assert [record.jid for record in newest_first.matches] == ["q5", "q4", "q3"]
+
+    found = find_in_queue(client, "default", "q1", near=4)
+    assert found is not None and found.args == ["order-1"]
+    assert find_in_queue(client, "default", "nope", near=0) is None
+
+
+def test_queue_summaries_give_every_queue_its_size_and_latency(
+    client: redis.Redis, redis_client: redis.Redis
+) -> None:
+    now = time.time()
+    redis_client.sadd(keys.QUEUES, "b", "a")
+    redis_client.lpush(keys.queue("a"), job("a1", "a", enqueued_at=now - 4), job("a2", "a"))
+
+    summaries = queue_summaries(client, now)
+
+    assert [(summary.name, summary.size) for summary in summaries] == [("a", 2), ("b", 0)]
+    assert summaries[0].latency == pytest.approx(4)
+    assert summaries[1].latency == 0.0
+
+
 # -- processes -------------------------------------------------------------------------
 
 
@@ -599,18 +693,22 @@ def beats_seen(redis_client: redis.Redis, identity: str, count: int) -> None:
 
 
 def test_quiet_makes_a_real_worker_stop_fetching(
-    redis_url: str, client: redis.Redis, redis_client: redis.Redis, start_worker: Start
+    enqueue_to: str, client: redis.Redis, redis_client: redis.Redis, start_worker: Start
 ) -> None:
-    worker = start_worker(redis_url, "-c", "2")
+    worker = start_worker(enqueue_to, "-c", "2")
     identity = running_identity(redis_client)
+    before = jobs.RecordJob.perform_later(1)
+    wait_for(lambda: redis_client.llen("test:runs") == 1, message="a job run before quiet")
 
     ProcessSet(client).quiet(identity)
 
     wait_for(lambda: redis_client.hget(identity, "quiet") == "true", message="quiet in its hash")
-    assert not redis_client.exists(keys.signals(identity))  # the signal was taken
-    redis_client.lpush(keys.queue("default"), job("left-alone"))
+    assert not redis_client.exists(keys.signals(identity))  # the worker took the signal
+    after = jobs.RecordJob.perform_later(2)
     beats_seen(redis_client, identity, 3)
-    assert redis_client.llen(keys.queue("default")) == 1
+    assert redis_client.lrange("test:runs", 0, -1) == [before.jid]
+    [waiting] = redis_client.lrange(keys.queue("default"), 0, -1)
+    assert json.loads(waiting)["jid"] == after.jid
     assert redis_client.hlen(keys.inflight(identity)) == 0
     assert worker.running()
     quiet = ProcessSet(client).get(identity)
