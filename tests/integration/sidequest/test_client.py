@@ -197,9 +197,8 @@ def test_perform_in_zadds_the_due_time_without_enqueued_at_and_wakes_schedulers(
 
     assert job.scheduled_at is not None
     assert_scheduled_at(redis_client, time.time() + 60, jid=job.jid)
-    assert redis_client.zscore(keys.SCHEDULE, redis_client.zrange(keys.SCHEDULE, 0, 0)[0]) == (
-        job.scheduled_at
-    )
+    [(_, score)] = scheduled(redis_client)
+    assert score == job.scheduled_at  # exactly the due time, as a float
     assert wakeups.messages() == [repr(job.scheduled_at)]
 
 
