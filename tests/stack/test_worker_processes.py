@@ -1,0 +1,167 @@
+"""Worker processes under supervisord: killed mid-burst, added mid-burst, counted right.
+
+Bursts are report requests over HTTP; each report job ends by enqueuing its mail job.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from tests.stack.clients import Prometheus, Shop
+from tests.stack.conftest import Stack, unique_address
+from tests.stack.control import StackControl, busy_processes, fresh_processes, live_processes
+from tests.stack.test_prometheus_and_grafana import REPORT_JOBS, counter, patience
+from tests.support.polling import wait_for
+
+REPORTS_QUEUE = "queue:reports"
+
+
+def request_burst(shop: Shop, address: str, count: int) -> list[str]:
+    """Request `count` reports at once (8 clients in parallel); returns their ids."""
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        reports = list(pool.map(lambda _: shop.request_report(address), range(count)))
+    return [report["id"] for report in reports]
+
+
+def wait_for_live_processes(stack: Stack, count: int) -> list[str]:
+    try:
+        wait_for(lambda: len(live_processes(stack.redis)) == count, timeout=60, interval=0.2)
+    except AssertionError:
+        raise AssertionError(
+            f"{count} live worker processes expected, found {live_processes(stack.redis)}"
+        ) from None
+    return live_processes(stack.redis)
+
+
+def base_shape(stack: Stack) -> StackControl:
+    """The stack's own worker processes only (undo what an earlier test added)."""
+    operator = stack.operator()
+    operator.remove_added()
+    wait_for_live_processes(stack, stack.base_processes)
+    return operator
+
+
+def scraped_after(prometheus: Prometheus, moment: float) -> bool:
+    """Whether every worker target has been scraped since `moment` (epoch seconds)."""
+    oldest = prometheus.value('min(timestamp(up{job="worker"}))')
+    return oldest is not None and oldest > moment
+
+
+def settled(prometheus: Prometheus, expr: str) -> float:
+    """`expr` once Prometheus has scraped every worker after this call started."""
+    moment = time.time()
+    wait_for(
+        lambda: scraped_after(prometheus, moment),
+        timeout=patience(prometheus),
+        interval=0.2,
+        message="a scrape of every worker target",
+    )
+    return counter(prometheus, expr)
+
+
+def drain_rate(stack: Stack, jobs: int, timeout: float) -> float:
+    """Report jobs per second taken off the reports queue while `jobs` of them are."""
+    started_with = int(stack.redis.llen(REPORTS_QUEUE))
+    assert started_with > jobs, "the burst ran out before the measurement"
+    started = time.monotonic()
+    wait_for(
+        lambda: int(stack.redis.llen(REPORTS_QUEUE)) <= started_with - jobs,
+        timeout=timeout,
+        interval=0.02,
+        message=f"{jobs} report jobs to be taken",
+    )
+    return jobs / (time.monotonic() - started)
+
+
+def test_a_worker_killed_with_sigkill_mid_burst_is_restarted_and_no_job_is_lost(
+    stack: Stack,
+) -> None:
+    operator = base_shape(stack)
+    name = operator.worker_name
+    pid = operator.pid_of(name)
+    assert pid is not None
+    address = unique_address("sigkill")
+    report_ids = request_burst(stack.shop, address, 40)
+
+    def victim_is_busy() -> bool:
+        return any(
+            process.pid == pid and process.busy > 0 for process in fresh_processes(stack.redis)
+        )
+
+    wait_for(victim_is_busy, timeout=30, interval=0.05, message=f"{name} to run jobs")
+    operator.kill(name, pid)
+
+    restarted = wait_for(
+        lambda: (new := operator.pid_of(name)) not in (None, pid) and new,
+        timeout=60,
+        interval=0.2,
+        message=f"supervisord to restart {name}",
+    )
+    print(f"\n{name}: pid {pid} killed with SIGKILL, restarted as pid {restarted}")
+    # Its in-flight jobs come back once its heartbeat lease expires.
+    reports = stack.shop.wait_until_final(report_ids, timeout=120)
+    statuses = [report["status"] for report in reports.values()]
+    assert statuses == ["done"] * len(report_ids)
+    mails = stack.mail.wait_for_mail_to(address, len(report_ids), timeout=120)
+    assert len(mails) == len(report_ids), "every report mailed once"
+    wait_for_live_processes(stack, stack.base_processes)
+
+
+def test_adding_worker_processes_during_a_burst_raises_throughput(stack: Stack) -> None:
+    operator = base_shape(stack)
+    address = unique_address("scale")
+    # Enough for both measurements and for the added processes' start-up in between.
+    report_ids = request_burst(stack.shop, address, 500)
+    wait_for(
+        lambda: len(busy_processes(stack.redis)) == stack.base_processes,
+        timeout=30,
+        interval=0.05,
+        message="every worker process to be busy",
+    )
+    before = drain_rate(stack, 40, timeout=120)
+
+    added = operator.add_processes()
+    try:
+        everyone = set(wait_for_live_processes(stack, stack.base_processes + added))
+        # Measured once every process has run a job: the first one in a new process also
+        # pays for imports and connections.
+        seen_busy: set[str] = set()
+        wait_for(
+            lambda: seen_busy.update(busy_processes(stack.redis)) or seen_busy >= everyone,
+            timeout=30,
+            interval=0.02,
+            message="every worker process to run jobs",
+        )
+        after = drain_rate(stack, 80, timeout=120)
+        print(
+            f"\nreport jobs/s with {stack.base_processes} worker process(es): {before:.1f}; "
+            f"with {stack.base_processes + added}: {after:.1f} ({after / before:.2f}x)"
+        )
+        assert after > before * 1.3, f"{before:.1f}/s before, {after:.1f}/s after"
+        reports = stack.shop.wait_until_final(report_ids, timeout=180)
+        assert {report["status"] for report in reports.values()} == {"done"}
+    finally:
+        operator.remove_added()
+
+
+def test_counters_sum_over_four_worker_processes(stack: Stack) -> None:
+    operator = base_shape(stack)
+    added = operator.add_processes()
+    try:
+        identities = wait_for_live_processes(stack, stack.base_processes + added)
+        assert len(identities) >= 4
+        before = settled(stack.prometheus, REPORT_JOBS)
+        jobs = 80
+        report_ids = request_burst(stack.shop, unique_address("counters"), jobs)
+        seen_busy: set[str] = set()
+        reports = stack.shop.wait_until_final(
+            report_ids, timeout=120, on_poll=lambda: seen_busy.update(busy_processes(stack.redis))
+        )
+        assert {report["status"] for report in reports.values()} == {"done"}
+        assert len(seen_busy & set(identities)) >= 4, "the jobs ran in every process"
+        after = settled(stack.prometheus, REPORT_JOBS)
+        print(f"\n{jobs} report jobs over {len(identities)} processes: counter {before} -> {after}")
+        assert after - before == jobs
+    finally:
+        operator.remove_added()
