@@ -14,11 +14,14 @@ import threading
 
 from sidequest.errors import ConfigError
 
+# The port Compose exposes and Prometheus scrapes (job `worker`); tests/infra checks both.
+DEFAULT_PORT = 9191
+
 
 def main() -> int:
     from sidequest.metrics import serve_worker_metrics  # noqa: PLC0415 - reads the env first
 
-    port = int(os.environ.get("METRICS_PORT", "9191"))
+    port = int(os.environ.get("METRICS_PORT", str(DEFAULT_PORT)))
     host = os.environ.get("METRICS_HOST", "0.0.0.0")
     try:
         server = serve_worker_metrics(port, host)
