@@ -8,6 +8,8 @@ from __future__ import annotations
 import os
 import re
 import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -57,6 +59,17 @@ def test_it_prints_every_url_serves_them_and_stops_cleanly(
         assert http("GET", url).status == 200, name
     assert stack.redis_url in output
     assert "no login: dev mode" in output
+    # The liveness probe Compose runs in worker containers sees this host's worker.
+    probe = subprocess.run(
+        [sys.executable, "-m", "worker.healthcheck"],
+        env={**os.environ, "REDIS_URL": stack.redis_url},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert probe.returncode == 0, probe.stdout + probe.stderr
+    assert "healthy: 1 worker processes" in probe.stdout
     # The redis-server, Prometheus, mail sink, exporter, gunicorn (master and two
     # workers), the worker and the event listener, all in supervisord's session.
     running = session_pids(stack)
