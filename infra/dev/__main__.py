@@ -7,10 +7,12 @@ it. Settings: infra/dev/settings.py.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from infra.dev import prometheus_config, supervisor_config
@@ -142,10 +144,13 @@ def ready_message(
     ]
     if spares:
         lines.append(f"  more workers    {control} start {' '.join(spares)}")
+    # The orders seeded into a new database cover the last year.
+    today = datetime.now(UTC).date()
+    report = {"kind": "sales_by_day", "from": str(today - timedelta(days=364)), "to": str(today)}
     lines += [
         "Request a report:",
         f"  curl -X POST {web}/api/reports -H 'Content-Type: application/json' "
-        '-d \'{"kind": "sales_by_day", "from": "2025-01-01", "to": "2025-12-31"}\'',
+        f"-d '{json.dumps(report)}'",
         "Ctrl-C stops everything.",
     ]
     return "\n".join(lines)

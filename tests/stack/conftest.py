@@ -32,6 +32,7 @@ from pathlib import Path
 import pytest
 import redis
 
+from infra.dev import preflight
 from tests.stack.clients import MailSink, Prometheus, Shop
 from tests.stack.control import ComposeControl, DevControl, StackControl
 from tests.stack.dev_stack import DevStack
@@ -95,6 +96,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         yield external
         external.redis.close()
         return
+    if preflight.which("prometheus") is None:
+        pytest.fail(
+            "the stack tests query a real Prometheus: install the Debian package prometheus "
+            "(`make test` does)"
+        )
     dev_dir: Path = tmp_path_factory.mktemp("stack")
     dev = DevStack(
         dev_dir,
