@@ -193,4 +193,9 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        # Ctrl-C before supervisord started (during the migrations): nothing to stop.
+        print("\nmake dev: interrupted before the stack started", file=sys.stderr)
+        sys.exit(130)

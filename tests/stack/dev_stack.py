@@ -102,6 +102,16 @@ class DevStack:
 
     def start(self, timeout: float = 120.0) -> DevStack:
         """Start the launcher and wait for its ready line (every program up)."""
+        self.launch()
+        try:
+            wait_for(self._ready, timeout=timeout, interval=0.1, message="the dev stack to start")
+        except BaseException:
+            self.stop(check=False)
+            raise
+        return self
+
+    def launch(self) -> None:
+        """Start the launcher without waiting for anything."""
         self.process = subprocess.Popen(
             [sys.executable, "-m", "infra.dev"],
             cwd=ROOT,
@@ -116,12 +126,11 @@ class DevStack:
         )
         self._reader = threading.Thread(target=self._read, name="dev-stack-output", daemon=True)
         self._reader.start()
-        try:
-            wait_for(self._ready, timeout=timeout, interval=0.1, message="the dev stack to start")
-        except BaseException:
-            self.stop(check=False)
-            raise
-        return self
+
+    def wait_for_exit(self, timeout: float) -> int:
+        """Wait until the launcher exits by itself; returns its status."""
+        assert self.process is not None
+        return self.process.wait(timeout)
 
     def _read(self) -> None:
         assert self.process is not None and self.process.stdout is not None

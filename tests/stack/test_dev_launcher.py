@@ -17,7 +17,7 @@ import pytest
 
 from infra.dev import processes
 from tests.stack.conftest import URL_VARIABLES
-from tests.stack.dev_stack import DevStack
+from tests.stack.dev_stack import READY_LINE, DevStack
 from tests.support.polling import wait_for
 from tests.support.web_server import http
 
@@ -118,3 +118,19 @@ def test_it_uses_the_redis_named_by_redis_url(tmp_path: Path, redis_url: str) ->
             interval=0.1,
             message="the report, built by the stack's worker from the given Redis",
         )
+
+
+def test_a_program_that_cannot_start_is_reported_and_everything_stops(tmp_path: Path) -> None:
+    stack = DevStack(
+        tmp_path / "dev", workers=1, spares=0, extra_env={**SMALL, "GUNICORN_WORKERS": "zero"}
+    )
+    stack.launch()
+    try:
+        status = stack.wait_for_exit(timeout=90)
+    finally:
+        output = stack.stop(check=False)
+    assert status == 1, output
+    assert "the stack did not start" in output
+    assert "GUNICORN_WORKERS must be a whole number" in output, "the web log's last lines"
+    assert READY_LINE not in output
+    assert not stack.processes_naming_dev_dir()
