@@ -91,3 +91,11 @@ class UnprintableErrorJob(Job):
 
     def perform(self) -> None:
         raise UnprintableError()
+
+
+class SlowRecordJob(Job):
+    """Records its jid after `seconds`: long enough to be running when a neighbour crashes."""
+
+    def perform(self, n: int, seconds: float) -> None:
+        time.sleep(seconds)
+        recorder().rpush("test:runs", self.jid)

@@ -6,6 +6,7 @@ Tasks:
    prefetch jobs are held at once, so a fetch never has to wait for a thread)
 3. collect each finished job's outcome for the fetcher, and wake it
 4. know which job runs on which thread, for the heartbeat's busy count and work hash
+5. run alone a job that one more recovery would bury as a poison pill (isolation.py)
 Lifecycle: start(), then stop_processors() once the fetcher stopped dispatching.
 """
 
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 from sidequest.config import Settings
 from sidequest.runtime import failure
 from sidequest.runtime.executor import Executor
+from sidequest.runtime.isolation import Isolation, runs_alone
 from sidequest.runtime.outcome import Failure, Outcome
 from sidequest.runtime.store import Fetched
 from sidequest.runtime.watchdog import Guard
@@ -50,6 +52,8 @@ class Manager:
         self._running: dict[int, Running] = {}
         self._threads: list[threading.Thread] = []
         self._serial = 0
+        self._isolation = Isolation()
+        self._max_recoveries = settings.max_recoveries
 
     def start(self) -> None:
         for _ in range(self.concurrency):
@@ -134,6 +138,7 @@ class Manager:
     def abandon(self, guard: Guard) -> None:
         """Watchdog callback: report the stuck job as failed and replace its thread."""
         outcome = self.executor.abandoned_outcome(guard)
+        self._isolation.leave(guard.thread_id)
         with self._lock:
             self._running.pop(guard.thread_id, None)
             self._held -= 1
@@ -148,11 +153,13 @@ class Manager:
         thread_id = threading.get_ident()
         buffer = self._buffer
         running = self._running
+        isolation = self._isolation
         while True:
             job = buffer.get()
             if job is None:
                 return
             running[thread_id] = Running(job, time.time(), thread_id)
+            isolation.enter(alone=runs_alone(job.raw, self._max_recoveries))
             try:
                 outcome = self.executor.execute(job)
             except BaseException:
@@ -163,6 +170,7 @@ class Manager:
                 outcome = Failure(job.field, "dead", time.time(), dead)
             if outcome is None:
                 return  # abandoned by the watchdog, which already reported the job
+            isolation.leave()
             with self._lock:
                 running.pop(thread_id, None)
                 self._held -= 1

@@ -14,6 +14,8 @@ the culprit rather than the jobs that merely shared its process:
   marked in its payload (`recoveries`);
 - a worker running a marked job notes it in the in-flight hash (`started:<field>`)
   while it runs, so a later recovery charges a marked job only if it was running;
+- a job that one more charge would bury runs alone in its process (isolation.py), so
+  it is only ever buried by a crash it had to itself, never for running beside a pill;
 - marked jobs go to the back of their queue, away from the batch they died with,
   first-time ones to the front.
 
