@@ -395,12 +395,10 @@ class ChaosRun:
             self._witness_events()
             if any(job.jid not in self._ended for job in self.jobs):
                 return False
-            client = self.client
-            if any(client.llen(keys.queue(name.decode())) for name in client.smembers(keys.QUEUES)):
-                return False
-            if client.zcard(keys.SCHEDULE) or client.zcard(keys.RETRY):
-                return False
-            return not any(client.hlen(key) for key in client.scan_iter(match=keys.inflight("*")))
+            left = inspection.pending(self.client, due_before=float("inf"))
+            return not (
+                any(left.queued.values()) or left.scheduled or left.retries_due or left.in_flight
+            )
         except redis.RedisError:
             return False
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import redis
 
@@ -29,6 +30,52 @@ PERMANENT = {
     keys.OWNERS,
 }
 PERMANENT_PREFIXES = ("queue:",)
+
+
+# One atomic read of everything that can still hold a job. Jobs move in a cycle
+# (schedule -> queue -> in flight -> queue again on recovery), so separate reads can
+# each miss the same job on its way; a script sees one moment. Test-only: it uses KEYS.
+_SNAPSHOT = """
+local queued = {}
+for _, key in ipairs(redis.call('KEYS', 'queue:*')) do
+  queued[#queued + 1] = key
+  queued[#queued + 1] = redis.call('LLEN', key)
+end
+local inflight = 0
+for _, key in ipairs(redis.call('KEYS', 'sidequest:inflight:*')) do
+  inflight = inflight + redis.call('HLEN', key)
+end
+return {queued, redis.call('ZCARD', 'schedule'), redis.call('ZCOUNT', 'retry', '-inf', ARGV[1]),
+        inflight, redis.call('SMEMBERS', 'sidequest:owners')}
+"""
+
+
+@dataclass(frozen=True)
+class Pending:
+    queued: dict[str, int]  # queue name -> jobs waiting
+    scheduled: int
+    retries_due: int
+    in_flight: int
+    owners: frozenset[str]
+
+    def empty(self, live_owners: Iterable[str] = ()) -> bool:
+        return not (
+            any(self.queued.values())
+            or self.scheduled
+            or self.retries_due
+            or self.in_flight
+            or self.owners - set(live_owners)
+        )
+
+
+def pending(client: redis.Redis, due_before: float) -> Pending:
+    """Jobs still queued, scheduled, due for retry or in flight, and owner entries."""
+    queued, scheduled, due, in_flight, owners = client.eval(_SNAPSHOT, 0, repr(due_before))
+    sizes = {
+        _text(key).removeprefix("queue:"): int(size)
+        for key, size in zip(queued[::2], queued[1::2], strict=True)
+    }
+    return Pending(sizes, int(scheduled), int(due), int(in_flight), frozenset(map(_text, owners)))
 
 
 def _text(value: bytes | str) -> str:
