@@ -17,9 +17,13 @@
 --            payload to push or bury. Modes: "front" (back to the front of its queue),
 --            "back" (to the back: a job recovered before, kept away from the jobs it died
 --            with), "dead" (a poison pill)
+-- Also      drops "started:<field>" markers whose job is no longer in the hash: a process
+--            that came back after its jobs were recovered notes runs of jobs it no
+--            longer owns, and such a marker alone would keep the hash and the owner
+--            entry forever.
 -- Returns    -1 when the lease exists (the process is alive after all), else the number
 --            of jobs moved
--- Cost       O(number of entries)
+-- Cost       O(number of entries + size of the in-flight hash)
 
 if redis.call('EXISTS', KEYS[1]) == 1 then
   return -1
@@ -57,6 +61,12 @@ end
 
 if moved > 0 then
   redis.call('EXPIRE', KEYS[5], ARGV[5])
+end
+for _, field in ipairs(redis.call('HKEYS', KEYS[2])) do
+  if string.sub(field, 1, 8) == 'started:'
+      and redis.call('HEXISTS', KEYS[2], string.sub(field, 9)) == 0 then
+    redis.call('HDEL', KEYS[2], field)
+  end
 end
 if redis.call('HLEN', KEYS[2]) == 0 then
   redis.call('SREM', KEYS[3], ARGV[1])
