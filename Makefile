@@ -51,7 +51,7 @@ test-unit: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy services web worker tests infra/supervisor
+	$(BIN)/mypy services web worker tests infra/supervisor infra/dev
 	$(BIN)/lint-imports
 
 fmt: install

@@ -6,7 +6,8 @@
 | REDIS_URL                  | use this Redis instead of starting redis-server  | (start one)   |
 | WEB_HOST                   | IPv4 address gunicorn binds (see below)          | 127.0.0.1     |
 | WEB_PORT                   | web app, dashboard and web /metrics              | 8000          |
-| REDIS_PORT                 | the redis-server started here                    | 6379          |
+| REDIS_PORT                 | the redis-server started here (not 6379, which   | 6390          |
+|                            | a system Redis often holds)                      |               |
 | METRICS_PORT               | merged metrics of the worker processes           | 9191          |
 | PROMETHEUS_PORT            | Prometheus UI and API                            | 9090          |
 | SMTP_PORT                  | the mail sink's SMTP port                        | 1025          |
@@ -52,7 +53,7 @@ class DevConfigError(ValueError):
 @dataclass(frozen=True)
 class Ports:
     web: int = 8000
-    redis: int = 6379
+    redis: int = 6390
     worker_metrics: int = 9191
     prometheus: int = 9090
     smtp: int = 1025
