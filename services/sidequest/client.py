@@ -8,6 +8,7 @@ bulk:          one SADD and one LPUSH of all jobs per queue             (one rou
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import defaultdict
 
@@ -17,6 +18,8 @@ from sidequest import keys, payload, scripts
 from sidequest.adapter import PushResult, UniqueSpec
 from sidequest.errors import EnqueueError
 from sidequest.payload import JobDict
+
+logger = logging.getLogger("sidequest")
 
 
 class RedisAdapter:
@@ -40,7 +43,7 @@ class RedisAdapter:
                 job.pop("enqueued_at", None)
                 pipe.zadd(keys.SCHEDULE, {payload.encode(job): at})
                 pipe.publish(keys.SCHEDULE_WAKEUP_CHANNEL, repr(at))
-            pipe.execute()
+            _execute(pipe, wakeup=at is not None)
         except redis.RedisError as error:
             raise EnqueueError(f"could not enqueue {job['class']} {job['jid']}: {error}") from error
         return PushResult(enqueued=True)
@@ -62,7 +65,7 @@ class RedisAdapter:
             else:
                 pipe.zadd(keys.SCHEDULE, {payload.encode(job): at for job in jobs})
                 pipe.publish(keys.SCHEDULE_WAKEUP_CHANNEL, repr(at))
-            pipe.execute()
+            _execute(pipe, wakeup=at is not None)
         except redis.RedisError as error:
             raise EnqueueError(f"could not enqueue {len(jobs)} jobs: {error}") from error
 
@@ -91,3 +94,20 @@ class RedisAdapter:
             return PushResult(enqueued=True)
         holder = reply[1].decode() if isinstance(reply[1], bytes) else str(reply[1])
         return PushResult(enqueued=False, holder=holder or None)
+
+
+def _execute(pipe: redis.client.Pipeline, *, wakeup: bool) -> None:
+    """Run the push; when it ends with a wakeup PUBLISH, a failed PUBLISH is not fatal.
+
+    The wakeup only makes schedulers look sooner (they look every second anyway). A
+    Redis user without access to the channel (Redis 7 users get no channels unless
+    granted) would otherwise see an error for a job that was in fact scheduled, and
+    retrying would schedule it twice.
+    """
+    results = pipe.execute(raise_on_error=False)
+    if wakeup and isinstance(results[-1], redis.ResponseError):
+        logger.warning("job scheduled, but the scheduler wakeup failed: %s", results[-1])
+        results = results[:-1]
+    for result in results:
+        if isinstance(result, Exception):
+            raise result

@@ -99,3 +99,12 @@ class SlowRecordJob(Job):
     def perform(self, n: int, seconds: float) -> None:
         time.sleep(seconds)
         recorder().rpush("test:runs", self.jid)
+
+
+class UniqueRecordJob(Job):
+    """Records its jid; no second one with the same arguments while it is pending."""
+
+    unique_for = 60.0
+
+    def perform(self, n: int) -> None:
+        recorder().rpush("test:runs", self.jid)

@@ -19,6 +19,8 @@ if ARGV[5] == '' then
   redis.call('LPUSH', KEYS[3], ARGV[4])
 else
   redis.call('ZADD', KEYS[3], ARGV[5], ARGV[4])
-  redis.call('PUBLISH', ARGV[6], ARGV[5])
+  -- Only a wakeup (schedulers look every second anyway): pcall, so a user without
+  -- access to the channel does not fail a push whose writes stand.
+  redis.pcall('PUBLISH', ARGV[6], ARGV[5])
 end
 return {1}

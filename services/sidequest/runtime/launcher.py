@@ -16,13 +16,15 @@ from __future__ import annotations
 
 import logging
 import signal
+import ssl
 import threading
 import time
 from types import FrameType
 
 import redis
+from redis.exceptions import NoPermissionError
 
-from sidequest import scripts
+from sidequest import keys, scripts
 from sidequest.config import Settings
 from sidequest.connection import connect, redact
 from sidequest.errors import ConfigError
@@ -42,6 +44,13 @@ logger = logging.getLogger("sidequest")
 
 # Blocking waiters use 1 s blocks; replies must come well within the socket timeout.
 _SOCKET_TIMEOUT = 10.0
+
+
+def _tls_refused(error: redis.ConnectionError) -> bool:
+    """A failed TLS handshake (an untrusted certificate, TLS against a plain port, or the
+    reverse): waiting cannot fix it. redis-py keeps only the SSL error's text."""
+    cause = error.__cause__ or error.__context__
+    return isinstance(cause, ssl.SSLError) or "[SSL" in str(error)
 
 
 class Launcher:
@@ -105,11 +114,20 @@ class Launcher:
             try:
                 self.redis.ping()
                 scripts.load_all(self.redis)
+                self._probe_permissions()
                 return
             except redis.AuthenticationError as error:
                 raise ConfigError(
                     f"Redis at {redact(self.settings.redis_url)} refused our credentials: {error}. "
                     "Check the user and password in REDIS_URL."
+                ) from None
+            except NoPermissionError as error:
+                raise ConfigError(
+                    f"Redis at {redact(self.settings.redis_url)} does not let this user do "
+                    f"what a worker does: {error}. A worker needs every key (process entries "
+                    f"are named after hosts), the channel {keys.SCHEDULE_WAKEUP_CHANNEL} and "
+                    "the usual commands, e.g. ACL SETUSER <user> on ><password> ~* "
+                    "&sidequest:* +@all -@dangerous"
                 ) from None
             except redis.ResponseError as error:
                 if "NOAUTH" in str(error) or "WRONGPASS" in str(error) or "NOPERM" in str(error):
@@ -119,6 +137,12 @@ class Launcher:
                     ) from None
                 raise
             except redis.ConnectionError as error:
+                if _tls_refused(error):
+                    raise ConfigError(
+                        f"TLS with Redis at {redact(self.settings.redis_url)} failed: {error}. "
+                        "Check rediss:// and the certificate options in REDIS_URL "
+                        "(ssl_ca_certs=<file>, ssl_cert_reqs=...)."
+                    ) from None
                 if time.monotonic() > deadline:
                     raise ConfigError(
                         f"Redis at {redact(self.settings.redis_url)} is unreachable: {error}"
@@ -128,6 +152,16 @@ class Launcher:
                 )
                 time.sleep(delay)
                 delay = min(2.0, delay * 2)
+
+    def _probe_permissions(self) -> None:
+        """Use each kind of access a worker needs once, so that a Redis user missing an
+        ACL grant stops the worker here, with exit status 78 and a clear message, instead
+        of failing in a thread later (a scheduler retrying a refused SUBSCRIBE forever).
+        Neither call changes anything: schedulers that get an empty wakeup look again,
+        and an exchange with nothing to acknowledge and nothing to fetch writes nothing.
+        """
+        self.redis.publish(keys.SCHEDULE_WAKEUP_CHANNEL, "")
+        self.store.exchange([], [], 0, [queue.name for queue in self.settings.queues])
 
     def start(self) -> None:
         settings = self.settings
