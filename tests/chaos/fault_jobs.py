@@ -108,3 +108,9 @@ class UniqueRecordJob(Job):
 
     def perform(self, n: int) -> None:
         recorder().rpush("test:runs", self.jid)
+
+
+class UniqueHoldJob(HoldJob):
+    """HoldJob that no second copy with the same arguments may join while it is pending."""
+
+    unique_for = 60.0
