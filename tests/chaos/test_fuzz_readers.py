@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sidequest import api, keys
-from tests.chaos.fuzz_entries import encode, entries, json_values
+from tests.chaos.fuzz_entries import NASTY_TEXTS, encode, entries, json_values
 
 PLACES = ("queue", "schedule", "retry", "dead")
 
@@ -45,7 +45,8 @@ def _read_record(record: api.JobRecord) -> None:
         "error_message",
         "backtrace",
     ):
-        getattr(record, name)
+        # Pages and terminals write what readers return as UTF-8: it must encode.
+        str(getattr(record, name)).encode()
     record.latency(now)
     record.matches("job")
     if isinstance(record, api.SortedEntry):
@@ -121,7 +122,7 @@ def test_readers_survive_any_entry_in_queues_and_sets(
 
 process_fields = st.dictionaries(
     st.sampled_from(("info", "busy", "beat", "quiet", "rss", "rtt_us", "concurrency")),
-    st.one_of(json_values.map(json.dumps), st.text(max_size=20)),
+    st.one_of(json_values.map(json.dumps), st.text(max_size=20), st.sampled_from(NASTY_TEXTS)),
 )
 
 
@@ -132,7 +133,14 @@ process_fields = st.dictionaries(
 )
 @given(
     fields=process_fields,
-    work=st.lists(st.one_of(st.binary(max_size=40), json_values.map(encode)), max_size=3),
+    work=st.lists(
+        st.one_of(
+            st.binary(max_size=40),
+            json_values.map(encode),
+            st.sampled_from(NASTY_TEXTS).map(str.encode),
+        ),
+        max_size=3,
+    ),
     metrics=st.dictionaries(
         st.text(max_size=20), st.one_of(st.text(max_size=10), st.binary(max_size=10)), max_size=4
     ),

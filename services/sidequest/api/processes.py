@@ -133,7 +133,7 @@ class ProcessSet:
 def _process(identity: str, fields: dict[str, str]) -> Process:
     try:
         info = json.loads(fields.get("info", "{}"))
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested too deeply to read
         info = {}
     if not isinstance(info, dict):
         info = {}
@@ -153,7 +153,7 @@ def _process(identity: str, fields: dict[str, str]) -> Process:
 def _work(identity: str, thread: str, value: str) -> Work | None:
     try:
         data = json.loads(value)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     if not isinstance(data, dict):
         return None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,6 +13,32 @@ from sidequest import payload
 
 def text(value: bytes | str) -> str:
     return value.decode("utf-8", errors="replace") if isinstance(value, bytes) else value
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _readable(value: str) -> str:
+    """`value` with lone UTF-16 surrogates as U+FFFD: they have no UTF-8 form, and a page
+    or a terminal showing one would fail to encode it."""
+    return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
+def _replace_lone_surrogates(root: dict[str, Any]) -> None:
+    """Make every string in a parsed payload readable, in place (without recursion: the
+    payload may nest as deep as the JSON parser allows)."""
+    stack: list[dict[str, Any] | list[Any]] = [root]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            for key, value in list(node.items()):
+                del node[key]
+                node[_readable(key)] = _readable(value) if isinstance(value, str) else value
+            children: list[Any] = list(node.values())
+        else:
+            node[:] = [_readable(item) if isinstance(item, str) else item for item in node]
+            children = node
+        stack.extend(child for child in children if isinstance(child, dict | list))
 
 
 class JobRecord:
@@ -36,6 +63,8 @@ class JobRecord:
         if parsed is not None and not isinstance(parsed, dict):
             self.parse_error = f"JSON {type(parsed).__name__}, not an object"
             parsed = None
+        if parsed and "\\u" in self.raw and _SURROGATE_ESCAPE.search(self.raw):
+            _replace_lone_surrogates(parsed)
         self.item: dict[str, Any] = parsed or {}
         self._queue = queue
 

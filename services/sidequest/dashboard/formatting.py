@@ -35,14 +35,30 @@ def relative(moment: float, now: float) -> str:
     return "just now"  # unreachable: distance >= 1 matches "second"
 
 
+def _calendar(moment: float) -> datetime | None:
+    """The UTC date of `moment`, or None when no calendar reaches it.
+
+    Times come from whatever wrote Redis: a garbage heartbeat or payload can hold NaN
+    or a number of seconds beyond the year 9999, and a page must still render.
+    """
+    try:
+        return datetime.fromtimestamp(moment, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
 def absolute(moment: float) -> str:
-    return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    when = _calendar(moment)
+    return when.strftime("%Y-%m-%d %H:%M:%S UTC") if when else f"{moment!r} (not a date)"
 
 
 def time_tag(moment: float | None, now: float | None = None) -> Markup:
     if moment is None or moment <= 0:
         return Markup('<span class="muted">never</span>')
-    iso = datetime.fromtimestamp(moment, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    when = _calendar(moment)
+    if when is None:
+        return Markup('<span class="muted">{}</span>').format(absolute(moment))
+    iso = when.isoformat(timespec="seconds").replace("+00:00", "Z")
     return Markup('<time datetime="{}" title="{}">{}</time>').format(
         iso, absolute(moment), relative(moment, time.time() if now is None else now)
     )
@@ -71,6 +87,8 @@ def number(value: int | float) -> str:
 
 
 def kilobytes(value: int) -> str:
+    if value >= 1024**4:  # no process is that big: a garbage heartbeat, shown as it is
+        return f"{value:,} KB"
     if value >= 1024 * 1024:
         return f"{value / (1024 * 1024):.1f} GB"
     if value >= 1024:
