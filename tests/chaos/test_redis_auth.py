@@ -174,3 +174,22 @@ def test_a_worker_that_does_not_trust_the_certificate_exits_78_at_once(
     assert time.monotonic() - started < 15
     assert "error: TLS with Redis" in worker.log() and "Traceback" not in worker.log()
     assert PASSWORD not in worker.log()
+
+
+def test_a_scheduler_refused_its_channel_backs_off_instead_of_spinning(
+    guarded_redis: tuple[RedisServer, redis.Redis], start_worker: StartWorker
+) -> None:
+    server, admin = guarded_redis
+    worker = start_worker(f"redis://worker:{WORKER_PASSWORD}@127.0.0.1:{server.port}/0", "-c", "2")
+    wait_for(lambda: admin.smembers("processes"), message="heartbeat")
+    # Taking the channel away at run time: Redis 7 disconnects the scheduler's
+    # subscription, and every SUBSCRIBE from then on is refused.
+    admin.acl_setuser("worker", enabled=True, reset_channels=True)
+    wait_for(lambda: "scheduler: Redis error" in worker.log(), message="the refusal noticed")
+    watched_until = time.monotonic() + 3.0
+    wait_for(lambda: time.monotonic() > watched_until, timeout=5, message="3 s of watching")
+    refusals = worker.log().count("scheduler: Redis error")
+    # Backing off, it logs the refusal once; a loop resetting its backoff on every
+    # SUBSCRIBE sent logged it ten times a second.
+    assert refusals == 1, f"{refusals} refusals logged in 3 s"
+    assert worker.running()

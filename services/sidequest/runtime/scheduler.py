@@ -30,6 +30,7 @@ from sidequest.runtime.store import WorkerStore
 logger = logging.getLogger("sidequest")
 
 BATCH = 200
+_SUBSCRIBE_REPLY_SECONDS = 5.0
 
 
 class Scheduler:
@@ -53,6 +54,10 @@ class Scheduler:
             pubsub = client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
             try:
                 pubsub.subscribe(keys.SCHEDULE_WAKEUP_CHANNEL)
+                # Read the reply now: a refused SUBSCRIBE (no access to the channel, a
+                # proxy without pub/sub) only shows there, and must count as a failure
+                # rather than reset the backoff and loop ten times a second.
+                pubsub.get_message(timeout=_SUBSCRIBE_REPLY_SECONDS)
                 if failures:
                     logger.info("scheduler: Redis is reachable again")
                 failures = 0
