@@ -30,6 +30,10 @@ sidequest:lease:<identity>     STRING  heartbeat SET PX heartbeat_timeout: the p
 sidequest:inflight:<identity>  HASH    exchange.lua: field "<token>:<queue>" -> raw job for
                                        every job the process holds; emptied by ack, retry,
                                        dead, requeue and recovery; no TTL (recovered instead)
+sidequest:landing:<identity>   LIST    queue waiters BLMOVE a job here the moment it arrives at
+                                       an idle worker (one round trip, no second fetch);
+                                       drained by exchange.lua into the in-flight hash, by
+                                       acknowledgements, requeue and recovery; no TTL
 sidequest:owners               SET     identities that may own an in-flight hash; scanned by
                                        recovery; no TTL, entries removed once recovered
 sidequest:recoveries           HASH    jid -> how often the job was recovered from a dead
@@ -112,6 +116,10 @@ def lease(identity: str) -> str:
 
 def inflight(identity: str) -> str:
     return PREFIX + "inflight:" + identity
+
+
+def landing(identity: str) -> str:
+    return PREFIX + "landing:" + identity
 
 
 def unique_lock(digest: str) -> str:

@@ -43,12 +43,13 @@ class Script:
 EXCHANGE = Script("exchange")
 FAIL = Script("fail")
 REQUEUE = Script("requeue")
+REQUEUE_LANDED = Script("requeue_landed")
 RECOVER = Script("recover")
 PROMOTE = Script("promote")
 PUSH_UNIQUE = Script("push_unique")
 KILL = Script("kill")
 
-ALL = (EXCHANGE, FAIL, REQUEUE, RECOVER, PROMOTE, PUSH_UNIQUE, KILL)
+ALL = (EXCHANGE, FAIL, REQUEUE, REQUEUE_LANDED, RECOVER, PROMOTE, PUSH_UNIQUE, KILL)
 
 
 class ScriptPipeline:

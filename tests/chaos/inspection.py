@@ -45,6 +45,9 @@ local inflight = 0
 for _, key in ipairs(redis.call('KEYS', 'sidequest:inflight:*')) do
   inflight = inflight + redis.call('HLEN', key)
 end
+for _, key in ipairs(redis.call('KEYS', 'sidequest:landing:*')) do
+  inflight = inflight + redis.call('LLEN', key)
+end
 return {queued, redis.call('ZCARD', 'schedule'), redis.call('ZCOUNT', 'retry', '-inf', ARGV[1]),
         inflight, redis.call('SMEMBERS', 'sidequest:owners')}
 """
@@ -108,6 +111,8 @@ def leftovers(client: redis.Redis) -> list[str]:
             problems.append(f"{set_key} still holds {size} entries, e.g. {sample}")
     for key in client.scan_iter(match=keys.inflight("*"), count=1000):
         problems.append(f"in-flight hash left behind: {_text(key)} = {client.hgetall(key)}")
+    for key in client.scan_iter(match=keys.landing("*"), count=1000):
+        problems.append(f"landing list left behind: {_text(key)} = {client.lrange(key, 0, -1)}")
     owners = sorted(_text(member) for member in client.smembers(keys.OWNERS))
     if owners:
         problems.append(f"owners left behind: {owners}")

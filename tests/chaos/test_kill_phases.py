@@ -31,9 +31,18 @@ def _identity(client: redis.Redis) -> str:
 def test_killed_while_its_fetch_is_on_the_way_the_job_is_recovered_and_runs_once(
     redis_server: RedisServer, redis_url: str, redis_client: redis.Redis, start_worker: StartWorker
 ) -> None:
+    # One thread and no prefetch, held busy: the worker is not idle, so no queue waiter
+    # lands the next job; the fetcher's exchange takes it once the thread is free.
+    redis_client.set("test:hold", 1)
+    sidequest.configure(redis_url)
+    try:
+        jobs.HoldJob.perform_later(0)
+    finally:
+        set_adapter(None)
     with TcpProxy(redis_server.port) as proxy:
-        doomed = start_worker(proxy.url, "-c", "2", env=SLOW_LEASE)
+        doomed = start_worker(proxy.url, "-c", "1", env={**SLOW_LEASE, "SIDEQUEST_PREFETCH": "0"})
         identity = _identity(redis_client)
+        wait_for(lambda: redis_client.llen("test:started") == 1, message="the thread busy")
 
         def kill_if_this_fetch_takes_the_job() -> None:
             # Runs before the proxy forwards the fetch: with the job queued now, the
@@ -43,12 +52,13 @@ def test_killed_while_its_fetch_is_on_the_way_the_job_is_recovered_and_runs_once
             else:
                 proxy.when_sent(scripts.EXCHANGE.sha.encode(), kill_if_this_fetch_takes_the_job)
 
-        proxy.when_sent(scripts.EXCHANGE.sha.encode(), kill_if_this_fetch_takes_the_job)
         sidequest.configure(redis_url)
         try:
             job = jobs.RecordJob.perform_later(1)
         finally:
             set_adapter(None)
+        proxy.when_sent(scripts.EXCHANGE.sha.encode(), kill_if_this_fetch_takes_the_job)
+        redis_client.delete("test:hold")
         wait_for(lambda: not doomed.running(), message="the worker killed as it fetched")
         wait_for(
             lambda: any(job.jid in raw for raw in redis_client.hvals(keys.inflight(identity))),
@@ -58,6 +68,37 @@ def test_killed_while_its_fetch_is_on_the_way_the_job_is_recovered_and_runs_once
     start_worker(redis_url, "-c", "2")
     wait_for(lambda: redis_client.lrange("test:runs", 0, -1) == [job.jid], timeout=15)
     wait_for(lambda: not redis_client.exists(keys.inflight(identity)), message="hash recovered")
+
+
+def test_killed_while_a_landed_job_is_on_its_way_the_job_is_recovered_and_runs_once(
+    redis_server: RedisServer, redis_url: str, redis_client: redis.Redis, start_worker: StartWorker
+) -> None:
+    with TcpProxy(redis_server.port) as proxy:
+        doomed = start_worker(proxy.url, "-c", "2", env=SLOW_LEASE)
+        identity = _identity(redis_client)
+        wait_for(
+            lambda: (
+                redis_client.client_list(_type="normal")
+                and any(client.get("cmd") == "blmove" for client in redis_client.client_list())
+            ),
+            message="the idle worker's waiter blocked in BLMOVE",
+        )
+        # Redis moves the job into the landing list and replies; the process dies
+        # before the reply reaches it.
+        proxy.when_received(b"RecordJob", doomed.kill)
+        sidequest.configure(redis_url)
+        try:
+            job = jobs.RecordJob.perform_later(1)
+        finally:
+            set_adapter(None)
+        wait_for(lambda: not doomed.running(), message="the worker killed as its job landed")
+        landed = redis_client.lrange(keys.landing(identity), 0, -1)
+        assert [job.jid in raw for raw in landed] == [True]
+
+    start_worker(redis_url, "-c", "2")
+    wait_for(lambda: redis_client.lrange("test:runs", 0, -1) == [job.jid], timeout=15)
+    wait_for(lambda: not redis_client.exists(keys.landing(identity)), message="landing recovered")
+    assert identity not in redis_client.smembers(keys.OWNERS)
 
 
 def test_killed_while_performing_the_job_is_recovered_and_runs_again(

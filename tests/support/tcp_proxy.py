@@ -97,6 +97,7 @@ class TcpProxy:
         #: seconds every chunk waits before it is forwarded (latency, each direction)
         self.delay = 0.0
         self._triggers: list[tuple[bytes, Callable[[], None]]] = []
+        self._reply_triggers: list[tuple[bytes, Callable[[], None]]] = []
         self._acceptor = threading.Thread(target=self._accept, name="tcp-proxy-accept", daemon=True)
 
     @property
@@ -162,10 +163,24 @@ class TcpProxy:
         with self._lock:
             self._triggers.append((pattern, callback))
 
-    def _fire(self, data: bytes) -> None:
+    def when_received(self, pattern: bytes, callback: Callable[[], None]) -> None:
+        """Call `callback` (in a pump thread) the next time the server sends `pattern`.
+
+        It runs before the reply is forwarded: a test can act after Redis did something
+        and before the client hears of it.
+        """
         with self._lock:
-            fired = [trigger for trigger in self._triggers if trigger[0] in data]
-            self._triggers = [trigger for trigger in self._triggers if trigger not in fired]
+            self._reply_triggers.append((pattern, callback))
+
+    def _fire(self, data: bytes, direction: str = "up") -> None:
+        with self._lock:
+            triggers = self._triggers if direction == "up" else self._reply_triggers
+            fired = [trigger for trigger in triggers if trigger[0] in data]
+            remaining = [trigger for trigger in triggers if trigger not in fired]
+            if direction == "up":
+                self._triggers = remaining
+            else:
+                self._reply_triggers = remaining
         for _, callback in fired:
             callback()
 
@@ -217,6 +232,8 @@ class TcpProxy:
                 data = b""
             if data and direction == "up" and self._triggers:
                 self._fire(data)
+            if data and direction == "down" and self._reply_triggers:
+                self._fire(data, "down")
             if data and self.delay:
                 time.sleep(self.delay)
             with link.lock:

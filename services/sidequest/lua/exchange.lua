@@ -1,37 +1,51 @@
 -- exchange.lua: a worker's one round trip per batch: acknowledge the jobs that
--- finished, then (if the lease holds) take up to `limit` new jobs from the queues, in
--- the given order, into the in-flight hash (reliable fetch: a job is never only in
--- process memory). Written to issue few commands per batch: one HDEL for all plain
--- acknowledgements, one RPOP per queue, one HSET for all fetched jobs.
+-- finished, adopt the jobs its queue waiters landed, then (if the lease holds) take up
+-- to `limit` new jobs from the queues, in the given order, into the in-flight hash
+-- (reliable fetch: a job is never only in process memory). Written to issue few
+-- commands per batch: one HDEL for all plain acknowledgements, one RPOP per queue, one
+-- HSET for all new in-flight entries.
 --
 -- KEYS[1]       sidequest:lease:<identity>     must exist to fetch: a process presumed
 --                                              dead may not take new jobs
 -- KEYS[2]       sidequest:inflight:<identity>  HASH  field "<token>:<queue>" -> raw job
 -- KEYS[3]       stat:processed                 STRING counter
 -- KEYS[4]       stat:processed:<YYYY-MM-DD>    STRING counter with a TTL
--- KEYS[5..4+L]  sidequest:unique:<digest>      locks held by some acknowledged jobs
--- KEYS[5+L..]   queue:<name>                   LISTs in fetch order; taken from the right
+-- KEYS[5]       sidequest:landing:<identity>   LIST  jobs the queue waiters moved here
+-- KEYS[6..5+L]  sidequest:unique:<digest>      locks held by some acknowledged jobs
+-- KEYS[6+L..]   queue:<name>                   LISTs in fetch order; taken from the right
 -- ARGV[1]       TTL of the daily counter, seconds
 -- ARGV[2]       p: plain acknowledgements (no lock, no start marker)
 -- ARGV[3]       s: special acknowledgements
--- ARGV[4]       limit: the most jobs to take (0: only acknowledge)
--- ARGV[5]       first token; fetched jobs get consecutive tokens from it
+-- ARGV[4]       limit: the most jobs to take (0: only acknowledge and adopt)
+-- ARGV[5]       first token for fetched jobs (consecutive from it)
 -- ARGV[6]       L: number of lock keys
--- ARGV[7..]     p in-flight fields; then s triples: field, index of its lock in
---               KEYS[5..4+L] (0 = none), jid that must still hold that lock; then the
---               queue names, aligned with KEYS[5+L..]
--- Returns       {acknowledged, lease_ok, field, job, field, job, ...}. A field that is
---               already gone belongs to an execution that was recovered and handed to
---               another process: its acknowledgement is refused (fencing), it is not
---               counted, and its lock stays with the other execution.
--- Cost          O(acknowledgements + limit + queues)
+-- ARGV[7]       m: acknowledgements of landed jobs not adopted yet (by raw payload)
+-- ARGV[8]       a: landed jobs to adopt, each under the field the worker chose
+-- ARGV[9..]     p in-flight fields; then s triples: field, index of its lock in
+--               KEYS[6..5+L] (0 = none), jid that must still hold that lock; then m raw
+--               payloads; then a pairs: field, raw payload; then the queue names,
+--               aligned with KEYS[6+L..]
+-- Adopted jobs whose payload contains "recoveries": also get a "started:<field>"
+-- marker (see recovery.py): they are running already.
+-- Returns       {acknowledged, lease_ok, [adopted], field, job, ...}: `adopted`, present
+--               only when a > 0, is a string of "1"/"0", one per adoption pair (0: no
+--               longer landed, so recovered by another process); then the fetched pairs.
+--               A field or landed payload that is already gone belongs to an execution
+--               that was recovered and handed to another process: its acknowledgement
+--               is refused (fencing), not counted, and its lock stays with the other
+--               execution.
+-- Cost          O(acknowledgements + landed jobs + limit + queues)
 
 local inflight = KEYS[2]
+local landing = KEYS[5]
 local plain = tonumber(ARGV[2])
 local special = tonumber(ARGV[3])
 local limit = tonumber(ARGV[4])
+local token = tonumber(ARGV[5])
 local locks = tonumber(ARGV[6])
-local at = 7
+local landed = tonumber(ARGV[7])
+local adoptions = tonumber(ARGV[8])
+local at = 9
 local acknowledged = 0
 
 if plain > 0 then
@@ -44,11 +58,16 @@ for _ = 1, special do
   if redis.call('HDEL', inflight, field) == 1 then
     acknowledged = acknowledged + 1
     redis.call('HDEL', inflight, 'started:' .. field)
-    if lock > 0 and redis.call('GET', KEYS[4 + lock]) == jid then
-      redis.call('DEL', KEYS[4 + lock])
+    if lock > 0 and redis.call('GET', KEYS[5 + lock]) == jid then
+      redis.call('DEL', KEYS[5 + lock])
     end
   end
   at = at + 3
+end
+
+for _ = 1, landed do
+  acknowledged = acknowledged + redis.call('LREM', landing, 1, ARGV[at])
+  at = at + 1
 end
 
 if acknowledged > 0 then
@@ -58,36 +77,57 @@ if acknowledged > 0 then
   end
 end
 
-if limit <= 0 then
-  return {acknowledged, 1}
-end
-if redis.call('EXISTS', KEYS[1]) == 0 then
-  return {acknowledged, 0}
+local fields = {}
+local flags = {}
+for i = 1, adoptions do
+  if redis.call('LREM', landing, 1, ARGV[at + 1]) == 1 then
+    fields[#fields + 1] = ARGV[at]
+    fields[#fields + 1] = ARGV[at + 1]
+    -- A landed job started the moment it landed: a recovered one (its payload says
+    -- "recoveries") gets the start marker a fetched one gets from its processor.
+    if string.find(ARGV[at + 1], '"recoveries":', 1, true) then
+      fields[#fields + 1] = 'started:' .. ARGV[at]
+      fields[#fields + 1] = '1'
+    end
+    flags[i] = '1'
+  else
+    flags[i] = '0'
+  end
+  at = at + 2
 end
 
-local taken = {acknowledged, 1}
-local fields = {}
-local token = tonumber(ARGV[5])
-local first_queue_key = 5 + locks
-for i = first_queue_key, #KEYS do
-  if limit <= 0 then
-    break
-  end
-  local jobs = redis.call('RPOP', KEYS[i], limit)
-  if jobs then
-    local suffix = ':' .. ARGV[at + i - first_queue_key]
-    for _, job in ipairs(jobs) do
-      local field = string.format('%d', token) .. suffix
-      token = token + 1
-      taken[#taken + 1] = field
-      taken[#taken + 1] = job
-      fields[#fields + 1] = field
-      fields[#fields + 1] = job
+local reply = {acknowledged, 1}
+if adoptions > 0 then
+  reply[3] = table.concat(flags)
+end
+
+if limit > 0 then
+  if redis.call('EXISTS', KEYS[1]) == 0 then
+    reply[2] = 0
+  else
+    local first_queue_key = 6 + locks
+    for i = first_queue_key, #KEYS do
+      if limit <= 0 then
+        break
+      end
+      local jobs = redis.call('RPOP', KEYS[i], limit)
+      if jobs then
+        local suffix = ':' .. ARGV[at + i - first_queue_key]
+        for _, job in ipairs(jobs) do
+          local field = string.format('%d', token) .. suffix
+          token = token + 1
+          reply[#reply + 1] = field
+          reply[#reply + 1] = job
+          fields[#fields + 1] = field
+          fields[#fields + 1] = job
+        end
+        limit = limit - #jobs
+      end
     end
-    limit = limit - #jobs
   end
 end
+
 if #fields > 0 then
   redis.call('HSET', inflight, unpack(fields))
 end
-return taken
+return reply

@@ -1,5 +1,6 @@
--- recover.lua: hand the in-flight jobs of a process whose lease expired back to their
--- queues (front), or to the dead set when a job has killed too many processes.
+-- recover.lua: hand the jobs of a process whose lease expired (its in-flight hash and
+-- its landing list) back to their queues, or to the dead set when a job has killed
+-- too many processes.
 --
 -- KEYS[1]    sidequest:lease:<identity>     must be missing, or nothing happens
 -- KEYS[2]    sidequest:inflight:<identity>  HASH of the presumed-dead process
@@ -7,16 +8,18 @@
 -- KEYS[4]    dead                           ZSET
 -- KEYS[5]    sidequest:recoveries           HASH  jid -> recoveries so far
 -- KEYS[6]    stat:failed                    KEYS[7] stat:failed:<YYYY-MM-DD>
--- KEYS[8..]  queue:<name> for each entry, aligned with the ARGV entries
+-- KEYS[8]    sidequest:landing:<identity>   LIST  jobs its queue waiters had landed
+-- KEYS[9..]  queue:<name> for each entry, aligned with the ARGV entries
 -- ARGV[1]    identity
 -- ARGV[2]    now, float epoch seconds (score for the dead set)
 -- ARGV[3]    dead set: most entries kept      ARGV[4] dead set: drop scores at or below
 -- ARGV[5]    TTL of the recoveries hash, seconds
 -- ARGV[6]    TTL of the daily counter, seconds
--- ARGV[7..]  per entry 4 values: field, mode, jid to charge a recovery to ("" for none),
---            payload to push or bury. Modes: "front" (back to the front of its queue),
---            "back" (to the back: a job recovered before, kept away from the jobs it died
---            with), "dead" (a poison pill)
+-- ARGV[7..]  per entry 5 values: field ("" for a landed job), mode, jid to charge a
+--            recovery to ("" for none), payload to push or bury, and for a landed job
+--            its raw payload as it sits in the landing list. Modes: "front" (back to the
+--            front of its queue), "back" (to the back: a job recovered before, kept away
+--            from the jobs it died with), "dead" (a poison pill)
 -- Also      drops "started:<field>" markers whose job is no longer in the hash: a process
 --            that came back after its jobs were recovered notes runs of jobs it no
 --            longer owns, and such a marker alone would keep the hash and the owner
@@ -31,10 +34,18 @@ end
 
 local moved = 0
 local entry = 0
-for at = 7, #ARGV, 4 do
+for at = 7, #ARGV, 5 do
   local field, mode, jid = ARGV[at], ARGV[at + 1], ARGV[at + 2]
-  if redis.call('HDEL', KEYS[2], field) == 1 then
-    redis.call('HDEL', KEYS[2], 'started:' .. field)
+  local held
+  if field == '' then
+    held = redis.call('LREM', KEYS[8], 1, ARGV[at + 4]) == 1
+  else
+    held = redis.call('HDEL', KEYS[2], field) == 1
+    if held then
+      redis.call('HDEL', KEYS[2], 'started:' .. field)
+    end
+  end
+  if held then
     local job = ARGV[at + 3]
     if mode == 'dead' then
       redis.call('ZADD', KEYS[4], ARGV[2], job)
@@ -44,12 +55,12 @@ for at = 7, #ARGV, 4 do
       redis.call('INCR', KEYS[7])
       redis.call('EXPIRE', KEYS[7], ARGV[6])
     elseif mode == 'back' then
-      redis.call('LPUSH', KEYS[8 + entry], job)
+      redis.call('LPUSH', KEYS[9 + entry], job)
       if jid ~= '' then
         redis.call('HINCRBY', KEYS[5], jid, 1)
       end
     else
-      redis.call('RPUSH', KEYS[8 + entry], job)
+      redis.call('RPUSH', KEYS[9 + entry], job)
       if jid ~= '' then
         redis.call('HINCRBY', KEYS[5], jid, 1)
       end
@@ -68,7 +79,7 @@ for _, field in ipairs(redis.call('HKEYS', KEYS[2])) do
     redis.call('HDEL', KEYS[2], field)
   end
 end
-if redis.call('HLEN', KEYS[2]) == 0 then
+if redis.call('HLEN', KEYS[2]) == 0 and redis.call('LLEN', KEYS[8]) == 0 then
   redis.call('SREM', KEYS[3], ARGV[1])
 end
 return moved

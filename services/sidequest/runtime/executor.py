@@ -86,7 +86,8 @@ class Executor:
         self.log.start(context)
         if self._has_middleware:
             self.middleware.job_started(context)
-        marked = self.marks is not None and bool(job.get("recoveries"))
+        # A landed job has no field until adopted; recovery treats landed jobs as running.
+        marked = self.marks is not None and bool(fetched.field) and bool(job.get("recoveries"))
         if marked:
             self._mark(fetched.field, started=True)
         clock = time.perf_counter()

@@ -21,6 +21,7 @@ acknowledges and replaces about 10 jobs, well under one Redis command per job.
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import threading
@@ -29,16 +30,21 @@ from collections.abc import Callable
 
 import redis
 
+from sidequest.runtime.isolation import MARK as RECOVERED_MARK
 from sidequest.runtime.manager import Manager
 from sidequest.runtime.outcome import Ack, Failure, Outcome
 from sidequest.runtime.queue_order import QueueOrder
-from sidequest.runtime.store import Fetched, LeaseLost, WorkerStore
+from sidequest.runtime.store import Fetched, Landing, LeaseLost, WorkerStore
 from sidequest.runtime.waiter import IdleGate
 
 logger = logging.getLogger("sidequest")
 
 # Without waiters (or if one failed silently) the idle fetcher still looks this often.
 IDLE_POLL_SECONDS = 2.0
+
+# The field of a landed job that another process recovered before we adopted it: not a
+# field of any in-flight hash, so every outcome written for it is refused.
+GONE = "gone:"
 
 
 class Fetcher:
@@ -64,6 +70,7 @@ class Fetcher:
         self._next_reconcile = time.monotonic() + self._reconcile_every
         self._failures = 0
         self._sleeping = False
+        self._landing_suspects: set[bytes] = set()
         self._thread = threading.Thread(target=self._run, name="sidequest-fetcher", daemon=True)
 
     def start(self) -> None:
@@ -131,6 +138,7 @@ class Fetcher:
             fetched = self._exchange(outcomes, limit)
         except redis.RedisError as error:
             self.manager.return_outcomes(outcomes)
+            self.store.skip_tokens()
             self._reconcile = True
             if stopping:
                 logger.error("could not write %d outcomes at shutdown: %s", len(outcomes), error)
@@ -149,19 +157,65 @@ class Fetcher:
         return True
 
     def _exchange(self, outcomes: list[Outcome], limit: int) -> list[Fetched]:
-        acks = [outcome for outcome in outcomes if isinstance(outcome, Ack)]
-        failures = [outcome for outcome in outcomes if isinstance(outcome, Failure)]
+        ready, landing, deferred = self._sort_outcomes(outcomes)
+        acks = [outcome for outcome in ready if isinstance(outcome, Ack)]
+        failures = [outcome for outcome in ready if isinstance(outcome, Failure)]
         try:
-            exchanged = self.store.exchange(acks, failures, limit, self.order.next())
+            exchanged = self.store.exchange(acks, failures, limit, self.order.next(), landing)
+            lease_lost = False
         except LeaseLost as lost:
-            self.manager.forget(outcomes)
-            _report_refused(int(lost.args[0]))
+            exchanged = lost.args[0]
+            lease_lost = True
+        self.manager.forget(ready)
+        settled = exchanged.adopted + exchanged.gone
+        settled.extend(ack.job for ack in landing.acks if ack.job is not None)
+        self.manager.settle_landing(settled)
+        for job in exchanged.gone:
+            job.field = GONE  # its outcome will be refused: another process recovered it
+        if deferred:
+            # Their jobs were adopted just now (or are gone): write them next turn.
+            self.manager.return_outcomes(deferred)
+        _report_refused(exchanged.refused)
+        if lease_lost:
             logger.warning("our lease had expired; renewing the heartbeat before fetching")
             self.on_lease_lost()
             return []
-        self.manager.forget(outcomes)
-        _report_refused(exchanged.refused)
         return exchanged.fetched
+
+    def _sort_outcomes(
+        self, outcomes: list[Outcome]
+    ) -> tuple[list[Outcome], Landing, list[Outcome]]:
+        """Split outcomes into ready ones, landed acknowledgements, and ones to defer.
+
+        A landed job has no in-flight field until the fetcher adopts it. A plain success
+        is acknowledged straight from the landing list; anything else (a failure, a
+        unique lock, a start marker) waits one turn, until the adoption gives it a field.
+        """
+        ready: list[Outcome] = []
+        landing = Landing()
+        deferred: list[Outcome] = []
+        finished: set[int] = set()
+        for outcome in outcomes:
+            job = outcome.job
+            if not outcome.field and job is not None and job.field:
+                outcome.field = job.field
+            if (
+                isinstance(outcome, Ack)
+                and outcome.field
+                and job is not None
+                and job.landed
+                and RECOVERED_MARK in job.raw
+            ):
+                outcome.marked = True  # exchange.lua gave it a start marker when adopted
+            if outcome.field:
+                ready.append(outcome)
+            elif isinstance(outcome, Ack) and not (outcome.unique_digest or outcome.marked):
+                landing.acks.append(outcome)
+                finished.add(id(job))
+            else:
+                deferred.append(outcome)
+        landing.adopt = [job for job in self.manager.unadopted() if id(job) not in finished]
+        return ready, landing, deferred
 
     def _reconcile_inflight(self) -> None:
         """Requeue in-flight entries we do not know about (a fetch reply we never got)."""
@@ -178,8 +232,28 @@ class Fetcher:
                 "(a fetch whose reply was lost, or writes Redis lost in a crash)",
                 moved,
             )
+        self._run_stranded_landings()
         self._reconcile = False
-        self._next_reconcile = time.monotonic() + self._reconcile_every
+        # With landed jobs unaccounted for, look again soon rather than a whole
+        # heartbeat timeout later.
+        wait = 1.0 if self._landing_suspects else self._reconcile_every
+        self._next_reconcile = time.monotonic() + wait
+
+    def _run_stranded_landings(self) -> None:
+        """Run jobs in our landing list that this process does not know about.
+
+        That happens when a waiter's BLMOVE reply was lost, or when Redis lost the last
+        writes in a crash and an adopted job reappears there. A waiter tells the manager
+        about a landed job microseconds after Redis moved it, so a payload the manager
+        has not heard of at two looks a second apart was stranded; it runs now.
+        """
+        unknown = set(self.store.landing_items()) - self.manager.landed_payloads()
+        stranded = unknown & self._landing_suspects
+        self._landing_suspects = unknown - stranded
+        for raw in stranded:
+            self.manager.dispatch_landed(Fetched("", _queue_of(raw), raw, landed=True))
+        if stranded:
+            logger.warning("running %d landed jobs this process had not heard of", len(stranded))
 
     def _back_off(self, error: Exception) -> None:
         self._failures += 1
@@ -196,3 +270,11 @@ def _report_refused(refused: int) -> None:
             "recovered and handed to another process, which runs them again",
             refused,
         )
+
+
+def _queue_of(raw: bytes) -> str:
+    try:
+        queue = json.loads(raw).get("queue")
+    except (ValueError, AttributeError):
+        return ""
+    return queue if isinstance(queue, str) else ""

@@ -86,6 +86,7 @@ class Heartbeat:
         self._now = threading.Event()
         self._stopped = threading.Event()
         self._healthy_since: float | None = None
+        self._lease_good_until = 0.0
         self._failures = 0
         self._thread = threading.Thread(target=self._run, name="sidequest-heartbeat", daemon=True)
 
@@ -135,6 +136,14 @@ class Heartbeat:
         if self._thread.is_alive() and self._thread is not threading.current_thread():
             self._thread.join(timeout)
 
+    def lease_good(self) -> bool:
+        """True while our lease surely holds: renewed recently, by this process's clock.
+
+        After a freeze (SIGSTOP, a long pause) this turns false until the next beat, so
+        the queue waiters do not land jobs for a process presumed dead.
+        """
+        return time.monotonic() < self._lease_good_until
+
     def beat_soon(self) -> None:
         self._now.set()
 
@@ -150,6 +159,7 @@ class Heartbeat:
 
     def beat(self) -> bool:
         """Write one heartbeat; False when Redis could not be reached."""
+        sent = time.monotonic()
         try:
             work, legacy = self._work()
             signal = self.store.beat(
@@ -170,6 +180,8 @@ class Heartbeat:
             if self._failures == 1:
                 logger.warning("heartbeat: Redis error: %s; will keep trying", error)
             return False
+        # Half the lease's TTL: a margin for a slow reply and clocks that drift apart.
+        self._lease_good_until = sent + self.settings.heartbeat_timeout / 2
         if self._healthy_since is None:
             if self._failures:
                 logger.info("heartbeat: Redis is reachable again")

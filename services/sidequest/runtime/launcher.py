@@ -36,7 +36,7 @@ from sidequest.runtime.heartbeat import Heartbeat, dump_threads, new_identity
 from sidequest.runtime.manager import Manager
 from sidequest.runtime.queue_order import QueueOrder
 from sidequest.runtime.scheduler import Scheduler
-from sidequest.runtime.store import WorkerStore
+from sidequest.runtime.store import Fetched, WorkerStore
 from sidequest.runtime.waiter import IdleGate, Waiters
 from sidequest.runtime.watchdog import Watchdog
 
@@ -87,7 +87,9 @@ class Launcher:
             self.heartbeat.beat_soon,
         )
         queue_names = [queue.name for queue in settings.queues]
-        self.waiters = Waiters(self._dedicated_client, queue_names, self.gate, self.fetcher.wake)
+        self.waiters = Waiters(
+            self._dedicated_client, queue_names, self.gate, self.store.landing_key, self
+        )
         self.scheduler = Scheduler(self.store, self._dedicated_client, settings.scheduler_max_sleep)
         self.process_info = ProcessInfo(self.identity, settings.concurrency, tuple(queue_names))
         self.quieted = False
@@ -97,6 +99,25 @@ class Launcher:
 
     def _dedicated_client(self) -> redis.Redis:
         return connect(self.settings.redis_url, retries=0, socket_timeout=_SOCKET_TIMEOUT)
+
+    # -- what the queue waiters report (waiter.Landings) ---------------------------------
+
+    def lease_good(self) -> bool:
+        return self.heartbeat.lease_good()
+
+    def landed(self, job: Fetched) -> None:
+        """A waiter landed `job`: run it now, unless we are quiet (then it goes back)."""
+        if self.quieted:
+            try:
+                self.store.requeue([job])
+            except redis.RedisError as error:
+                logger.warning("could not put back a job landed while quiet (%s)", error)
+            return
+        # A new idle period starts once the fetcher has looked again (adopting this job,
+        # fetching what else arrived): only then may this queue's waiter land another.
+        # The processor that takes the job wakes the fetcher, after the job started.
+        self.gate.leave_idle()
+        self.manager.dispatch_landed(job)
 
     def _wake_fetcher(self) -> None:
         self.fetcher.job_finished()
@@ -202,6 +223,9 @@ class Launcher:
 
     def stop(self) -> None:
         self.quiet()
+        # No waiter blocks again; one blocked now may still land a job, which goes back
+        # to its queue because we are quiet (see landed()).
+        self.waiters.stop()
         deadline = time.monotonic() + self.settings.shutdown_timeout
         logger.info(
             "stopping: waiting up to %.0fs for %d running jobs",
@@ -225,11 +249,13 @@ class Launcher:
                     error,
                 )
         self.middleware.process_stopping(self.process_info)
-        self.waiters.stop()
         self.scheduler.stop()
         self.heartbeat.stop()
         self.watchdog.stop()
         self.manager.stop_processors()
+        # A job landed by a waiter after our last look must be back in its queue before
+        # we drop our owner entry, or nobody would ever recover it.
+        self.waiters.join()
         try:
             self.store.clear_process()
         except redis.RedisError as error:

@@ -50,6 +50,8 @@ class Manager:
         self._held_fields: set[str] = set()
         self._outcomes: deque[Outcome] = deque()
         self._running: dict[int, Running] = {}
+        # Landed jobs (waiter.py) not adopted into the in-flight hash yet.
+        self._unadopted: list[Fetched] = []
         self._threads: list[threading.Thread] = []
         self._serial = 0
         self._isolation = Isolation()
@@ -78,6 +80,30 @@ class Manager:
             self._held_fields.update(job.field for job in jobs)
         for job in jobs:
             self._buffer.put(job)
+
+    def dispatch_landed(self, job: Fetched) -> None:
+        """A job a queue waiter moved to our landing list: run it now, adopt it later."""
+        with self._lock:
+            self._held += 1
+            self._unadopted.append(job)
+        self._buffer.put(job)
+
+    def unadopted(self) -> list[Fetched]:
+        with self._lock:
+            return list(self._unadopted)
+
+    def landed_payloads(self) -> set[bytes]:
+        with self._lock:
+            return {job.raw for job in self._unadopted}
+
+    def settle_landing(self, done: list[Fetched]) -> None:
+        """Landed jobs now adopted (their field is set), acknowledged or gone."""
+        if not done:
+            return
+        settled = {id(job) for job in done}
+        with self._lock:
+            self._unadopted = [job for job in self._unadopted if id(job) not in settled]
+            self._held_fields.update(job.field for job in done if job.field)
 
     def take_outcomes(self) -> list[Outcome]:
         taken: list[Outcome] = []
@@ -115,6 +141,8 @@ class Manager:
         with self._lock:
             self._held -= len(taken)
             self._held_fields.difference_update(job.field for job in taken)
+            unstarted = {id(job) for job in taken}
+            self._unadopted = [job for job in self._unadopted if id(job) not in unstarted]
         return taken
 
     # -- heartbeat and shutdown side ----------------------------------------------------
@@ -138,6 +166,7 @@ class Manager:
     def abandon(self, guard: Guard) -> None:
         """Watchdog callback: report the stuck job as failed and replace its thread."""
         outcome = self.executor.abandoned_outcome(guard)
+        outcome.job = guard.context[0]
         self._isolation.leave(guard.thread_id)
         with self._lock:
             self._running.pop(guard.thread_id, None)
@@ -159,6 +188,10 @@ class Manager:
             if job is None:
                 return
             running[thread_id] = Running(job, time.time(), thread_id)
+            if not job.field:
+                # A landed job (waiter.py): the fetcher adopts it and looks for more. Woken
+                # here rather than by the waiter so that the job starts first.
+                self.wake_fetcher()
             isolation.enter(alone=runs_alone(job.raw, self._max_recoveries))
             try:
                 outcome = self.executor.execute(job)
@@ -170,6 +203,7 @@ class Manager:
                 outcome = Failure(job.field, "dead", time.time(), dead)
             if outcome is None:
                 return  # abandoned by the watchdog, which already reported the job
+            outcome.job = job
             isolation.leave()
             with self._lock:
                 running.pop(thread_id, None)

@@ -1,13 +1,17 @@
 """How an execution ended, as the fetcher will report it to Redis.
 
 Plain slotted dataclasses rather than frozen ones: one is built per job, and frozen
-dataclasses pay for `object.__setattr__` on every field.
+dataclasses pay for `object.__setattr__` on every field. `field` is "" for a landed
+job that the fetcher has not adopted yet; it resolves it from `job` before writing.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from sidequest.runtime.store import Fetched
 
 
 @dataclass(slots=True)
@@ -19,6 +23,8 @@ class Ack:
     unique_digest: str | None = None
     #: the job carried a start marker (it had been recovered before)
     marked: bool = False
+    #: the job itself: a landed job gets its field when adopted, after this was made
+    job: Fetched | None = None
 
 
 @dataclass(slots=True)
@@ -31,6 +37,7 @@ class Failure:
     payload: str
     jid: str = ""
     unique_digest: str | None = None
+    job: Fetched | None = None
 
 
 Outcome = Ack | Failure

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 
 from sidequest import payload
 from sidequest.config import Settings
@@ -75,6 +76,14 @@ class Recovery:
             self._plan(field, raw, decoded[field], charged, field in started)
             for field, raw in jobs.items()
         ]
+        # Landed jobs went to a processor the moment they landed: count them as running.
+        for raw in self.store.landing_of(owner):
+            landed_job = _decode(raw)
+            if landed_job is not None and landed_job.get("jid"):
+                charged.update(self.store.recovery_counts([str(landed_job["jid"])]))
+            queue = str(landed_job.get("queue", "")) if landed_job is not None else ""
+            planned = self._plan(f"0:{queue}", raw, landed_job, charged, True)
+            entries.append(replace(planned, field="", landed_raw=raw))
         moved = self.store.recover(owner, entries)
         if moved > 0:
             poisoned = sum(1 for entry in entries if entry.mode == "dead")
@@ -96,6 +105,12 @@ class Recovery:
     ) -> RecoveryEntry:
         queue = field.partition(":")[2]
         if job is None:
+            if not queue:
+                # Not a job, and landed from a queue we cannot name: bury it as such.
+                error = MalformedPayloadError("a landed queue entry that is not a job")
+                return RecoveryEntry(
+                    field, queue, "", "dead", failure.wrap_malformed(raw, "", error, time.time())
+                )
             # Not a job at all: it goes back and will die on arrival with its reason.
             return RecoveryEntry(field, queue, "", "front", raw.decode("utf-8", "replace"))
         jid = str(job.get("jid", ""))

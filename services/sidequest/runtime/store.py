@@ -10,6 +10,7 @@ import json
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from dataclasses import field as default
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,25 +23,52 @@ from sidequest.runtime.outcome import Ack, Failure
 
 @dataclass(frozen=True)
 class Exchanged:
-    """What one exchange did: the jobs fetched, and how many outcomes were refused."""
+    """What one exchange did.
+
+    Attributes:
+        fetched: jobs taken from the queues.
+        refused: outcomes refused because their execution was recovered elsewhere.
+        adopted: landed jobs now in the in-flight hash (their `field` is set).
+        gone: landed jobs no longer in the landing list (recovered by another process).
+    """
 
     fetched: list[Fetched]
     refused: int
+    adopted: list[Fetched] = default(default_factory=list)
+    gone: list[Fetched] = default(default_factory=list)
+
+
+@dataclass
+class Landing:
+    """What an exchange does with the landing list (see waiter.py).
+
+    Attributes:
+        acks: acknowledgements of landed jobs not adopted yet; removed by payload.
+        adopt: landed jobs to move into the in-flight hash, under fields chosen here.
+    """
+
+    acks: list[Ack] = default(default_factory=list)
+    adopt: list[Fetched] = default(default_factory=list)
 
 
 @dataclass(slots=True)
 class Fetched:
-    """One job taken from a queue into the in-flight hash."""
+    """One job this process holds, fetched into the in-flight hash or landed (waiter.py).
+
+    `field` is "" while a landed job is not adopted into the hash yet.
+    """
 
     field: str
     queue: str
     raw: bytes
+    landed: bool = False
 
 
 class LeaseLost(Exception):  # a state reported to the fetcher, not an error
     """Our lease expired: other processes may be recovering our jobs; beat before fetching.
 
-    `args[0]` is the number of outcomes refused in the same exchange.
+    `args[0]` is the Exchanged of the same round trip: its outcomes and adoptions were
+    applied, only the fetch was refused.
     """
 
 
@@ -60,11 +88,12 @@ class Beat:
 
 @dataclass(frozen=True)
 class RecoveryEntry:
-    field: str
+    field: str  # "" for a job in the landing list
     queue: str
     jid: str
     mode: str  # "front", "back" or "dead"
-    job: str  # the payload to push or bury
+    job: str | bytes  # the payload to push or bury
+    landed_raw: bytes = b""  # a landed job as it sits in the landing list
 
 
 class WorkerStore:
@@ -74,36 +103,56 @@ class WorkerStore:
         self.settings = settings
         self.inflight_key = keys.inflight(identity)
         self.lease_key = keys.lease(identity)
+        self.landing_key = keys.landing(identity)
         self._next_token = 1
 
     # -- fetching and finishing -------------------------------------------------------
 
     def exchange(
-        self, acks: Sequence[Ack], failures: Sequence[Failure], limit: int, queues: Sequence[str]
+        self,
+        acks: Sequence[Ack],
+        failures: Sequence[Failure],
+        limit: int,
+        queues: Sequence[str],
+        landing: Landing | None = None,
     ) -> Exchanged:
         """Finish `acks` and `failures`, then fetch up to `limit` jobs: one round trip.
 
+        `landing` acknowledges and adopts the jobs queue waiters landed (see waiter.py).
         Outcomes of executions that were recovered by another process are refused
         (fencing) and counted in `refused`. Raises LeaseLost, after applying the
         outcomes, when the fetch was refused because our lease had expired.
         """
+        landing = landing or Landing()
         processed_day, failed_day = _daily_keys()
+        first_token = self._next_token
+        call = self._exchange_call(acks, limit, queues, processed_day, landing, first_token)
         if not failures:
             # The common case: a single EVALSHA, without a pipeline around it.
-            reply = scripts.EXCHANGE(
-                self.redis, *self._exchange_call(acks, limit, queues, processed_day)
-            )
-            return self._read_exchange(reply, len(acks), 0, limit)
-        batch = scripts.ScriptPipeline(self.redis)
-        for failure in failures:
-            self._queue_fail(batch, failure, processed_day, failed_day)
-        batch.script(scripts.EXCHANGE, *self._exchange_call(acks, limit, queues, processed_day))
-        results = batch.execute()
-        refused = sum(1 for applied in results[:-1] if applied == 0)
-        return self._read_exchange(results[-1], len(acks), refused, limit)
+            reply = scripts.EXCHANGE(self.redis, *call)
+            refused = 0
+        else:
+            batch = scripts.ScriptPipeline(self.redis)
+            for failure in failures:
+                self._queue_fail(batch, failure, processed_day, failed_day)
+            batch.script(scripts.EXCHANGE, *call)
+            results = batch.execute()
+            refused = sum(1 for applied in results[:-1] if applied == 0)
+            reply = results[-1]
+        return self._read_exchange(reply, len(acks), refused, limit, landing, first_token)
+
+    def skip_tokens(self) -> None:
+        """After a failed exchange: the server may have used tokens we never heard of."""
+        self._next_token += 1_000_000
 
     def _exchange_call(
-        self, acks: Sequence[Ack], limit: int, queues: Sequence[str], day: str
+        self,
+        acks: Sequence[Ack],
+        limit: int,
+        queues: Sequence[str],
+        day: str,
+        landing: Landing,
+        first_token: int,
     ) -> tuple[list[str], list[scripts.Arg]]:
         plain = [ack.field for ack in acks if not (ack.unique_digest or ack.marked)]
         lock_keys: list[str] = []
@@ -114,14 +163,15 @@ class WorkerStore:
                 specials.extend((ack.field, len(lock_keys), ack.jid))
             elif ack.marked:
                 specials.extend((ack.field, 0, ""))
-        first_token = self._next_token
-        if limit > 0:
-            self._next_token += limit
+        adoptions: list[scripts.Arg] = []
+        for offset, job in enumerate(landing.adopt):
+            adoptions.extend((keys.inflight_field(first_token + offset, job.queue), job.raw))
         script_keys = [
             self.lease_key,
             self.inflight_key,
             keys.STAT_PROCESSED,
             day,
+            self.landing_key,
             *lock_keys,
             *(keys.queue(name) for name in queues),
         ]
@@ -130,24 +180,49 @@ class WorkerStore:
             len(plain),
             len(specials) // 3,
             limit,
-            first_token,
+            first_token + len(landing.adopt),
             len(lock_keys),
+            len(landing.acks),
+            len(landing.adopt),
             *plain,
             *specials,
+            *(ack.job.raw for ack in landing.acks if ack.job is not None),
+            *adoptions,
             *queues,
         ]
         return script_keys, args
 
-    @staticmethod
-    def _read_exchange(reply: list[Any], acks: int, refused: int, limit: int) -> Exchanged:
-        refused += acks - int(reply[0])
-        if limit > 0 and int(reply[1]) == 0:
-            raise LeaseLost(refused)
+    def _read_exchange(
+        self,
+        reply: list[Any],
+        acks: int,
+        refused: int,
+        limit: int,
+        landing: Landing,
+        first_token: int,
+    ) -> Exchanged:
+        refused += acks + len(landing.acks) - int(reply[0])
+        first_pair = 3 if landing.adopt else 2
+        flags = ""
+        if landing.adopt:
+            flags = reply[2].decode() if isinstance(reply[2], bytes) else str(reply[2])
+        adopted: list[Fetched] = []
+        gone: list[Fetched] = []
+        for offset, (job, flag) in enumerate(zip(landing.adopt, flags, strict=True)):
+            if flag == "1":
+                job.field = keys.inflight_field(first_token + offset, job.queue)
+                adopted.append(job)
+            else:
+                gone.append(job)
+        self._next_token = first_token + len(landing.adopt) + max(limit, 0)
         fetched = []
-        for field_bytes, raw in zip(reply[2::2], reply[3::2], strict=True):
-            field = field_bytes.decode()
-            fetched.append(Fetched(field, field[field.index(":") + 1 :], raw))
-        return Exchanged(fetched, refused)
+        for field_bytes, raw in zip(reply[first_pair::2], reply[first_pair + 1 :: 2], strict=True):
+            name = field_bytes.decode()
+            fetched.append(Fetched(name, name[name.index(":") + 1 :], raw))
+        exchanged = Exchanged(fetched, refused, adopted, gone)
+        if limit > 0 and int(reply[1]) == 0:
+            raise LeaseLost(exchanged)
+        return exchanged
 
     def _queue_fail(
         self, batch: scripts.ScriptPipeline, failure: Failure, processed_day: str, failed_day: str
@@ -180,17 +255,37 @@ class WorkerStore:
         )
 
     def requeue(self, fetched: Iterable[Fetched]) -> int:
-        """Push jobs we hold back to the front of their queues, the first fetched running first."""
+        """Push jobs we hold back to the front of their queues, the first fetched running first.
+
+        Jobs in the in-flight hash go back by field; landed jobs not adopted yet, from
+        the landing list by payload.
+        """
         entries = list(fetched)
-        if not entries:
-            return 0
         entries.reverse()
-        moved = scripts.REQUEUE(
-            self.redis,
-            [self.inflight_key, *(keys.queue(entry.queue) for entry in entries)],
-            [entry.field for entry in entries],
-        )
-        return int(moved)
+        held = [entry for entry in entries if entry.field and ":" in entry.field]
+        landed = [entry for entry in entries if not entry.field]
+        moved = 0
+        if held:
+            moved += int(
+                scripts.REQUEUE(
+                    self.redis,
+                    [self.inflight_key, *(keys.queue(entry.queue) for entry in held)],
+                    [entry.field for entry in held],
+                )
+            )
+        if landed:
+            moved += int(
+                scripts.REQUEUE_LANDED(
+                    self.redis,
+                    [self.landing_key, *(keys.queue(entry.queue) for entry in landed)],
+                    [entry.raw for entry in landed],
+                )
+            )
+        return moved
+
+    def landing_items(self) -> list[bytes]:
+        items: list[bytes] = self.redis.lrange(self.landing_key, 0, -1)  # type: ignore[assignment]
+        return items
 
     def mark_started(self, field: str) -> None:
         """Note that a job recovered before is running now (see recovery.py)."""
@@ -251,8 +346,9 @@ class WorkerStore:
         pipe.delete(keys.process(identity), keys.work(identity), keys.legacy_workers(identity))
         pipe.delete(self.lease_key)
         pipe.hlen(self.inflight_key)
-        left = pipe.execute()[-1]
-        if left == 0:
+        pipe.llen(self.landing_key)
+        held, landed = pipe.execute()[-2:]
+        if held == 0 and landed == 0:
             self.redis.srem(keys.OWNERS, identity)
 
     # -- recovery of dead processes -----------------------------------------------------
@@ -289,7 +385,7 @@ class WorkerStore:
             keys.STATS_TTL_SECONDS,
         ]
         for entry in entries:
-            args.extend((entry.field, entry.mode, entry.jid, entry.job))
+            args.extend((entry.field, entry.mode, entry.jid, entry.job, entry.landed_raw))
         _, failed_day = _daily_keys()
         script_keys = [
             keys.lease(identity),
@@ -299,9 +395,14 @@ class WorkerStore:
             keys.RECOVERIES,
             keys.STAT_FAILED,
             failed_day,
+            keys.landing(identity),
             *(keys.queue(entry.queue) for entry in entries),
         ]
         return int(scripts.RECOVER(self.redis, script_keys, args))
+
+    def landing_of(self, identity: str) -> list[bytes]:
+        items: list[bytes] = self.redis.lrange(keys.landing(identity), 0, -1)  # type: ignore[assignment]
+        return items
 
     def prune_processes(self) -> int:
         """Drop `processes` members whose hash expired (Sidekiq's ProcessSet cleanup)."""

@@ -1,15 +1,20 @@
-"""Wakes the idle fetcher the moment a job lands in one of its queues.
+"""Takes a job the moment it lands in an idle worker's queue, in one round trip.
 
 Lua cannot block, and BRPOP/BLMPOP would take the job out of Redis before it reaches
-our in-flight hash, so a SIGKILL at that moment could lose it. Instead each queue
-gets a thread blocked in `BLMOVE queue:q queue:q RIGHT RIGHT`: moving the last
-element to the same end of the same list changes nothing, but the call returns as
-soon as the list is non-empty. That works for jobs pushed by anyone (Ruby clients
-included) and costs one connection per queue, used only while the fetcher is idle.
+our in-flight hash, so a SIGKILL at that moment could lose it. Instead each queue gets
+a thread blocked in `BLMOVE queue:q sidequest:landing:<identity> RIGHT LEFT` while the
+fetcher is idle: Redis moves the job into this process's landing list the moment it
+arrives, atomically, and the reply carries it, so a processor can start it at once.
+The fetcher later adopts it into the in-flight hash (or acknowledges it straight from
+the landing list if it already finished); recovery treats the landing list like the
+in-flight hash. This works for jobs pushed by anyone (Ruby clients included) and
+costs one connection per queue, used only while the fetcher is idle.
 
 Tasks:
-1. block on each queue while the fetcher is idle (IdleGate)
-2. wake the fetcher when one returns, then wait until the fetcher is idle again
+1. block on each queue while the fetcher is idle (IdleGate) and our lease is known good
+2. hand a landed job to the processors and wake the fetcher, then wait until the
+   fetcher is idle again (one landing per queue per idle period)
+3. a job landed after the process quieted goes straight back to its queue
 """
 
 from __future__ import annotations
@@ -17,10 +22,12 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
+from typing import Protocol
 
 import redis
 
 from sidequest import keys
+from sidequest.runtime.store import Fetched
 
 logger = logging.getLogger("sidequest")
 
@@ -65,6 +72,18 @@ class IdleGate:
             return self._generation
 
 
+class Landings(Protocol):
+    """What the waiters tell about the jobs they land."""
+
+    def lease_good(self) -> bool:
+        """Whether our lease surely holds (after a freeze it may have expired)."""
+        ...
+
+    def landed(self, job: Fetched) -> None:
+        """A job is in our landing list: run it (or, when quiet, put it back)."""
+        ...
+
+
 class Waiters:
     """One waiting thread per queue."""
 
@@ -73,12 +92,14 @@ class Waiters:
         connect: Callable[[], redis.Redis],
         queues: Sequence[str],
         gate: IdleGate,
-        wake: Callable[[], None],
+        landing_key: str,
+        landings: Landings,
     ):
         self.connect = connect
         self.queues = list(queues)
         self.gate = gate
-        self.wake = wake
+        self.landing_key = landing_key
+        self.landings = landings
         self._stopped = threading.Event()
         self._threads = [
             threading.Thread(
@@ -95,6 +116,12 @@ class Waiters:
         self._stopped.set()
         self.gate.close()
 
+    def join(self) -> None:
+        """Wait until every waiter returned from its blocking call (at most a block)."""
+        for thread in self._threads:
+            if thread.is_alive():
+                thread.join(BLOCK_SECONDS + 2)
+
     def _wait(self, name: str) -> None:
         key = keys.queue(name)
         client = self.connect()
@@ -104,8 +131,13 @@ class Waiters:
             generation = self.gate.wait_idle(fired_in, timeout=BLOCK_SECONDS)
             if generation is None:
                 continue
+            if not self.landings.lease_good():
+                # Presumed dead by now, perhaps: landing a job we may not keep would only
+                # make it run twice. The heartbeat renews the lease shortly.
+                self._stopped.wait(0.05)
+                continue
             try:
-                found = client.blmove(key, key, BLOCK_SECONDS, "RIGHT", "RIGHT")
+                found = client.blmove(key, self.landing_key, BLOCK_SECONDS, "RIGHT", "LEFT")
                 failures = 0
             except redis.RedisError as error:
                 failures += 1
@@ -115,5 +147,6 @@ class Waiters:
                 continue
             if found is not None:
                 fired_in = generation
-                self.wake()
+                raw = found if isinstance(found, bytes) else str(found).encode()
+                self.landings.landed(Fetched("", name, raw, landed=True))
         client.close()

@@ -22,6 +22,7 @@ from tests.integration.sidequest.wakeups import Subscription
 IDENTITY = "host:1:abc"
 INFLIGHT = keys.inflight(IDENTITY)
 LEASE = keys.lease(IDENTITY)
+LANDING = keys.landing(IDENTITY)
 DAY = datetime(2024, 5, 1, tzinfo=UTC)
 PROCESSED_DAY = keys.stat_daily("processed", DAY)
 FAILED_DAY = keys.stat_daily("failed", DAY)
@@ -125,19 +126,34 @@ def exchange(
     limit: int = 0,
     token: int = 1,
     queues: Sequence[str] = (),
+    landed_acks: Sequence[str] = (),
+    adopt: Sequence[tuple[str, str]] = (),
 ) -> list[Any]:
     script_keys = [
         LEASE,
         INFLIGHT,
         keys.STAT_PROCESSED,
         PROCESSED_DAY,
+        LANDING,
         *locks,
         *(keys.queue(name) for name in queues),
     ]
-    args: list[scripts.Arg] = [DAILY_TTL, len(plain), len(special), limit, token, len(locks)]
+    args: list[scripts.Arg] = [
+        DAILY_TTL,
+        len(plain),
+        len(special),
+        limit,
+        token,
+        len(locks),
+        len(landed_acks),
+        len(adopt),
+    ]
     args.extend(plain)
     for field, lock, jid in special:
         args.extend((field, lock, jid))
+    args.extend(landed_acks)
+    for field, raw in adopt:
+        args.extend((field, raw))
     args.extend(queues)
     reply: list[Any] = scripts.EXCHANGE(client, script_keys, args)
     return reply
@@ -527,12 +543,14 @@ def recover(
     dead_max: int = 100,
     dead_cutoff: float = 0.0,
     recoveries_ttl: int = 500,
+    landed: dict[str, str] | None = None,
 ) -> int:
-    """entries: (field, queue, mode, jid, payload)."""
+    """entries: (field, queue, mode, jid, payload); a field "" names a landed job."""
     args: list[scripts.Arg] = [IDENTITY, repr(now), dead_max, repr(dead_cutoff)]
     args.extend((recoveries_ttl, DAILY_TTL))
     for field, _, mode, jid, stored in entries:
-        args.extend((field, mode, jid, stored))
+        landed_raw = (landed or {}).get(stored, stored) if not field else ""
+        args.extend((field, mode, jid, stored, landed_raw))
     moved: int = scripts.RECOVER(
         client,
         [
@@ -543,6 +561,7 @@ def recover(
             keys.RECOVERIES,
             keys.STAT_FAILED,
             FAILED_DAY,
+            LANDING,
             *(keys.queue(queue) for _, queue, _, _, _ in entries),
         ],
         args,

@@ -245,7 +245,8 @@ def test_a_frozen_worker_loses_its_jobs_to_another_and_its_late_acks_are_refused
     wait_for(lambda: len(redis_client.smembers("processes")) == 2, message="both processes listed")
     more = jobs.RecordJob.perform_bulk([[n] for n in range(20)])
     wait_for(lambda: set(redis_client.lrange("test:runs", 0, -1)) == set(more), message="new jobs")
-    assert not any(redis_client.hlen(key) for key in redis_client.keys("sidequest:inflight:*"))
+    leftovers = {key: redis_client.hgetall(key) for key in redis_client.keys("sidequest:inflight:*")}
+    assert not any(leftovers.values()), leftovers
 
 
 def test_a_job_that_kills_its_process_ends_in_dead_as_a_poison_pill(
