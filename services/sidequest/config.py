@@ -45,7 +45,8 @@ class Settings:
     labels: tuple[str, ...] = ()
     #: modules (or .py files) imported at start so their job classes register
     require: tuple[str, ...] = ()
-    #: jobs fetched beyond the free threads, so threads never wait for a round trip
+    #: jobs held beyond the busy threads, so threads never wait for a round trip; None
+    #: adapts it to how long jobs take (see runtime/prefetch.py)
     prefetch: int | None = None
     heartbeat_interval: float = 2.0
     #: a process whose heartbeat is older than this is presumed dead; its jobs are recovered
@@ -63,10 +64,6 @@ class Settings:
     log_format: str = "text"
     log_level: str = "INFO"
     extra: Mapping[str, Any] = field(default_factory=dict)
-
-    @property
-    def effective_prefetch(self) -> int:
-        return self.concurrency if self.prefetch is None else self.prefetch
 
     @property
     def weighted(self) -> bool:

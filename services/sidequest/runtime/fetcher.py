@@ -135,7 +135,9 @@ class Fetcher:
         try:
             if self._reconcile or time.monotonic() >= self._next_reconcile:
                 self._reconcile_inflight()
+            sent = time.perf_counter()
             fetched = self._exchange(outcomes, limit)
+            self.manager.prefetch.observe_round_trip(time.perf_counter() - sent)
         except redis.RedisError as error:
             self.manager.return_outcomes(outcomes)
             self.store.skip_tokens()
@@ -220,11 +222,20 @@ class Fetcher:
     def _reconcile_inflight(self) -> None:
         """Requeue in-flight entries we do not know about (a fetch reply we never got)."""
         known = self.manager.known_fields()
+        entries = self.store.inflight()
         stray = [
             Fetched(field, field.partition(":")[2], raw)
-            for field, raw in self.store.inflight().items()
+            for field, raw in entries.items()
             if field not in known and not field.startswith("started:")
         ]
+        # A run marker whose job is neither in the hash nor ours: a run noted after the
+        # job was recovered elsewhere, whose unmarking failed (Redis unreachable) and
+        # whose outcome was refused. Left alone it would keep our hash, and so our
+        # owner entry, forever.
+        for marker in entries:
+            field = marker.removeprefix("started:")
+            if field != marker and field not in entries and field not in known:
+                self.store.unmark_started(field)
         if stray:
             moved = self.store.requeue(stray)
             logger.warning(

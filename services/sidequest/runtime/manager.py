@@ -25,6 +25,7 @@ from sidequest.runtime import failure
 from sidequest.runtime.executor import Executor
 from sidequest.runtime.isolation import Isolation, runs_alone
 from sidequest.runtime.outcome import Failure, Outcome
+from sidequest.runtime.prefetch import Prefetch
 from sidequest.runtime.store import Fetched
 from sidequest.runtime.watchdog import Guard
 
@@ -41,7 +42,7 @@ class Running:
 class Manager:
     def __init__(self, settings: Settings, executor: Executor, wake_fetcher: Callable[[], None]):
         self.concurrency = settings.concurrency
-        self.capacity = settings.concurrency + settings.effective_prefetch
+        self.prefetch = Prefetch(settings.concurrency, settings.prefetch)
         self.executor = executor
         self.wake_fetcher = wake_fetcher
         self._buffer: queue.SimpleQueue[Fetched | None] = queue.SimpleQueue()
@@ -72,7 +73,7 @@ class Manager:
     # -- fetcher side -------------------------------------------------------------------
 
     def free_slots(self) -> int:
-        return self.capacity - self._held
+        return self.concurrency + self.prefetch.spare() - self._held
 
     def dispatch(self, jobs: list[Fetched]) -> None:
         with self._lock:
@@ -193,6 +194,7 @@ class Manager:
                 # here rather than by the waiter so that the job starts first.
                 self.wake_fetcher()
             isolation.enter(alone=runs_alone(job.raw, self._max_recoveries))
+            started = time.perf_counter()
             try:
                 outcome = self.executor.execute(job)
             except BaseException:
@@ -204,6 +206,7 @@ class Manager:
             if outcome is None:
                 return  # abandoned by the watchdog, which already reported the job
             outcome.job = job
+            self.prefetch.observe_job(time.perf_counter() - started)
             isolation.leave()
             with self._lock:
                 running.pop(thread_id, None)

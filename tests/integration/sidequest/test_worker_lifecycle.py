@@ -25,7 +25,9 @@ def test_jobs_in_flight_in_a_killed_worker_complete_in_another(
     redis_client.set("test:hold", 1)
     jids = jobs.SlowJob.perform_bulk([[n] for n in range(200)])
     # 100 threads + 100 prefetched: all 200 jobs are in flight in this process.
-    doomed = start_worker(enqueue_to, "-c", "100", "--log-level", "WARNING")
+    doomed = start_worker(
+        enqueue_to, "-c", "100", "--log-level", "WARNING", env={"SIDEQUEST_PREFETCH": "100"}
+    )
     identity = wait_for(lambda: redis_client.smembers("processes"), message="heartbeat").pop()
     wait_for(
         lambda: redis_client.hlen(keys.inflight(identity)) == 200,
