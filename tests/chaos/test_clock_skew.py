@@ -51,7 +51,7 @@ def test_workers_an_hour_apart_share_work_and_recover_each_other_on_time(
             assert "recovered" not in worker.log() and "refused" not in worker.log()
 
         redis_client.set("test:hold", 1)
-        # More than one worker holds (concurrency + prefetch = 8): both get some.
+        # More than one worker holds (4 threads, one spare for these slow jobs): both get some.
         held = jobs.HoldJob.perform_bulk([[n] for n in range(16)])
         identity = next(m for m in redis_client.smembers("processes") if f":{ahead.pid}:" in m)
         wait_for(
