@@ -14,6 +14,7 @@ Tasks:
 
 from __future__ import annotations
 
+import gc
 import logging
 import signal
 import ssl
@@ -192,6 +193,10 @@ class Launcher:
             settings.concurrency,
             ", ".join(f"{q.name}:{q.weight}" if q.weight else q.name for q in settings.queues),
         )
+        # Everything imported and built so far lives as long as the process: keep it out
+        # of the garbage collector's full passes, which would otherwise walk it all and
+        # pause the job threads for milliseconds now and then.
+        gc.freeze()
         self.watchdog.start()
         self.heartbeat.start()
         self.manager.start()
