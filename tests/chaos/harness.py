@@ -438,6 +438,9 @@ class ChaosRun:
             interval=0.1,
             message="dead processes to be cleared from the owners set",
         )
+        # The frozen worker rejoined: the same process beats again under its identity.
+        if self.freeze is not None and identity_of(self.client, self.freeze.pid) is None:
+            self.problems.append("the frozen worker does not beat again after it resumed")
 
     def _stop_workers(self) -> None:
         for slot in self.slots:

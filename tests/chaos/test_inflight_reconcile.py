@@ -41,3 +41,20 @@ def test_a_job_that_appears_in_a_live_workers_inflight_hash_runs(
         lambda: not redis_client.hlen(keys.inflight(identity)),
         message="the in-flight hash to empty",
     )
+
+
+def test_a_run_marker_left_in_a_live_workers_hash_goes(
+    redis_url: str, redis_client: redis.Redis, start_worker: StartWorker
+) -> None:
+    # The state the chaos run met: a worker back from a network stall ran a job that had
+    # been recovered elsewhere, noted the run, lost Redis for a moment as it finished
+    # (so the note stayed) and had its outcome refused. No job, just the marker.
+    start_worker(redis_url, "-c", "2")
+    identity = wait_for(lambda: redis_client.smembers(keys.PROCESSES), message="heartbeat").pop()
+    redis_client.hset(keys.inflight(identity), "started:987654:default", "1")
+
+    wait_for(
+        lambda: not redis_client.exists(keys.inflight(identity)),
+        timeout=10,
+        message="the marker to go",
+    )
