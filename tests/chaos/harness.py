@@ -335,7 +335,10 @@ class ChaosRun:
 
     def _owns_jobs(self, identity: str) -> bool:
         try:
-            return bool(self.client.hlen(keys.inflight(identity)))
+            return bool(
+                self.client.hlen(keys.inflight(identity))
+                or self.client.llen(keys.landing(identity))
+            )
         except redis.RedisError:
             return True
 

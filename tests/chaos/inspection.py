@@ -2,7 +2,7 @@
 
 - no queue holds a job, `schedule` and `retry` are empty;
 - `dead` holds each doomed job exactly once, with its error, and nothing else;
-- no in-flight hash, owner, lease or process entry is left behind;
+- no in-flight hash, landing list, owner, lease or process entry is left behind;
 - bounded memory: every key without a TTL is a queue, one of Sidekiq's sets or a stats
   counter (a SCAN with TTL of every key).
 """
@@ -44,6 +44,9 @@ end
 local inflight = 0
 for _, key in ipairs(redis.call('KEYS', 'sidequest:inflight:*')) do
   inflight = inflight + redis.call('HLEN', key)
+end
+for _, key in ipairs(redis.call('KEYS', 'sidequest:landing:*')) do
+  inflight = inflight + redis.call('LLEN', key)
 end
 for _, key in ipairs(redis.call('KEYS', 'sidequest:landing:*')) do
   inflight = inflight + redis.call('LLEN', key)
@@ -98,7 +101,7 @@ def keys_without_ttl(client: redis.Redis) -> list[str]:
 
 
 def leftovers(client: redis.Redis) -> list[str]:
-    """Queued, scheduled, retrying or in-flight jobs; owners and leases."""
+    """Queued, scheduled, retrying or in-flight (or landed) jobs; owners and leases."""
     problems = []
     for name in sorted(_text(member) for member in client.smembers(keys.QUEUES)):
         size = client.llen(keys.queue(name))
@@ -111,6 +114,8 @@ def leftovers(client: redis.Redis) -> list[str]:
             problems.append(f"{set_key} still holds {size} entries, e.g. {sample}")
     for key in client.scan_iter(match=keys.inflight("*"), count=1000):
         problems.append(f"in-flight hash left behind: {_text(key)} = {client.hgetall(key)}")
+    for key in client.scan_iter(match=keys.landing("*"), count=1000):
+        problems.append(f"landing list left behind: {_text(key)} = {client.lrange(key, 0, -1)}")
     for key in client.scan_iter(match=keys.landing("*"), count=1000):
         problems.append(f"landing list left behind: {_text(key)} = {client.lrange(key, 0, -1)}")
     owners = sorted(_text(member) for member in client.smembers(keys.OWNERS))
