@@ -18,7 +18,7 @@ TEST_SYSTEM_PACKAGES := \
 	rackup=ruby-rack \
 	-=ruby-activejob
 
-.PHONY: help install system-packages test test-unit lint typecheck fmt dev up down scale logs bench clean
+.PHONY: help install system-packages test test-unit lint typecheck fmt dev up down scale logs bench chaos clean
 
 help:
 	@echo "make dev        run the whole stack locally, without Docker"
@@ -28,6 +28,7 @@ help:
 	@echo "make logs       follow the Compose stack's logs"
 	@echo "make lint       ruff, mypy and the import contracts"
 	@echo "make bench      benchmarks against Sidekiq and the Python peers"
+	@echo "make chaos      the long chaos run: 20,000 jobs under kills, freezes, cuts and a Redis crash"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -89,6 +90,10 @@ bench: install system-packages
 	$(BIN)/python -m bench $(BENCH_ARGS)
 	$(BIN)/python -m bench.dashboard_pages
 	$(BIN)/python -m bench.web_enqueue_latency
+
+# The long chaos run (tests/chaos): about 4 minutes; CHAOS_SEED, CHAOS_JOBS, CHAOS_DURATION.
+chaos: install system-packages
+	CHAOS_PROFILE=long $(BIN)/pytest tests/chaos/test_chaos_run.py -s -p no:cacheprovider --basetemp=test-artifacts/chaos
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
