@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from sidequest.errors import ConfigError
 from sidequest.payload import JobDict
@@ -70,3 +71,22 @@ def using(adapter: EnqueueAdapter) -> Iterator[EnqueueAdapter]:
         yield adapter
     finally:
         set_adapter(previous)
+
+
+# The job class whose payloads are being pushed right now. The Redis adapter has no use
+# for it; the test adapters perform a job with the class that enqueued it, even when
+# another class took the same name in the registry (last definition wins there).
+_enqueuing: ContextVar[type[Any] | None] = ContextVar("sidequest_enqueuing", default=None)
+
+
+@contextmanager
+def enqueuing(job_class: type[Any]) -> Iterator[None]:
+    token = _enqueuing.set(job_class)
+    try:
+        yield
+    finally:
+        _enqueuing.reset(token)
+
+
+def enqueuing_class() -> type[Any] | None:
+    return _enqueuing.get()

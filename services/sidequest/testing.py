@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sidequest import adapter, payload
-from sidequest.adapter import PushResult, UniqueSpec
+from sidequest.adapter import PushResult, UniqueSpec, enqueuing_class
 from sidequest.errors import UnknownJobError
 from sidequest.job import registry
 from sidequest.job.base import Job
@@ -37,6 +37,8 @@ from sidequest.payload import JobDict
 class EnqueuedJob:
     payload: JobDict
     at: float | None
+    #: the class that enqueued it (None when pushed by name, e.g. from a raw payload)
+    job_type: type[Job] | None = None
 
     @property
     def job_class(self) -> str:
@@ -72,11 +74,12 @@ class FakeAdapter:
             if holder is not None and holder[1] > now:
                 return PushResult(enqueued=False, holder=holder[0])
             self._locks[unique.digest] = (str(job["jid"]), now + unique.ttl)
-        self.jobs.append(EnqueuedJob(_round_trip(job), at))
+        self.jobs.append(EnqueuedJob(_round_trip(job), at, enqueuing_class()))
         return PushResult(enqueued=True)
 
     def push_bulk(self, jobs: list[JobDict], *, at: float | None = None) -> None:
-        self.jobs.extend(EnqueuedJob(_round_trip(job), at) for job in jobs)
+        job_type = enqueuing_class()
+        self.jobs.extend(EnqueuedJob(_round_trip(job), at, job_type) for job in jobs)
 
     def enqueued(
         self, job_class: type[Job] | str | None = None, *, queue: str | None = None
@@ -131,7 +134,7 @@ class FakeAdapter:
                     f"drain stopped after {max_jobs} jobs; do jobs enqueue forever?"
                 )
             job = self.jobs.pop(0)
-            perform_payload(job.payload)
+            perform_payload(job.payload, job.job_type)
             performed += 1
         self._locks.clear()
         return performed
@@ -143,21 +146,23 @@ class InlineAdapter:
     def push(
         self, job: JobDict, *, at: float | None = None, unique: UniqueSpec | None = None
     ) -> PushResult:
-        perform_payload(_round_trip(job))
+        perform_payload(_round_trip(job), enqueuing_class())
         return PushResult(enqueued=True)
 
     def push_bulk(self, jobs: list[JobDict], *, at: float | None = None) -> None:
+        job_type = enqueuing_class()
         for job in jobs:
-            perform_payload(_round_trip(job))
+            perform_payload(_round_trip(job), job_type)
 
 
-def perform_payload(job: JobDict) -> Any:
+def perform_payload(job: JobDict, job_type: type[Job] | None = None) -> Any:
     """Perform a payload the way perform_now does: callbacks, retry_on and discard_on.
 
     The instance keeps the payload's jid and its retry counts, so retry_on attempts run
-    out under drain() exactly as they would in a worker.
+    out under drain() exactly as they would in a worker. `job_type`, the class that
+    enqueued it, wins over the registry's name lookup.
     """
-    job_class = registry.resolve(str(job["class"]))
+    job_class = job_type or registry.resolve(str(job["class"]))
     if job_class is None:
         raise UnknownJobError(f"no job class named {job['class']!r} is registered")
     job_class.check_arity(len(job["args"]))

@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from typing import Any, ClassVar, Self
 
 from sidequest import arguments, payload
-from sidequest.adapter import UniqueSpec, current_adapter
+from sidequest.adapter import UniqueSpec, current_adapter, enqueuing
 from sidequest.errors import ArgumentMismatchError
 from sidequest.job import callbacks, registry, rescue
 
@@ -200,7 +200,8 @@ class Job:
         unique = cls._unique_spec(job, now) if retry_of is None else None
 
         def push() -> None:
-            result = current_adapter().push(job.payload, at=job.scheduled_at, unique=unique)
+            with enqueuing(cls):
+                result = current_adapter().push(job.payload, at=job.scheduled_at, unique=unique)
             job.successfully_enqueued = result.enqueued
             job.duplicate_of = result.holder
 
@@ -228,10 +229,12 @@ class Job:
             batch.append(cls._build_payload(jid, cls._checked_args(args), queue, options, now))
             jids.append(jid)
             if len(batch) >= batch_size:
-                adapter.push_bulk(batch, at=at)
+                with enqueuing(cls):
+                    adapter.push_bulk(batch, at=at)
                 batch = []
         if batch:
-            adapter.push_bulk(batch, at=at)
+            with enqueuing(cls):
+                adapter.push_bulk(batch, at=at)
         return jids
 
     @classmethod
@@ -248,9 +251,10 @@ class Job:
             job.payload = cls._build_payload(job.jid, job.args, job.queue_name, options, now)
             run_at = options.run_at(now)
             job.scheduled_at = run_at if run_at is not None and run_at > now else None
-            result = adapter.push(
-                job.payload, at=job.scheduled_at, unique=cls._unique_spec(job, now)
-            )
+            with enqueuing(cls):
+                result = adapter.push(
+                    job.payload, at=job.scheduled_at, unique=cls._unique_spec(job, now)
+                )
             if result.enqueued:
                 jids.append(job.jid)
         return jids

@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 import pytest
 
 from sidequest import SerializationError, UnknownJobError, retry_on, testing
-from sidequest.job import Job
+from sidequest.job import Job, registry
 from sidequest.testing import FakeAdapter
 
 exhausted: list[BaseException] = []
@@ -228,3 +228,25 @@ def test_inline_refuses_a_non_json_argument() -> None:
     with testing.inline(), pytest.raises(SerializationError):
         DrainLeafJob.perform_later(datetime.now(UTC))
     assert DrainLeafJob.performed == []
+
+
+def test_drain_performs_the_class_that_enqueued_a_job_even_when_its_name_was_taken() -> None:
+    class NameTakenJob(Job):
+        job_name = "NameTakenEnqueuerJob"
+        runs: ClassVar[list[str]] = []
+
+        def perform(self) -> None:
+            NameTakenJob.runs.append("original")
+
+    with testing.fake() as jobs:
+        NameTakenJob.perform_later()
+
+        class ImpostorJob(Job):  # takes the name in the registry: last definition wins
+            job_name = "NameTakenEnqueuerJob"
+
+            def perform(self) -> None:
+                NameTakenJob.runs.append("impostor")
+
+        assert registry.resolve("NameTakenEnqueuerJob") is ImpostorJob
+        jobs.drain()
+    assert NameTakenJob.runs == ["original"]
