@@ -81,6 +81,9 @@ class Job:
     queue: ClassVar[str] = "default"
     #: Sidekiq's retry option: True (25 retries), a number of retries, 0 (dead at once) or False
     retry: ClassVar[bool | int] = True
+    #: Sidekiq 7's retry_for: retry for this long (seconds or timedelta) after the first
+    #: failure instead of counting retries; None counts retries (`retry`)
+    retry_for: ClassVar[float | timedelta | None] = None
     #: queue that retries run on (None: the job's queue)
     retry_queue: ClassVar[str | None] = None
     #: seconds (or timedelta) after which a running job is stopped and counted as failed
@@ -267,6 +270,9 @@ class Job:
         extra: dict[str, Any] = dict(options.extra)
         if cls.retry_queue is not None:
             extra.setdefault("retry_queue", cls.retry_queue)
+        if cls.retry_for is not None:
+            # Whole seconds, as Sidekiq clients write it.
+            extra.setdefault("retry_for", round(to_seconds(cls.retry_for)))
         if cls.unique_for is not None:
             extra["unique_for"] = to_seconds(cls.unique_for)
             extra["unique_digest"] = payload.unique_digest(cls.job_name, queue, args)
@@ -406,6 +412,7 @@ def failure_state(job_payload: payload.JobDict) -> rescue.FailureState:
     """Earlier failures as recorded in a payload."""
     count = job_payload.get("retry_count")
     executions = job_payload.get("exception_executions")
+    retry_for = job_payload.get("retry_for")
     return rescue.FailureState(
         retry_count=count if isinstance(count, int) and not isinstance(count, bool) else None,
         exception_executions=(
@@ -414,7 +421,16 @@ def failure_state(job_payload: payload.JobDict) -> rescue.FailureState:
             else {}
         ),
         dead_allowed=job_payload.get("dead") is not False,
+        retry_for=_number(retry_for),
+        failed_at=payload.timestamp(job_payload.get("failed_at")),
     )
+
+
+def _number(value: Any) -> float | None:
+    """A JSON number as a float; None for anything else (booleans included)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return None
 
 
 def _positional_arity(perform: Any) -> tuple[int, int | None]:
