@@ -19,7 +19,7 @@ from __future__ import annotations
 import inspect
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, Self
@@ -225,19 +225,18 @@ class Job:
         queue = options.queue or cls.queue
         run_at = options.run_at(now)
         at = run_at if run_at is not None and run_at > now else None
+        # Every job of the call shares all fields but its jid and arguments: build them once.
+        template = cls._build_payload("", [], queue, options, now)
         jids: list[str] = []
-        batch: list[payload.JobDict] = []
-        for args in args_list:
-            jid = payload.new_jid()
-            batch.append(cls._build_payload(jid, cls._checked_args(args), queue, options, now))
-            jids.append(jid)
-            if len(batch) >= batch_size:
-                with enqueuing(cls):
-                    adapter.push_bulk(batch, at=at)
-                batch = []
-        if batch:
+        for batch_args in _batches(args_list, batch_size):
+            batch_jids = payload.new_jids(len(batch_args))
+            batch = [
+                {**template, "args": cls._checked_args(args), "jid": jid}
+                for args, jid in zip(batch_args, batch_jids, strict=True)
+            ]
             with enqueuing(cls):
                 adapter.push_bulk(batch, at=at)
+            jids += batch_jids
         return jids
 
     @classmethod
@@ -406,6 +405,17 @@ class ConfiguredJob:
         self, args_list: Iterable[Sequence[Any]], *, batch_size: int = 1000
     ) -> list[str]:
         return self.job_class._enqueue_bulk(args_list, self.options, batch_size)
+
+
+def _batches(items: Iterable[Sequence[Any]], size: int) -> Iterator[list[Sequence[Any]]]:
+    batch: list[Sequence[Any]] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def failure_state(job_payload: payload.JobDict) -> rescue.FailureState:
