@@ -39,6 +39,12 @@ def new_jid() -> str:
     return secrets.token_hex(12)
 
 
+def new_jids(count: int) -> list[str]:
+    """`count` jids from one read of the system's random source (a bulk enqueue's)."""
+    hex_digits = secrets.token_hex(12 * count)
+    return [hex_digits[start : start + 24] for start in range(0, 24 * count, 24)]
+
+
 def build(
     job_class: str,
     args: list[Any],

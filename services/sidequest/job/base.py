@@ -19,7 +19,7 @@ from __future__ import annotations
 import inspect
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, Self
@@ -81,6 +81,9 @@ class Job:
     queue: ClassVar[str] = "default"
     #: Sidekiq's retry option: True (25 retries), a number of retries, 0 (dead at once) or False
     retry: ClassVar[bool | int] = True
+    #: Sidekiq 7's retry_for: retry for this long (seconds or timedelta) after the first
+    #: failure instead of counting retries; None counts retries (`retry`)
+    retry_for: ClassVar[float | timedelta | None] = None
     #: queue that retries run on (None: the job's queue)
     retry_queue: ClassVar[str | None] = None
     #: seconds (or timedelta) after which a running job is stopped and counted as failed
@@ -222,19 +225,18 @@ class Job:
         queue = options.queue or cls.queue
         run_at = options.run_at(now)
         at = run_at if run_at is not None and run_at > now else None
+        # Every job of the call shares all fields but its jid and arguments: build them once.
+        template = cls._build_payload("", [], queue, options, now)
         jids: list[str] = []
-        batch: list[payload.JobDict] = []
-        for args in args_list:
-            jid = payload.new_jid()
-            batch.append(cls._build_payload(jid, cls._checked_args(args), queue, options, now))
-            jids.append(jid)
-            if len(batch) >= batch_size:
-                with enqueuing(cls):
-                    adapter.push_bulk(batch, at=at)
-                batch = []
-        if batch:
+        for batch_args in _batches(args_list, batch_size):
+            batch_jids = payload.new_jids(len(batch_args))
+            batch = [
+                {**template, "args": cls._checked_args(args), "jid": jid}
+                for args, jid in zip(batch_args, batch_jids, strict=True)
+            ]
             with enqueuing(cls):
                 adapter.push_bulk(batch, at=at)
+            jids += batch_jids
         return jids
 
     @classmethod
@@ -267,6 +269,9 @@ class Job:
         extra: dict[str, Any] = dict(options.extra)
         if cls.retry_queue is not None:
             extra.setdefault("retry_queue", cls.retry_queue)
+        if cls.retry_for is not None:
+            # Whole seconds, as Sidekiq clients write it.
+            extra.setdefault("retry_for", round(to_seconds(cls.retry_for)))
         if cls.unique_for is not None:
             extra["unique_for"] = to_seconds(cls.unique_for)
             extra["unique_digest"] = payload.unique_digest(cls.job_name, queue, args)
@@ -402,10 +407,22 @@ class ConfiguredJob:
         return self.job_class._enqueue_bulk(args_list, self.options, batch_size)
 
 
+def _batches(items: Iterable[Sequence[Any]], size: int) -> Iterator[list[Sequence[Any]]]:
+    batch: list[Sequence[Any]] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
 def failure_state(job_payload: payload.JobDict) -> rescue.FailureState:
     """Earlier failures as recorded in a payload."""
     count = job_payload.get("retry_count")
     executions = job_payload.get("exception_executions")
+    retry_for = job_payload.get("retry_for")
     return rescue.FailureState(
         retry_count=count if isinstance(count, int) and not isinstance(count, bool) else None,
         exception_executions=(
@@ -414,7 +431,16 @@ def failure_state(job_payload: payload.JobDict) -> rescue.FailureState:
             else {}
         ),
         dead_allowed=job_payload.get("dead") is not False,
+        retry_for=_number(retry_for),
+        failed_at=payload.timestamp(job_payload.get("failed_at")),
     )
+
+
+def _number(value: Any) -> float | None:
+    """A JSON number as a float; None for anything else (booleans included)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return None
 
 
 def _positional_arity(perform: Any) -> tuple[int, int | None]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import inspect
 import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -162,6 +163,9 @@ class FailureState:
     retry_count: int | None = None  # Sidekiq's: None before the first failure
     exception_executions: dict[str, int] = field(default_factory=dict)
     dead_allowed: bool = True
+    # Sidekiq 7's time-based retries: the window in seconds, from the first failure.
+    retry_for: float | None = None
+    failed_at: float | None = None  # the first failure; None before it
 
 
 def decide(
@@ -171,8 +175,9 @@ def decide(
     retry_option: bool | int,
     *,
     max_retries: int = DEFAULT_MAX_RETRIES,
+    now: float | None = None,
 ) -> Decision:
-    """Decide the fate of a failed execution."""
+    """Decide the fate of a failed execution that happened at `now` (default: the clock)."""
     next_count = 0 if state.retry_count is None else state.retry_count + 1
     for rule in rules_of(job_class):
         if not isinstance(error, rule.exceptions):
@@ -190,17 +195,34 @@ def decide(
         return _dead_or_drop(
             state, f"retry_on attempts ({rule.attempts}) exhausted", rule.key, executions
         )
-    return default_policy(state, retry_option, max_retries)
+    return default_policy(state, retry_option, max_retries, time.time() if now is None else now)
 
 
-def default_policy(state: FailureState, retry_option: bool | int, max_retries: int) -> Decision:
+def default_policy(
+    state: FailureState, retry_option: bool | int, max_retries: int, now: float
+) -> Decision:
     if retry_option is False:
         return Discard("retry is disabled for this job")
+    if state.retry_for is not None:
+        return _within_window(state, state.retry_for, now)
     limit = max_retries if retry_option is True else int(retry_option)
     next_count = 0 if state.retry_count is None else state.retry_count + 1
     if next_count < limit:
         return Retry(sidekiq_delay(next_count), next_count)
     return _dead_or_drop(state, f"retries exhausted ({limit})" if limit else "retry is 0")
+
+
+def _within_window(state: FailureState, window: float, now: float) -> Decision:
+    """Sidekiq 7's `retry_for`: retry until `window` seconds after the first failure.
+
+    The retry count does not limit such a job (Sidekiq skips its count check when
+    `retry_for` is set); the backoff still grows with it.
+    """
+    first_failure = now if state.failed_at is None else state.failed_at
+    if first_failure + window < now:
+        return _dead_or_drop(state, f"retry_for window ({window:g}s) passed")
+    next_count = 0 if state.retry_count is None else state.retry_count + 1
+    return Retry(sidekiq_delay(next_count), next_count)
 
 
 def _dead_or_drop(

@@ -167,6 +167,7 @@ class Executor:
             failure_state(job),
             retry_option,
             max_retries=self.settings.max_retries,
+            now=now,
         )
         if isinstance(decision, rescue.Discard):
             logger.info("discarding %s %s: %s", job_class.job_name, jid, decision.reason)

@@ -65,6 +65,14 @@ class AlwaysFailsJob(Job):
         raise ValueError(f"always fails ({n})")
 
 
+class WindowedRetryJob(Job):
+    retry = 1  # overruled by retry_for: the window, not the count, ends the retries
+    retry_for = timedelta(hours=1)
+
+    def perform(self) -> None:
+        raise ValueError("fails inside its window")
+
+
 class DeadAtOnceJob(Job):
     retry = 0
 

@@ -83,6 +83,43 @@ def test_a_job_out_of_retries_goes_to_dead(
     assert redis_client.zcard("retry") == 0
 
 
+def test_retry_for_retries_within_its_window_then_buries_the_job(
+    enqueue_to: str, redis_client: redis.Redis, start_worker: Start
+) -> None:
+    job = jobs.WindowedRetryJob.perform_later()
+    assert job.payload["retry_for"] == 3600
+    start_worker(enqueue_to)
+
+    def failure_number(count: int) -> bytes:
+        def found() -> bytes | None:
+            entries = redis_client.zrange("retry", 0, 0)
+            if entries and json.loads(entries[0])["retry_count"] == count:
+                return entries[0]
+            return None
+
+        return wait_for(found, message=f"retry entry with retry_count {count}")
+
+    first = failure_number(0)
+    redis_client.zadd("retry", {first: time.time()}, xx=True)
+    # `retry = 1` would bury it now; inside its window it is retried again.
+    second = failure_number(1)
+    stored = json.loads(second)
+    assert stored["failed_at"] == json.loads(first)["failed_at"], "the window's start stays"
+    # Two hours after the first failure the one-hour window has passed.
+    stored["failed_at"] -= 7200
+    with redis_client.pipeline() as pipe:
+        pipe.zrem("retry", second)
+        pipe.zadd("retry", {json.dumps(stored): time.time()})
+        pipe.execute()
+
+    dead = wait_for(lambda: redis_client.zrange("dead", 0, -1), message="dead entry")
+    buried = json.loads(dead[0])
+    assert buried["jid"] == job.jid
+    assert buried["retry_count"] == 2
+    assert buried["error_message"] == "fails inside its window"
+    assert redis_client.zcard("retry") == 0
+
+
 def test_retry_zero_sends_the_job_straight_to_dead(
     enqueue_to: str, redis_client: redis.Redis, start_worker: Start
 ) -> None:

@@ -267,6 +267,20 @@ def test_perform_bulk_splits_into_batches_without_losing_jobs(jobs: FakeAdapter)
     assert [entry.args[0] for entry in jobs.jobs] == list(range(7))
 
 
+def test_perform_bulk_writes_the_payload_a_single_enqueue_writes(jobs: FakeAdapter) -> None:
+    single = EnqueueBulkJob.perform_later(0).payload
+    jids = EnqueueBulkJob.perform_bulk([[1], [2], [3]], batch_size=2)
+    assert len(set(jids)) == 3 and all(HEX24.fullmatch(jid) for jid in jids)
+    varying = {"jid", "args", "created_at", "enqueued_at"}
+    for entry in jobs.jobs[1:]:
+        assert list(entry.payload) == list(single), "same fields in the same order"
+        assert {k: v for k, v in entry.payload.items() if k not in varying} == {
+            k: v for k, v in single.items() if k not in varying
+        }
+    # Arguments are not shared between the jobs of one call.
+    assert [entry.args for entry in jobs.jobs[1:]] == [[1], [2], [3]]
+
+
 def test_perform_bulk_honours_set_queue_and_wait(jobs: FakeAdapter) -> None:
     EnqueueBulkJob.set(queue="bulk", wait=60).perform_bulk([[1], [2]])
     assert {entry.queue for entry in jobs.jobs} == {"bulk"}

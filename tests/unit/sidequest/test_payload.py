@@ -52,6 +52,13 @@ def test_new_jids_are_24_hex_characters_and_differ() -> None:
     assert all(HEX24.fullmatch(jid) for jid in jids)
 
 
+def test_new_jids_in_bulk_are_24_hex_characters_and_differ() -> None:
+    jids = payload.new_jids(500)
+    assert len(jids) == 500 == len(set(jids))
+    assert all(HEX24.fullmatch(jid) for jid in jids)
+    assert payload.new_jids(0) == []
+
+
 def test_encode_then_decode_round_trips_a_payload() -> None:
     job = payload.build("ReportJob", [1, {"name": "Zoë", "tags": ["a"]}, None, 2.5], now=1.5)
     raw = payload.encode(job)

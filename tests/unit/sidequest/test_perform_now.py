@@ -151,6 +151,17 @@ def test_failure_state_reads_earlier_failures_from_a_payload() -> None:
     assert failure_state({"retry_count": True}).retry_count is None
 
 
+def test_failure_state_reads_retry_for_and_the_first_failure_in_either_timestamp_form() -> None:
+    seconds = failure_state({"retry_for": 3600, "failed_at": 1_700_000_000.5})
+    assert (seconds.retry_for, seconds.failed_at) == (3600.0, 1_700_000_000.5)
+    # Sidekiq 8 writes integer milliseconds.
+    assert failure_state({"retry_for": 60, "failed_at": 1_700_000_000_500}).failed_at == (
+        1_700_000_000.5
+    )
+    assert failure_state({"retry_for": "1h"}).retry_for is None
+    assert failure_state({"retry_for": True}).retry_for is None
+
+
 def test_executions_count_the_current_run() -> None:
     job = NowComputeJob.from_payload({"jid": "a" * 24, "queue": "q"}, [1, 2])
     assert job.retry_count is None

@@ -402,3 +402,41 @@ def test_a_retry_on_rule_applies_even_when_the_class_disables_default_retries() 
 def test_error_class_names_are_bare_for_builtins_and_qualified_otherwise() -> None:
     assert rescue.error_class_name(ValueError()) == "ValueError"
     assert rescue.error_class_name(RescueNetworkError()) == f"{__name__}.RescueNetworkError"
+
+
+def _windowed(retry_count: int | None, failed_at: float | None, window: float) -> FailureState:
+    return FailureState(retry_count, {}, True, retry_for=window, failed_at=failed_at)
+
+
+def test_retry_for_retries_past_the_retry_count_while_the_window_is_open() -> None:
+    now = 1_800_000_000.0
+    # Far more failures than `retry: 2` allows, but only an hour into a day's window.
+    decision = decide(RescuePlainJob, ValueError(), _windowed(40, now - 3600, 86400), 2, now=now)
+    assert isinstance(decision, Retry)
+    assert decision.retry_count == 41
+    assert decision.delay >= 41**4 + 15, "the backoff still grows with the count"
+
+
+def test_retry_for_buries_the_job_once_the_window_since_the_first_failure_passed() -> None:
+    now = 1_800_000_000.0
+    decision = decide(RescuePlainJob, ValueError(), _windowed(3, now - 86401, 86400), True, now=now)
+    assert isinstance(decision, Dead)
+    assert "retry_for" in decision.reason and "86400" in decision.reason
+    edge = decide(RescuePlainJob, ValueError(), _windowed(3, now - 86400, 86400), True, now=now)
+    assert isinstance(edge, Retry), "the window's last second still retries, as in Sidekiq"
+
+
+def test_retry_for_opens_its_window_at_the_first_failure() -> None:
+    decision = decide(RescuePlainJob, ValueError(), _windowed(None, None, 0), True, now=5.0)
+    assert isinstance(decision, Retry)
+    assert decision.retry_count == 0
+
+
+def test_retry_false_still_discards_a_job_with_retry_for() -> None:
+    decision = decide(RescuePlainJob, ValueError(), _windowed(None, None, 60), False, now=5.0)
+    assert isinstance(decision, Discard)
+
+
+def test_retry_for_past_its_window_with_dead_false_discards() -> None:
+    state = FailureState(2, {}, False, retry_for=10, failed_at=0.0)
+    assert isinstance(decide(RescuePlainJob, ValueError(), state, True, now=100.0), Discard)
