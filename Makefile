@@ -93,6 +93,7 @@ bench: install system-packages
 
 # The long chaos run (tests/chaos): about 4 minutes; CHAOS_SEED, CHAOS_JOBS, CHAOS_DURATION.
 chaos: install system-packages
+	mkdir -p test-artifacts
 	CHAOS_PROFILE=long $(BIN)/pytest tests/chaos/test_chaos_run.py -s -p no:cacheprovider --basetemp=test-artifacts/chaos
 
 clean:
