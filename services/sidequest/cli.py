@@ -15,11 +15,14 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import json
+import logging
 import os
+import signal
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import click
@@ -36,6 +39,8 @@ from sidequest.middleware import Middleware
 from sidequest.runtime.launcher import Launcher
 
 EX_CONFIG = 78
+
+logger = logging.getLogger("sidequest")
 
 
 @click.group()
@@ -95,6 +100,11 @@ def worker(
 
 def run_worker(settings: Settings, middleware: Sequence[Middleware] = ()) -> int:
     """Run a worker until SIGTERM/SIGINT; returns the exit status."""
+    # Booting (importing jobs, waiting up to 30 s for Redis) holds no job yet, so a stop
+    # request then simply ends the process, cleanly: supervisord and Compose stop a
+    # worker that is still waiting for Redis as a normal stop, not a crash.
+    signal.signal(signal.SIGTERM, _exit_while_booting)
+    signal.signal(signal.SIGINT, _exit_while_booting)
     try:
         logs.configure(settings.log_format, settings.log_level)
         load_modules(settings.require)
@@ -108,6 +118,11 @@ def run_worker(settings: Settings, middleware: Sequence[Middleware] = ()) -> int
     launcher.start()
     launcher.wait()
     return 0
+
+
+def _exit_while_booting(signum: int, frame: FrameType | None) -> None:
+    logger.info("stop requested while starting (%s): exiting", signal.Signals(signum).name)
+    raise SystemExit(0)
 
 
 def load_modules(requires: Sequence[str]) -> None:

@@ -446,6 +446,14 @@ class ChaosRun:
             self.problems.append("the frozen worker does not beat again after it resumed")
 
     def _stop_workers(self) -> None:
+        # The final stop judges graceful shutdown, which starts once a process runs: one
+        # restarted in the last moments of the faults may still be importing its jobs,
+        # and a SIGTERM before its handlers exist ends it by the signal (status -15).
+        wait_for(
+            lambda: all(identity_of(self.client, slot.pid) for slot in self.slots),
+            timeout=30,
+            message="every worker's heartbeat before the final SIGTERM",
+        )
         for slot in self.slots:
             slot.signal(signal.SIGTERM)
         for slot in self.slots:

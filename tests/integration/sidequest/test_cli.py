@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +17,9 @@ import pytest
 import redis
 
 from sidequest import keys
+from tests.support.polling import wait_for
 from tests.support.ports import free_port
+from tests.support.worker_process import WorkerProcess
 
 ROOT = Path(__file__).resolve().parents[3]
 HEX24 = re.compile(r"[0-9a-f]{24}")
@@ -384,3 +388,20 @@ def test_worker_requiring_a_missing_module_exits_78(
     line = assert_one_line_error(result, EX_CONFIG)
     assert complaint in line
     assert not redis_client.smembers(keys.PROCESSES)
+
+
+def test_a_worker_stopped_while_it_waits_for_redis_exits_cleanly(
+    start_worker: Callable[..., WorkerProcess],
+) -> None:
+    # Nothing listens there: the worker keeps waiting for Redis (up to 30 s) at start.
+    worker = start_worker(f"redis://127.0.0.1:{free_port()}/0")
+    wait_for(
+        lambda: "waiting for Redis" in worker.log_path.read_text(),
+        timeout=20,
+        message="the worker to wait for Redis",
+    )
+
+    worker.signal(signal.SIGTERM)
+
+    # A stop request at boot is a normal stop (status 0), not death by signal (-15).
+    assert worker.wait(10) == 0
