@@ -45,6 +45,7 @@ system-packages:
 
 test: install system-packages
 	$(BIN)/pytest tests
+	$(MAKE) --no-print-directory lint
 
 test-unit: install
 	$(BIN)/pytest tests/unit

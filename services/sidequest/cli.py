@@ -29,11 +29,11 @@ import click
 import redis
 
 import sidequest
-from sidequest import api, logs, payload
+from sidequest import api, arguments, logs, payload
 from sidequest.client import RedisAdapter
 from sidequest.config import Settings, build_settings
 from sidequest.connection import connect, redact
-from sidequest.errors import ConfigError, SidequestError
+from sidequest.errors import ConfigError, SerializationError, SidequestError
 from sidequest.generator import generate_job
 from sidequest.middleware import Middleware
 from sidequest.runtime.launcher import Launcher
@@ -229,6 +229,11 @@ def enqueue(
         raise click.BadParameter(f"not valid JSON: {error}", param_hint="JSON_ARGS") from None
     if not isinstance(args, list):
         raise click.BadParameter("must be a JSON array, e.g. '[42]'", param_hint="JSON_ARGS")
+    try:
+        # Python's JSON parser takes NaN, Infinity and 1e400, which JSON itself has not.
+        arguments.validate(args, job_class)
+    except SerializationError as error:
+        raise click.BadParameter(str(error), param_hint="JSON_ARGS") from None
     retry_option = _retry_option(retry)
     job = payload.build(job_class, args, queue=queue, retry=retry_option)
     adapter = RedisAdapter(_or_exit(lambda: connect(redis_url)))

@@ -18,6 +18,8 @@ import time
 import zlib
 from typing import Any
 
+import orjson
+
 from sidequest.errors import MalformedPayloadError
 
 JobDict = dict[str, Any]
@@ -31,7 +33,21 @@ ACTIVE_JOB_WRAPPERS = frozenset(
 )
 
 _encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-encode_json = _encoder.encode
+
+
+def encode_json(value: Any) -> str:
+    """Compact JSON with text as is (not \\u-escaped), the form every payload is written in.
+
+    orjson writes it about ten times faster than the standard library, which matters for
+    bulk enqueues and retries; what orjson refuses (integers past 64 bits, which Ruby and
+    Python read fine; lone surrogates; nesting past 254 levels) goes to the standard
+    encoder, which writes it or raises as it always did. Values reaching here are JSON-
+    native and finite: arguments are checked at enqueue and decode() refuses NaN.
+    """
+    try:
+        return orjson.dumps(value).decode()
+    except orjson.JSONEncodeError:
+        return _encoder.encode(value)
 
 
 def new_jid() -> str:

@@ -131,6 +131,8 @@ def test_enqueue_retry_option(
         ('{"a": 1}', "must be a JSON array"),
         ("42", "must be a JSON array"),
         ('"text"', "must be a JSON array"),
+        ("[NaN]", "NaN or infinity"),
+        ('[{"a": [1e400]}]', "NaN or infinity"),
     ],
 )
 def test_enqueue_refuses_arguments_that_are_not_a_json_array(

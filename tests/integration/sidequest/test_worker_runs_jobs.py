@@ -90,12 +90,12 @@ def test_retry_for_retries_within_its_window_then_buries_the_job(
     assert job.payload["retry_for"] == 3600
     start_worker(enqueue_to)
 
-    def failure_number(count: int) -> bytes:
-        def found() -> bytes | None:
-            entries = redis_client.zrange("retry", 0, 0)
+    def failure_number(count: int) -> str:
+        def found() -> str:
+            entries: list[str] = list(redis_client.zrange("retry", 0, 0))  # type: ignore[arg-type]
             if entries and json.loads(entries[0])["retry_count"] == count:
                 return entries[0]
-            return None
+            return ""
 
         return wait_for(found, message=f"retry entry with retry_count {count}")
 

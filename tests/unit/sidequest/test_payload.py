@@ -71,9 +71,12 @@ def test_encode_is_compact_and_keeps_non_ascii_text() -> None:
     assert raw == '{"class":"X","args":["Zoë"]}'
 
 
-def test_encode_refuses_nan() -> None:
-    with pytest.raises(ValueError):
-        payload.encode({"class": "X", "args": [float("nan")]})
+@pytest.mark.parametrize("text", ["NaN", "Infinity", "-Infinity", "1e400"])
+def test_no_non_finite_number_gets_in_through_decode(text: str) -> None:
+    # encode() relies on it (orjson would write NaN as null): what it re-encodes was
+    # decoded here, and arguments are checked at enqueue (test_arguments.py).
+    with pytest.raises(MalformedPayloadError):
+        payload.decode('{"class":"X","args":[' + text + "]}")
 
 
 @pytest.mark.parametrize(
@@ -210,3 +213,33 @@ def test_decode_backtrace_accepts_sidekiq_6_4_base64_with_newlines() -> None:
 @pytest.mark.parametrize("value", [None, "", 5, "not base64 !!", base64.b64encode(b"x").decode()])
 def test_decode_backtrace_of_garbage_is_empty(value: object) -> None:
     assert payload.decode_backtrace(value) == []
+
+
+def test_encode_writes_what_the_standard_library_writes() -> None:
+    standard = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    job = payload.build(
+        "Reports::BuildJob",
+        [
+            42,
+            -(2**63),
+            2**64 - 1,
+            0.1,
+            1e-7,
+            123456789.125,
+            'Zoë "quoted" \\ back\nslash\t\u0001 \u2028 😀',
+            {"nested": [None, True, False, [], {}], "ключ": "значение"},
+        ],
+        now=1_795_835_123.8691442,
+    )
+    assert json.loads(payload.encode(job)) == json.loads(standard.encode(job)) == job
+
+
+def test_encode_falls_back_for_what_orjson_refuses() -> None:
+    huge = payload.build("BigJob", [2**70, -(2**65)], now=1.0)
+    assert payload.decode(payload.encode(huge))["args"] == [2**70, -(2**65)]
+    deep: list[object] = []
+    for _ in range(300):
+        deep = [deep]
+    assert json.loads(payload.encode_json(deep)) == deep
+    with pytest.raises(UnicodeEncodeError):
+        payload.encode_json(["\udcff"]).encode()
