@@ -125,4 +125,12 @@ class PermanentMailError(MailError):
 
 
 class DeliveryInProgress(TransientMailError):
-    """Another attempt holds the claim on this delivery key: retry after its lease."""
+    """Another attempt holds the claim on this delivery key: retry after its lease.
+
+    Attributes:
+        retry_after: Seconds until that claim expires (0 when it just did).
+    """
+
+    def __init__(self, message: str, *, retry_after: float = 0.0) -> None:
+        self.retry_after = max(0.0, retry_after)
+        super().__init__(message)

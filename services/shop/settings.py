@@ -11,12 +11,14 @@ variables; everything else receives the settings (or single values from them).
 | APP_BASE_URL   | base_url      | http://127.0.0.1:8000                     |
 | MAIL_FROM      | mail_from     | Sidequest Shop <shop@sidequest.localhost> |
 | ADMIN_EMAIL    | admin_email   | admin@sidequest.localhost                 |
+| MAIL_CLAIM_LEASE_SECONDS | mail_claim_lease | 300                         |
 
 An empty variable counts as unset, so Compose files can pass `${VAR:-}` through.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
@@ -36,6 +38,7 @@ DEFAULT_SMTP_URL = "smtp://127.0.0.1:1025"
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 DEFAULT_MAIL_FROM = "Sidequest Shop <shop@sidequest.localhost>"
 DEFAULT_ADMIN_EMAIL = "admin@sidequest.localhost"
+DEFAULT_MAIL_CLAIM_LEASE = 300.0
 
 ENV_VARIABLES = {
     "database_url": "DATABASE_URL",
@@ -44,6 +47,7 @@ ENV_VARIABLES = {
     "base_url": "APP_BASE_URL",
     "mail_from": "MAIL_FROM",
     "admin_email": "ADMIN_EMAIL",
+    "mail_claim_lease": "MAIL_CLAIM_LEASE_SECONDS",
 }
 
 
@@ -71,6 +75,10 @@ class ShopSettings:
             start with it.
         mail_from: The From address of every mail, optionally with a display name.
         admin_email: Who is told about signups (and gets reports nobody else asked for).
+        mail_claim_lease: Seconds a delivery attempt holds its claim on a mail. An
+            attempt that dies between claiming and confirming (its worker killed) may
+            have sent the mail, so a retry sends only after the claim expired; it must
+            outlast the longest send (connect plus replies under the SMTP timeout).
     """
 
     database_url: str
@@ -79,6 +87,7 @@ class ShopSettings:
     base_url: str = DEFAULT_BASE_URL
     mail_from: str = DEFAULT_MAIL_FROM
     admin_email: str = DEFAULT_ADMIN_EMAIL
+    mail_claim_lease: float = DEFAULT_MAIL_CLAIM_LEASE
 
     def __post_init__(self) -> None:
         """Check every field, normalising the ones with a canonical form.
@@ -98,6 +107,11 @@ class ShopSettings:
         )
         object.__setattr__(
             self, "admin_email", _check("admin_email", lambda: normalize_email(self.admin_email))
+        )
+        object.__setattr__(
+            self,
+            "mail_claim_lease",
+            _check("mail_claim_lease", lambda: _positive_seconds(self.mail_claim_lease)),
         )
 
     @classmethod
@@ -136,6 +150,7 @@ class ShopSettings:
             return value or default
 
         reports_dir = Path(read("REPORTS_DIR", str(defaults.results_dir)))
+        lease = read("MAIL_CLAIM_LEASE_SECONDS", str(defaults.mail_claim_lease))
         try:
             return cls(
                 database_url=read("DATABASE_URL", defaults.database_url),
@@ -144,6 +159,7 @@ class ShopSettings:
                 base_url=read("APP_BASE_URL", defaults.base_url),
                 mail_from=read("MAIL_FROM", defaults.mail_from),
                 admin_email=read("ADMIN_EMAIL", defaults.admin_email),
+                mail_claim_lease=_check("mail_claim_lease", lambda: _number(lease)),
             )
         except SettingsError as error:
             raise SettingsError(
@@ -179,6 +195,21 @@ def _check(setting: str, validate: Callable[[], T]) -> T:
         return validate()
     except ValueError as error:
         raise SettingsError(setting, str(error)) from None
+
+
+def _number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a number of seconds") from None
+
+
+def _positive_seconds(value: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("must be a number of seconds")
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{value!r} must be a positive number of seconds")
+    return float(value)
 
 
 def _clean_base_url(value: str) -> str:

@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import Any, ClassVar, Concatenate, Generic, ParamSpec
 
-from shop.errors import PermanentMailError, ReportNotFound, UserNotFound
+from shop.errors import DeliveryInProgress, PermanentMailError, ReportNotFound, UserNotFound
 from shop.jobs.application_job import TRANSIENT_ERRORS, ApplicationJob
 from shop.jobs.wiring import JobWiring, current
 from shop.mail.delivery import DeliveryOutcome, deliver_once
@@ -146,7 +146,11 @@ class MessageDelivery:
         mail = self.render()
         wiring = current()
         return deliver_once(
-            wiring.session_factory, wiring.transport, mail.delivery_key, mail.message
+            wiring.session_factory,
+            wiring.transport,
+            mail.delivery_key,
+            mail.message,
+            lease=timedelta(seconds=wiring.settings.mail_claim_lease),
         )
 
     def deliver_later(
@@ -172,10 +176,21 @@ class MessageDelivery:
         return job
 
 
+def until_the_claim_expires(executions: int, error: BaseException) -> float:
+    """Retry an attempt that found the mail claimed once the claim has expired.
+
+    The claim's holder died or is still sending; backing off polynomially would let the
+    mail wait far past the lease (an 18 s, 83 s, 258 s ... series against 300 s).
+    """
+    remaining = error.retry_after if isinstance(error, DeliveryInProgress) else 0.0
+    return remaining + 1.0
+
+
 # Top rule first: a refused mail goes to the dead set at once (attempts=1 allows only
 # the execution that failed), where an operator sees it; retrying would be refused again.
 @retry_on(PermanentMailError, UnknownMailAction, TypeError, attempts=1)
 @discard_on(ReportNotFound, UserNotFound)
+@retry_on(DeliveryInProgress, wait=until_the_claim_expires, attempts=MAIL_ATTEMPTS)
 @retry_on(*TRANSIENT_ERRORS, wait="polynomially_longer", attempts=MAIL_ATTEMPTS)
 class MailDeliveryJob(ApplicationJob):
     """Delivers one mailer action's mail (what `deliver_later` enqueues).

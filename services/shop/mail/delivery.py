@@ -154,12 +154,19 @@ def _claim(
         )
         if getattr(claimed, "rowcount", 0) == 1:
             return token
-        sent_at = session.scalar(
-            select(MailDelivery.sent_at).where(MailDelivery.delivery_key == key)
-        )
-    if sent_at is not None:
+        holder = session.execute(
+            select(MailDelivery.sent_at, MailDelivery.claimed_at).where(
+                MailDelivery.delivery_key == key
+            )
+        ).one()
+    if holder.sent_at is not None:
         return None
-    raise DeliveryInProgress(f"another attempt is delivering {key!r}; retry after its lease")
+    # Column values come back as aware UTC datetimes (models.UtcDateTime).
+    expires = holder.claimed_at + lease if holder.claimed_at is not None else now
+    raise DeliveryInProgress(
+        f"another attempt is delivering {key!r}; retry after its lease",
+        retry_after=(expires - now).total_seconds(),
+    )
 
 
 def _release(session_factory: SessionFactory, key: str, token: str) -> None:

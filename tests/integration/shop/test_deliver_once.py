@@ -110,11 +110,32 @@ def test_a_live_claim_of_another_attempt_makes_this_one_wait(
 ) -> None:
     claim_by_someone_else(session_factory, "welcome:2", age=timedelta(seconds=5))
 
-    with pytest.raises(DeliveryInProgress):
+    with pytest.raises(DeliveryInProgress) as refused:
         deliver_once(
             session_factory, SmtpTransport.from_url(smtp_sink.url), "welcome:2", make_message()
         )
     assert smtp_sink.data_attempts == 0
+    # The default lease is 5 minutes and the claim is 5 s old: a retry is due in 295 s.
+    assert 290 <= refused.value.retry_after <= 295
+
+
+def test_a_claim_refuses_for_the_lease_given_and_says_when_it_expires(
+    session_factory: SessionFactory, smtp_sink: SmtpSink
+) -> None:
+    claim_by_someone_else(session_factory, "welcome:4", age=timedelta(seconds=5))
+    transport = SmtpTransport.from_url(smtp_sink.url)
+
+    with pytest.raises(DeliveryInProgress) as refused:
+        deliver_once(
+            session_factory, transport, "welcome:4", make_message(), lease=timedelta(seconds=8)
+        )
+    assert 0 < refused.value.retry_after <= 3
+
+    outcome = deliver_once(
+        session_factory, transport, "welcome:4", make_message(), lease=timedelta(seconds=4)
+    )
+    assert outcome is DeliveryOutcome.SENT
+    assert len(smtp_sink.wait_for_messages(1)) == 1
 
 
 def test_an_expired_claim_of_a_crashed_attempt_is_taken_over(

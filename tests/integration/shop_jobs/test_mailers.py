@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from shop.accounts import UserRecord, create_user
-from shop.errors import PermanentMailError
+from shop.errors import DeliveryInProgress, PermanentMailError, TransientMailError
 from shop.jobs import (
     AdminMailer,
     JobWiring,
@@ -97,6 +97,27 @@ def test_a_refused_mail_goes_to_the_dead_set_without_retries(
         MailDeliveryJob, PermanentMailError("550"), rescue.FailureState(), True
     )
     assert isinstance(decision, rescue.Dead)
+
+
+def test_a_mail_claimed_by_another_attempt_is_retried_once_the_claim_expires() -> None:
+    # The attempt holding the claim may have died after sending: the retry waits for
+    # the claim to expire instead of the polynomial backoff of other transient errors.
+    error = DeliveryInProgress("claimed", retry_after=240.0)
+    decision = rescue.decide(MailDeliveryJob, error, rescue.FailureState(), True)
+    assert isinstance(decision, rescue.Retry)
+    assert 241.0 <= decision.delay <= 241.0 * (1 + 0.15)
+    later = rescue.decide(
+        MailDeliveryJob,
+        DeliveryInProgress("claimed", retry_after=0.0),
+        rescue.FailureState(3, {decision.rule_key or "": 3}),
+        True,
+    )
+    assert isinstance(later, rescue.Retry)
+    assert later.delay <= 1.15
+    # Other transient errors keep their own rule and backoff.
+    other = rescue.decide(MailDeliveryJob, TransientMailError("421"), rescue.FailureState(), True)
+    assert isinstance(other, rescue.Retry)
+    assert other.rule_key != decision.rule_key
 
 
 def test_a_mail_about_a_deleted_record_is_dropped(

@@ -30,6 +30,7 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
             "APP_BASE_URL": "https://shop.example.org/app/",
             "MAIL_FROM": "Shop <Shop@Example.org>",
             "ADMIN_EMAIL": "ops@Example.org",
+            "MAIL_CLAIM_LEASE_SECONDS": "7.5",
         },
         root=tmp_path,
     )
@@ -39,6 +40,7 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
     assert settings.base_url == "https://shop.example.org/app"
     assert settings.mail_from == "Shop <Shop@example.org>"
     assert settings.admin_email == "ops@example.org"
+    assert settings.mail_claim_lease == 7.5
 
 
 def test_empty_variables_count_as_unset_and_relative_dirs_follow_the_root(tmp_path: Path) -> None:
@@ -66,6 +68,9 @@ def test_empty_variables_count_as_unset_and_relative_dirs_follow_the_root(tmp_pa
         ("APP_BASE_URL", "https://shop.example.org/?x=1", "must not have a query"),
         ("MAIL_FROM", "Shop", "is not an address"),
         ("ADMIN_EMAIL", "admin", "must look like"),
+        ("MAIL_CLAIM_LEASE_SECONDS", "soon", "is not a number of seconds"),
+        ("MAIL_CLAIM_LEASE_SECONDS", "0", "must be a positive number"),
+        ("MAIL_CLAIM_LEASE_SECONDS", "nan", "must be a positive number"),
     ],
 )
 def test_malformed_variables_are_named_in_the_error(
