@@ -21,11 +21,9 @@ from flask import Flask
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shop import jobs as shop_jobs
-from sidequest.adapter import set_adapter
 from tests.chaos.fuzz_entries import json_values
+from tests.support.web_apps import dispose_apps
 from web import create_app
-from web.services import services
 
 
 @pytest.fixture
@@ -42,14 +40,7 @@ def web_app(tmp_path: Path, redis_url: str) -> Iterator[Flask]:
         }
     )
     yield app
-    with app.app_context():
-        shop = services()
-        shop.redis.close()
-        bind = shop.session_factory.kw.get("bind")
-        if bind is not None:
-            bind.dispose()
-    shop_jobs.reset()
-    set_adapter(None)
+    dispose_apps([app])
 
 
 def _routes(app: Flask) -> list[tuple[str, str]]:

@@ -12,10 +12,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from shop import jobs as shop_jobs
 from shop.db import SessionFactory, read_session
 from shop.models import Report, User
-from sidequest.adapter import set_adapter
+from tests.support.web_apps import dispose_apps
 from web import create_app
 from web.services import services
 
@@ -43,15 +42,7 @@ def make_app(tmp_path: Path) -> Iterator[MakeApp]:
         return app
 
     yield make
-    for app in built:
-        with app.app_context():
-            shop = services()
-            shop.redis.close()
-            bind = shop.session_factory.kw.get("bind")
-            if bind is not None:
-                bind.dispose()
-    shop_jobs.reset()
-    set_adapter(None)
+    dispose_apps(built)
 
 
 @pytest.fixture
