@@ -1,8 +1,9 @@
 """Crash the job Redis the way a host crash with `appendfsync everysec` would.
 
-Redis writes every command to the AOF file before it replies (write(2), into the page
-cache) and fsyncs once a second. When only the redis-server process dies (SIGKILL, OOM
-killer) the page cache survives and nothing acknowledged is lost. When the host dies
+Redis writes each command to the AOF file (write(2), into the page cache) before it
+replies, unless an fsync is still running (then it holds writes in memory for up to
+2 s), and fsyncs once a second. When only the redis-server process dies (SIGKILL, OOM
+killer) the page cache survives and everything written is kept. When the host dies
 (power, kernel panic), whatever was written since the last fsync is gone: up to about
 a second of acknowledged writes (two when the disk stalls).
 

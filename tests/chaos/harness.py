@@ -172,18 +172,27 @@ class ChaosRun:
                     self._seconds[enqueued.jid] = job.seconds
         finally:
             set_adapter(None)
-        # appendfsync everysec: an fsync runs at least once a second; two seconds later
-        # with no fsync pending, the enqueues are on disk and no crash can take them.
-        done = time.time()
+        # appendfsync everysec: Redis may hold the last writes in memory while an fsync
+        # runs; once they are written, an fsync follows within about two seconds.
+        wait_for(
+            lambda: self._aof("aof_buffer_length") == 0,
+            timeout=15,
+            message="Redis to write the enqueues to its AOF",
+        )
+        written = time.time()
         wait_for(
             lambda: (
-                time.time() > done + 2.0
-                and int(self.client.info("persistence")["aof_pending_bio_fsync"]) == 0
+                time.time() > written + 2.5
+                and self._aof("aof_pending_bio_fsync") == 0
+                and self._aof("aof_buffer_length") == 0
             ),
             timeout=15,
             message="the enqueues to be fsynced",
         )
         return jobs
+
+    def _aof(self, field: str) -> int:
+        return int(self.client.info("persistence")[field])
 
     def _slots(self) -> list[Slot]:
         config = self.config

@@ -1,9 +1,12 @@
 """What a Redis restart can take, with AOF and without persistence.
 
-With AOF (appendfsync everysec), Redis writes every command to the file before it
-replies; the fsync follows within a second. A redis-server process that dies (SIGKILL,
-the OOM killer) loses nothing it acknowledged: the page cache survives it. Only a host
-crash loses the unsynced tail; the chaos run simulates that one (aof.py).
+With `appendfsync always`, Redis writes and fsyncs every command before it replies: a
+redis-server process that dies (SIGKILL, the OOM killer) loses nothing it acknowledged.
+With `everysec` it writes the command to the file (the page cache, which outlives the
+process) before it replies, except while its previous once-a-second fsync still runs:
+then it holds new writes in memory for up to 2 s and replies anyway, so a process crash
+can lose those. What it has written survives the process; only a host crash loses the
+unsynced tail, which the chaos run simulates (aof.py).
 
 Without persistence, a restart empties Redis: whatever waited in a queue or a set is
 gone. Jobs a worker had already fetched still run, once.
@@ -12,6 +15,7 @@ gone. Jobs a worker had already fetched still run, once.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import redis
@@ -25,22 +29,58 @@ from tests.support.polling import wait_for
 from tests.support.redis_server import RedisServer
 
 
-def test_a_redis_process_crash_loses_no_acknowledged_enqueue_with_everysec(
+def test_with_appendfsync_always_a_redis_process_crash_loses_no_acknowledged_enqueue(
+    tmp_path: Path,
+) -> None:
+    server = RedisServer(tmp_path / "redis", appendonly=True, extra=["--appendfsync", "always"])
+    server.start()
+    try:
+        assert server.client().config_get("appendfsync") == {"appendfsync": "always"}
+        jids = _enqueue_and_crash(server, lambda client: None)
+        assert _queued_jids(server) == set(jids)
+    finally:
+        server.stop()
+
+
+def test_with_everysec_a_redis_process_crash_keeps_every_enqueue_redis_wrote_to_its_file(
     own_redis_server: RedisServer,
 ) -> None:
-    client = own_redis_server.client()
-    assert client.config_get("appendfsync") == {"appendfsync": "everysec"}
-    sidequest.configure(own_redis_server.url)
+    assert own_redis_server.client().config_get("appendfsync") == {"appendfsync": "everysec"}
+
+    def written(client: redis.Redis) -> None:
+        # Not fsynced yet (that waits for the next second), only handed to the kernel.
+        wait_for(
+            lambda: int(client.info("persistence")["aof_buffer_length"]) == 0,
+            timeout=5,
+            message="Redis to write its AOF buffer to the file",
+        )
+
+    jids = _enqueue_and_crash(own_redis_server, written)
+    assert _queued_jids(own_redis_server) == set(jids)
+
+
+def _enqueue_and_crash(
+    server: RedisServer, before_crash: Callable[[redis.Redis], None]
+) -> list[str]:
+    sidequest.configure(server.url)
     try:
         jids = jobs.RecordJob.perform_bulk([[n] for n in range(5000)])
     finally:
         set_adapter(None)
-    # SIGKILL right after the last reply, long before the next fsync.
-    own_redis_server.stop(kill=True)
-    own_redis_server.start()
-    client = own_redis_server.client()
-    stored = {json.loads(raw)["jid"] for raw in client.lrange(keys.queue("default"), 0, -1)}
-    assert stored == set(jids)
+    client = server.client()
+    before_crash(client)
+    client.close()
+    server.stop(kill=True)
+    server.start()
+    return jids
+
+
+def _queued_jids(server: RedisServer) -> set[str]:
+    client = server.client()
+    try:
+        return {json.loads(raw)["jid"] for raw in client.lrange(keys.queue("default"), 0, -1)}
+    finally:
+        client.close()
 
 
 def test_without_persistence_a_restart_loses_waiting_jobs_and_workers_carry_on(
