@@ -36,6 +36,7 @@ from sidequest.connection import connect, redact
 from sidequest.errors import ConfigError, SerializationError, SidequestError
 from sidequest.generator import generate_job
 from sidequest.middleware import Middleware
+from sidequest.runtime import affinity
 from sidequest.runtime.launcher import Launcher
 
 EX_CONFIG = 78
@@ -71,6 +72,7 @@ def main() -> None:
 @click.option("--redis-url", help="overrides REDIS_URL")
 @click.option("--log-format", type=click.Choice(["text", "json"]))
 @click.option("--log-level")
+@click.option("--cpus", help="pin the process to these CPUs, as taskset: 0 or 0,2-3")
 def worker(
     config_file: str | None,
     requires: tuple[str, ...],
@@ -81,6 +83,7 @@ def worker(
     redis_url: str | None,
     log_format: str | None,
     log_level: str | None,
+    cpus: str | None,
 ) -> None:
     """Run a worker process."""
     overrides: dict[str, Any] = {
@@ -91,6 +94,7 @@ def worker(
         "redis_url": redis_url,
         "log_format": log_format,
         "log_level": log_level,
+        "cpus": cpus,
     }
     if requires:
         overrides["require"] = list(requires)
@@ -107,6 +111,7 @@ def run_worker(settings: Settings, middleware: Sequence[Middleware] = ()) -> int
     signal.signal(signal.SIGINT, _exit_while_booting)
     try:
         logs.configure(settings.log_format, settings.log_level)
+        affinity.pin(settings.cpus)
         load_modules(settings.require)
         sidequest.configure(settings.redis_url)
         launcher = Launcher(settings, list(middleware))

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -63,6 +63,8 @@ class Settings:
     scheduler_max_sleep: float = 1.0
     log_format: str = "text"
     log_level: str = "INFO"
+    #: CPUs the worker process runs on (taskset's "0,2-3"); empty: wherever the OS likes
+    cpus: tuple[int, ...] = ()
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -127,6 +129,7 @@ _FILE_KEYS = {
     "redis_url": "redis_url",
     "log_format": "log_format",
     "log_level": "log_level",
+    "cpus": "cpus",
 }
 
 _ENVIRONMENT = {
@@ -146,6 +149,7 @@ _ENVIRONMENT = {
     "SIDEQUEST_LOG_FORMAT": "log_format",
     "SIDEQUEST_LOG_LEVEL": "log_level",
     "LOG_FORMAT": "log_format",
+    "SIDEQUEST_CPUS": "cpus",
 }
 
 
@@ -184,6 +188,35 @@ def parse_queues(entries: Sequence[object]) -> tuple[QueueSpec, ...]:
     if not specs:
         raise ConfigError("the queue list is empty")
     return tuple(specs.values())
+
+
+def parse_cpus(value: object) -> tuple[int, ...]:
+    """CPU numbers from "0,2-3", 3 or [0, "2-3"]; ConfigError when it is not a CPU list."""
+    if isinstance(value, bool):
+        raise ConfigError(f"cpus: not a CPU list: {value!r}")
+    if isinstance(value, int):
+        parts: Iterable[object] = [value]
+    elif isinstance(value, str):
+        parts = [part for part in value.replace(" ", "").split(",") if part]
+    elif isinstance(value, list | tuple):
+        parts = value
+    else:
+        raise ConfigError(f"cpus: not a CPU list: {value!r}")
+    cpus: set[int] = set()
+    for part in parts:
+        cpus.update(_cpu_range(part))
+    return tuple(sorted(cpus))
+
+
+def _cpu_range(part: object) -> range:
+    text = str(part).strip()
+    low, dash, high = text.partition("-")
+    if not low.isdigit() or (dash and not high.isdigit()):
+        raise ConfigError(f"cpus: {text!r} is not a CPU number or a range like 0-3")
+    first, last = int(low), int(high) if dash else int(low)
+    if last < first:
+        raise ConfigError(f"cpus: the range {text!r} runs backwards")
+    return range(first, last + 1)
 
 
 def read_file(path: str | Path) -> dict[str, Any]:
@@ -273,6 +306,8 @@ def _coerce(values: Mapping[str, Any]) -> dict[str, Any]:
                 if not isinstance(entries, Sequence):
                     raise ConfigError(f"queues must be a list (got {value!r})")
                 result[name] = parse_queues(entries)
+            elif name == "cpus":
+                result[name] = parse_cpus(value)
             elif name in ("labels", "require"):
                 items = value.split(",") if isinstance(value, str) else value
                 result[name] = tuple(str(item).strip() for item in items if str(item).strip())

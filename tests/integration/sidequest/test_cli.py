@@ -407,3 +407,31 @@ def test_a_worker_stopped_while_it_waits_for_redis_exits_cleanly(
 
     # A stop request at boot is a normal stop (status 0), not death by signal (-15).
     assert worker.wait(10) == 0
+
+
+def _allowed_cpus_of_every_thread(pid: int) -> set[str]:
+    allowed = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for line in (task / "status").read_text().splitlines():
+            if line.startswith("Cpus_allowed_list:"):
+                allowed.add(line.split(":", 1)[1].strip())
+    return allowed
+
+
+def test_a_worker_with_cpus_runs_every_thread_on_those_cpus(
+    redis_url: str, redis_client: redis.Redis, start_worker: Callable[..., WorkerProcess]
+) -> None:
+    cpu = str(min(os.sched_getaffinity(0)))
+    worker = start_worker(redis_url, "--cpus", cpu)
+    wait_for(lambda: redis_client.smembers(keys.PROCESSES), message="the worker's heartbeat")
+
+    # Processors, fetcher, waiters, heartbeat: all of them started, all of them pinned.
+    assert len(list(Path(f"/proc/{worker.pid}/task").iterdir())) > 5
+    assert _allowed_cpus_of_every_thread(worker.pid) == {cpu}
+
+
+def test_a_worker_refuses_cpus_it_may_not_use_naming_those_it_may(redis_url: str) -> None:
+    result = sidequest("worker", "--cpus", "4095", redis_url=redis_url)
+
+    line = assert_one_line_error(result, EX_CONFIG)
+    assert "may not run on CPU 4095" in line and "it may use" in line

@@ -246,3 +246,48 @@ def test_the_machine_environment_does_not_leak_into_an_explicit_environ(
     monkeypatch.setenv("SIDEQUEST_CONCURRENCY", "77")
     assert build_settings(environ={}).concurrency == 5
     assert build_settings().concurrency == 77
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("cpus: 1", (1,)),
+        ("cpus: '0,2-3'", (0, 2, 3)),
+        ("cpus: [3, '0-1']", (0, 1, 3)),
+        ("cpus: ' 1 , 1 '", (1,)),
+        ("cpus: ''", ()),
+    ],
+)
+def test_cpus_are_read_in_tasksets_notation_or_as_a_list(
+    tmp_path: Path, line: str, expected: tuple[int, ...]
+) -> None:
+    settings = build_settings(config_file=_file(tmp_path, line + "\n"), environ={})
+    assert settings.cpus == expected
+
+
+def test_cpus_default_to_none_and_come_from_the_environment() -> None:
+    assert build_settings(environ={}).cpus == ()
+    assert build_settings(environ={"SIDEQUEST_CPUS": "0-2"}).cpus == (0, 1, 2)
+
+
+@pytest.mark.parametrize(
+    ("value", "complaint"),
+    [
+        ("x", "'x' is not a CPU number"),
+        ("-1", "'-1' is not a CPU number"),
+        ("3-1", "runs backwards"),
+        ("1-", "'1-' is not a CPU number"),
+        ("1.5", "'1.5' is not a CPU number"),
+    ],
+)
+def test_a_bad_cpu_list_is_a_config_error_saying_what_is_wrong(value: str, complaint: str) -> None:
+    with pytest.raises(ConfigError, match="cpus: ") as raised:
+        build_settings(environ={"SIDEQUEST_CPUS": value})
+    assert complaint in str(raised.value)
+
+
+def test_cpus_that_are_no_list_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not a CPU list"):
+        build_settings(config_file=_file(tmp_path, "cpus: {a: 1}\n"), environ={})
+    with pytest.raises(ConfigError, match="not a CPU list"):
+        build_settings(config_file=_file(tmp_path, "cpus: true\n"), environ={})
