@@ -208,15 +208,26 @@ def parse_cpus(value: object) -> tuple[int, ...]:
     return tuple(sorted(cpus))
 
 
+#: the highest CPU number accepted: past any machine's, and a typo like "0-99999999"
+#: would otherwise build a set of a hundred million numbers before pin() refused it
+MAX_CPU = 65_535
+
+
 def _cpu_range(part: object) -> range:
     text = str(part).strip()
     low, dash, high = text.partition("-")
-    if not low.isdigit() or (dash and not high.isdigit()):
+    if not _ascii_digits(low) or (dash and not _ascii_digits(high)):
         raise ConfigError(f"cpus: {text!r} is not a CPU number or a range like 0-3")
     first, last = int(low), int(high) if dash else int(low)
     if last < first:
         raise ConfigError(f"cpus: the range {text!r} runs backwards")
+    if last > MAX_CPU:
+        raise ConfigError(f"cpus: {text!r} goes past CPU {MAX_CPU}")
     return range(first, last + 1)
+
+
+def _ascii_digits(text: str) -> bool:
+    return text.isascii() and text.isdigit()
 
 
 def read_file(path: str | Path) -> dict[str, Any]:

@@ -175,24 +175,22 @@ class ChaosRun:
         # appendfsync everysec: Redis may hold the last writes in memory while an fsync
         # runs; once they are written, an fsync follows within about two seconds.
         wait_for(
-            lambda: self._aof("aof_buffer_length") == 0,
+            lambda: self._aof_state()[0] == 0,
             timeout=15,
             message="Redis to write the enqueues to its AOF",
         )
         written = time.time()
         wait_for(
-            lambda: (
-                time.time() > written + 2.5
-                and self._aof("aof_pending_bio_fsync") == 0
-                and self._aof("aof_buffer_length") == 0
-            ),
+            lambda: time.time() > written + 2.5 and self._aof_state() == (0, 0),
             timeout=15,
             message="the enqueues to be fsynced",
         )
         return jobs
 
-    def _aof(self, field: str) -> int:
-        return int(self.client.info("persistence")[field])
+    def _aof_state(self) -> tuple[int, int]:
+        """(bytes Redis holds unwritten, fsyncs pending), from one INFO call."""
+        info = self.client.info("persistence")
+        return int(info["aof_buffer_length"]), int(info["aof_pending_bio_fsync"])
 
     def _slots(self) -> list[Slot]:
         config = self.config

@@ -34,9 +34,14 @@ def pin(cpus: tuple[int, ...]) -> None:
             f"cpus: this process may not run on CPU {', '.join(map(str, refused))} "
             f"(it may use {_ranges(sorted(allowed))})"
         )
-    for thread in _thread_ids():
-        with contextlib.suppress(ProcessLookupError):  # the thread ended meanwhile
-            os.sched_setaffinity(thread, cpus)
+    try:
+        for thread in _thread_ids():
+            with contextlib.suppress(ProcessLookupError):  # the thread ended meanwhile
+                os.sched_setaffinity(thread, cpus)
+    except OSError as error:
+        # A cpuset changed under us, or a seccomp/container policy forbids the call.
+        reason = error.strerror or error
+        raise ConfigError(f"cpus: cannot pin this process to {cpus}: {reason}") from None
 
 
 def _thread_ids() -> list[int]:

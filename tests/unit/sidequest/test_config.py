@@ -278,6 +278,8 @@ def test_cpus_default_to_none_and_come_from_the_environment() -> None:
         ("3-1", "runs backwards"),
         ("1-", "'1-' is not a CPU number"),
         ("1.5", "'1.5' is not a CPU number"),
+        ("\u00b2", "is not a CPU number"),
+        ("0-99999999", "goes past CPU 65535"),
     ],
 )
 def test_a_bad_cpu_list_is_a_config_error_saying_what_is_wrong(value: str, complaint: str) -> None:

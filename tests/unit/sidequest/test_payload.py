@@ -215,7 +215,7 @@ def test_decode_backtrace_of_garbage_is_empty(value: object) -> None:
     assert payload.decode_backtrace(value) == []
 
 
-def test_encode_writes_what_the_standard_library_writes() -> None:
+def test_encode_reads_back_as_what_the_standard_library_writes() -> None:
     standard = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     job = payload.build(
         "Reports::BuildJob",
