@@ -16,7 +16,8 @@ TEST_SYSTEM_PACKAGES := \
 	chromium=chromium \
 	sidekiq=ruby-sidekiq \
 	rackup=ruby-rack \
-	-=ruby-activejob
+	-=ruby-activejob \
+	-=ruby-pg
 
 .PHONY: help install system-packages test test-unit lint typecheck fmt dev up down scale logs bench chaos clean
 

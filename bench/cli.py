@@ -15,10 +15,18 @@ from bench.procs import AlreadyRunning
 from bench.report import render
 from bench.runner import Runner, default_paths
 from bench.samples import Results
-from bench.settings import FIGURES, Settings
+from bench.settings import FIGURES, LOGGINGS, WORKLOADS, Settings
 from bench.systems import ALL, BY_NAME
 
-QUICK = {"n": 5_000, "repeats": 1, "latency_jobs": 400, "drain_cap": 10.0, "straggler_wait": 5.0}
+QUICK = {
+    "n": 5_000,
+    "io_n": 5_000,
+    "repeats": 1,
+    "latency_jobs": 400,
+    "drain_cap": 10.0,
+    "io_drain_cap": 3.0,
+    "straggler_wait": 5.0,
+}
 
 
 def _names(value: str, allowed: Sequence[str], what: str) -> tuple[str, ...]:
@@ -51,11 +59,29 @@ def parser() -> argparse.ArgumentParser:
         help="comma-separated, default: all of " + ",".join(FIGURES),
     )
     p.add_argument(
+        "--workloads",
+        type=lambda v: _names(v, WORKLOADS, "workload"),
+        default=WORKLOADS,
+        help="what the jobs of the drains do, comma-separated, default: all of "
+        + ",".join(WORKLOADS)
+        + " (noop is figures 1-6's job; without it only the I/O drains run)",
+    )
+    p.add_argument(
+        "--logging",
+        type=lambda v: _names(v, LOGGINGS, "logging"),
+        help="log levels of the workers: quiet (no per-job lines) and/or default (each "
+        "system's own); default: noop at quiet only, the I/O workloads at both",
+    )
+    p.add_argument(
         "--quick",
         action="store_true",
         help="development mode: N=5,000, 1 repeat, shorter latency run and caps",
     )
-    p.add_argument("--n", type=int, help="jobs per drain and enqueue run (default 50,000)")
+    p.add_argument(
+        "--n",
+        type=int,
+        help="jobs per drain and enqueue run (default 50,000; I/O workloads 20,000)",
+    )
     p.add_argument("--repeats", type=int, help="repeats of every measurement (default 3)")
     p.add_argument(
         "--procs",
@@ -64,7 +90,8 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--latency-jobs", type=int, help="jobs sent at the latency rate (2,000)")
     p.add_argument("--latency-rate", type=float, help="jobs/s for the latency figure (200)")
-    p.add_argument("--drain-cap", type=float, help="seconds a drain may run (20)")
+    p.add_argument("--drain-cap", type=float, help="seconds a no-op drain may run (20)")
+    p.add_argument("--io-drain-cap", type=float, help="seconds an I/O drain may run (4)")
     p.add_argument(
         "--baseline",
         choices=[cls.name for cls in ALL],
@@ -89,16 +116,20 @@ def parser() -> argparse.ArgumentParser:
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
-    settings = Settings(systems=args.systems, figures=args.figures)
+    settings = Settings(
+        systems=args.systems, figures=args.figures, workloads=args.workloads, logging=args.logging
+    )
     if args.quick:
         settings = replace(settings, quick=True, **QUICK)  # type: ignore[arg-type]
     overrides = {
         "n": args.n,
+        "io_n": args.n,
         "repeats": args.repeats,
         "procs": args.procs,
         "latency_jobs": args.latency_jobs,
         "latency_rate": args.latency_rate,
         "drain_cap": args.drain_cap,
+        "io_drain_cap": args.io_drain_cap,
         "baseline": args.baseline,
     }
     return replace(settings, **{k: v for k, v in overrides.items() if v is not None})

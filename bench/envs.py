@@ -57,13 +57,7 @@ def ensure_venv(venv: Path, requirements: Path, log: Path) -> Path:
     return bin_dir
 
 
-def ensure_debian_package(command: str, package: str, log: Path) -> str:
-    """Path of command, installing the Debian package that ships it when missing."""
-    found = shutil.which(command)
-    if found:
-        return found
-    if os.geteuid() != 0:
-        raise Unavailable(f"{command} is missing: sudo apt-get install -y {package}")
+def _apt_install(package: str, log: Path) -> None:
     print(f"  installing Debian package {package} …", flush=True)
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     log.parent.mkdir(parents=True, exist_ok=True)
@@ -74,10 +68,36 @@ def ensure_debian_package(command: str, package: str, log: Path) -> str:
         ):
             if subprocess.run(argv, env=env, stdout=out, stderr=out, check=False).returncode:
                 raise Unavailable(f"{' '.join(argv)} failed; see {log}")
+
+
+def ensure_debian_package(command: str, package: str, log: Path) -> str:
+    """Path of command, installing the Debian package that ships it when missing."""
+    found = shutil.which(command)
+    if found:
+        return found
+    if os.geteuid() != 0:
+        raise Unavailable(f"{command} is missing: sudo apt-get install -y {package}")
+    _apt_install(package, log)
     found = shutil.which(command)
     if not found:
         raise Unavailable(f"{package} installed but {command} is not on PATH")
     return found
+
+
+def _dpkg_installed(package: str) -> bool:
+    status = output_of(["dpkg-query", "-W", "-f=${Status}", package])
+    return status.endswith("ok installed")
+
+
+def ensure_debian_library(package: str, log: Path) -> None:
+    """Install a Debian package that ships no command (a Ruby library), when missing."""
+    if _dpkg_installed(package):
+        return
+    if os.geteuid() != 0:
+        raise Unavailable(f"{package} is missing: sudo apt-get install -y {package}")
+    _apt_install(package, log)
+    if not _dpkg_installed(package):
+        raise Unavailable(f"apt-get installed {package} but dpkg does not list it")
 
 
 def output_of(argv: list[str], env: dict[str, str] | None = None) -> str:

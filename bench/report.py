@@ -13,7 +13,9 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TypeVar
 
 from bench.samples import DelaySample, DrainSample, Results, SystemInfo
+from bench.settings import LOGGINGS, WORKLOADS
 from bench.stats import Spread
+from bench.targets import SLEEP_IDEAL_PER_PROCESS, Check, check_io
 from bench.targets import check as check_targets
 
 T = TypeVar("T")
@@ -43,6 +45,10 @@ def _mb(value: float) -> str:
 
 def _two(value: float) -> str:
     return f"{value:.2f}"
+
+
+def _percent(value: float) -> str:
+    return f"{value:.0%}"
 
 
 def _spread(spread: Spread | None, fmt: Callable[[float], str]) -> str:
@@ -90,11 +96,20 @@ class Report:
         """The ratio cell of a row: empty on the baseline's own row."""
         return "—" if info.name == self.baseline else _ratio(base, peer)
 
-    def drains(self, system: str, procs: int | None = None) -> list[DrainSample]:
+    def drains(
+        self,
+        system: str,
+        procs: int | None = None,
+        workload: str = "noop",
+        logging: str = "quiet",
+    ) -> list[DrainSample]:
+        """Drains of one configuration (figure 1's by default: the no-op job, quiet)."""
         return [
             d
             for d in self.results.drains
-            if d.system == system and (procs is None or d.procs == procs)
+            if d.system == system
+            and (procs is None or d.procs == procs)
+            and d.of(workload, logging)
         ]
 
     def delays(self, system: str, kind: str) -> list[DelaySample]:
@@ -109,16 +124,17 @@ class Report:
             f"Started {r.started}, finished {r.finished}"
             + (" (**interrupted**: partial results)" if r.interrupted else "")
             + ".  ",
-            f"N = {s['n']:,} jobs per drain and enqueue run, {s['repeats']} repeat(s); each cell "
-            "is the median over the repeats with the range in parentheses. "
-            f"Ratios are **{self.baseline} ÷ system** on the medians.",
+            f"N = {s['n']:,} jobs per drain and enqueue run"
+            + (f" ({s['io_n']:,} for the I/O workloads)" if self.io_configs() else "")
+            + f", {s['repeats']} repeat(s); each cell is the median over the repeats with the "
+            f"range in parentheses. Ratios are **{self.baseline} ÷ system** on the medians.",
             "",
         ]
         lines += [f"> **Note:** {note}  " for note in r.notes] + ([""] if r.notes else [])
         lines += self.machine() + self.system_table() + self.targets()
         lines += self.drain_table() + self.scaling_table() + self.enqueue_table()
         lines += self.latency_table() + self.schedule_table() + self.commands_table()
-        lines += self.memory_table() + self.failures()
+        lines += self.memory_table() + self.io_tables() + self.failures()
         return "\n".join(lines).rstrip() + "\n"
 
     def machine(self) -> list[str]:
@@ -136,7 +152,13 @@ class Report:
             "Every system runs the same no-op job taking one small integer "
             "(it appends a 16-byte record to a file: see bench/README.md), on queue "
             "`default`, with its own defaults except per-job logging, which is off "
-            "everywhere.",
+            "everywhere"
+            + (
+                "; in figure 7 the same job first does some I/O, at quiet and at each "
+                "system's default logging."
+                if self.io_configs()
+                else "."
+            ),
             "",
         ]
         lines += _table(("system", "what runs", "versions", "concurrency per process"), rows)
@@ -149,34 +171,23 @@ class Report:
         return [*lines, ""]
 
     def targets(self) -> list[str]:
-        checks = check_targets(self.results)
-        if not checks:
-            return []
-        rows = [(c.target, c.measured, "met" if c.met else "**not met**") for c in checks]
-        return [
-            "## sidequest's targets (issue 7)",
-            "",
-            *_table(("target", "measured (medians)", ""), rows),
-            "",
-        ]
+        return _checks("issue 7", check_targets(self.results)) + _checks(
+            "issue 13, I/O workloads", check_io(self.results)
+        )
 
     def drain_table(self) -> list[str]:
         if not self.results.drains:
             return []
         rows = []
+        # Runs of harnesses older than the CPU meter have no CPU column.
+        cpu = any(math.isfinite(d.cpu_seconds) for d in self.results.drains)
         for info in self.systems:
             for procs in sorted({d.procs for d in self.drains(info.name)}):
                 runs = self.drains(info.name, procs)
+                if not runs:
+                    continue
                 rate = self._spread(runs, lambda d: d.rate)
                 base = self._spread(self.drains(self.baseline, procs), lambda d: d.rate)
-                capped = [d for d in runs if d.done < d.target]
-                ran = "all"
-                if capped:
-                    # Per run, so the figure reads against N, not against N x repeats.
-                    typical = statistics.median(d.done for d in capped)
-                    n = runs[0].target
-                    ran = f"{len(capped)} of {len(runs)} capped, ~{typical:,.0f} of {n:,}"
-                dups = sum(d.duplicates for d in runs)
                 rows.append(
                     (
                         info.name,
@@ -184,10 +195,13 @@ class Report:
                         _spread(rate, _count),
                         _spread(self._spread(runs, lambda d: d.rate_with_boot), _count),
                         _spread(self._spread(runs, lambda d: d.boot_seconds), _two),
-                        ran + (f", {dups} duplicate runs" if dups else ""),
+                        *([_spread(self._spread(runs, lambda d: d.cpu_per_1000), _two)] * cpu),
+                        _ran(runs),
                         self._vs(info, base, rate),
                     )
                 )
+        if not rows:
+            return []
         cap = self.results.settings["drain_cap"]
         return [
             "## 1. Drain throughput (jobs/s, higher is better)",
@@ -195,7 +209,13 @@ class Report:
             f"N jobs enqueued, then the worker processes started. jobs/s = jobs run ÷ (last "
             "job's start - first job's start), from the jobs' own records; *with boot* also "
             f"counts from process spawn. A run stops {cap:.0f} s after spawn: slower systems "
-            "are measured on the jobs they ran by then (capped).",
+            "are measured on the jobs they ran by then (capped)."
+            + (
+                " CPU: the workers' CPU seconds (user + system, from /proc) per 1,000 jobs, "
+                "from each process's first job."
+                if cpu
+                else ""
+            ),
             "",
             *_table(
                 (
@@ -204,6 +224,7 @@ class Report:
                     "jobs/s",
                     "jobs/s with boot",
                     "boot s",
+                    *(["CPU s / 1,000 jobs"] * cpu),
                     "jobs run",
                     self.ratio_head,
                 ),
@@ -364,7 +385,7 @@ class Report:
         ]
 
     def commands_table(self) -> list[str]:
-        if not self.results.drains:
+        if not any(d.of("noop", "quiet") for d in self.results.drains):
             return []
         rows = []
         for info in self.systems:
@@ -437,6 +458,91 @@ class Report:
             "",
         ]
 
+    # Figure 7: the I/O workloads ---------------------------------------------------------
+
+    def io_configs(self) -> list[tuple[str, str]]:
+        """(workload, logging) of every drain set beyond figure 1's, in report order."""
+        present = {(d.workload, d.logging) for d in self.results.drains}
+        return [
+            (workload, logging)
+            for workload in WORKLOADS
+            for logging in LOGGINGS
+            if (workload, logging) in present and (workload, logging) != ("noop", "quiet")
+        ]
+
+    def io_runs(
+        self, info: SystemInfo, procs: int | None, workload: str, logging: str
+    ) -> list[DrainSample]:
+        """A system's drains of a configuration; where its default logging is its quiet
+        one (no line per job either way), its quiet runs stand for both."""
+        if logging == "default" and info.quiet_by_default:
+            logging = "quiet"
+        return self.drains(info.name, procs, workload, logging)
+
+    def io_tables(self) -> list[str]:
+        configs = self.io_configs()
+        if not configs:
+            return []
+        s = self.results.settings
+        lines = [
+            "## 7. I/O workloads (jobs/s, higher is better; CPU per job, lower is better)",
+            "",
+            "The same job, doing first: `redis`, one INCR on the benchmark Redis through a "
+            "client of its own (Sidekiq: `Sidekiq.redis`); `sleep`, 1 ms (a blocking call); "
+            "`sql`, one SELECT by primary key on PostgreSQL through a pooled connection. "
+            f"N = {s.get('io_n', s['n']):,} jobs, or fewer for a system whose no-op pace "
+            "cannot run that many within the cap (1.5x what it would run); a drain stops "
+            f"{s.get('io_drain_cap', s['drain_cap']):.0f} s after spawn. *quiet*: no per-job "
+            "log lines, as in figure 1; *default*: each system's own log level (the output "
+            "goes to a file). CPU: the workers' CPU seconds (user + system, children reaped "
+            "included, from /proc) per 1,000 jobs, from each process's first job to the end "
+            "of the drain. Redis's and PostgreSQL's own CPU is not counted.",
+            "",
+        ]
+        for workload, logging in configs:
+            lines += self.io_table(workload, logging)
+        return lines
+
+    def io_table(self, workload: str, logging: str) -> list[str]:
+        header = ["system", "processes", "jobs/s", "CPU s / 1,000 jobs"]
+        if workload == "sleep":
+            header.append("of the ideal")
+        if logging == "default":
+            header.append("÷ quiet (jobs/s)")
+        header += ["jobs run", f"{self.ratio_head} (jobs/s)", f"{self.ratio_head} (CPU/job)"]
+        rows = [
+            self.io_row(info, procs, workload, logging)
+            for info in self.systems
+            for procs in sorted({d.procs for d in self.io_runs(info, None, workload, logging)})
+        ]
+        return [f"### {workload}, {logging} logging", "", *_table(header, rows), ""]
+
+    def io_row(self, info: SystemInfo, procs: int, workload: str, logging: str) -> list[str]:
+        runs = self.io_runs(info, procs, workload, logging)
+        base_runs = self.io_runs(self._baseline_info(), procs, workload, logging)
+        rate = self._spread(runs, lambda d: d.rate)
+        cpu = self._spread(runs, lambda d: d.cpu_per_1000)
+        row = [info.name, str(procs), _spread(rate, _count), _spread(cpu, _two)]
+        if workload == "sleep":
+            ideal = SLEEP_IDEAL_PER_PROCESS * info.slots / 10 * procs
+            row.append(_spread(self._spread(runs, lambda d: d.rate / ideal), _percent))
+        if logging == "default":
+            quiet = self._spread(self.drains(info.name, procs, workload, "quiet"), lambda d: d.rate)
+            same = info.quiet_by_default
+            row.append("= quiet (same runs)" if same else _ratio(rate, quiet))
+        row += [
+            _ran(runs),
+            self._vs(info, self._spread(base_runs, lambda d: d.rate), rate),
+            self._vs(info, self._spread(base_runs, lambda d: d.cpu_per_1000), cpu),
+        ]
+        return row
+
+    def _baseline_info(self) -> SystemInfo:
+        for info in self.results.systems:
+            if info.name == self.baseline:
+                return info
+        return SystemInfo(self.baseline, "", "", None, "", "", [])
+
     def failures(self) -> list[str]:
         if not self.results.failures:
             return []
@@ -448,6 +554,31 @@ class Report:
             for f in self.results.failures
         ]
         return [*lines, ""]
+
+
+def _checks(issue: str, checks: list[Check]) -> list[str]:
+    if not checks:
+        return []
+    rows = [(c.target, c.measured, "met" if c.met else "**not met**") for c in checks]
+    return [
+        f"## sidequest's targets ({issue})",
+        "",
+        *_table(("target", "measured (medians)", ""), rows),
+        "",
+    ]
+
+
+def _ran(runs: list[DrainSample]) -> str:
+    """How many jobs ran: 'all', or how many runs the cap stopped and how far they got."""
+    capped = [d for d in runs if d.done < d.target]
+    dups = sum(d.duplicates for d in runs)
+    ran = "all"
+    if capped:
+        # Per run, so the figure reads against the backlog, not against it x repeats.
+        done = statistics.median(d.done for d in capped)
+        target = statistics.median(d.target for d in capped)
+        ran = f"{len(capped)} of {len(runs)} capped, ~{done:,.0f} of {target:,.0f}"
+    return ran + (f", {dups} duplicate runs" if dups else "")
 
 
 def _top_commands(runs: list[DrainSample], shown: int = 4) -> str:

@@ -2,16 +2,23 @@
 
 Rounds go by repeat: repeat 1 of every system, then repeat 2 of every system,
 so a slow drift of the machine (heat, page cache, another tenant) spreads over
-all systems instead of landing on the last one. A failure of one measurement
-is recorded and the run goes on; Ctrl-C stops it, keeping what was measured.
+all systems instead of landing on the last one. Within a repeat, figures 1-6
+(the no-op job) come first, system by system; then the I/O workloads, one
+(workload, logging) pair at a time over every system, so that the rows of one
+table are measured minutes apart, not half an hour. A failure of one
+measurement is recorded and the run goes on; Ctrl-C stops it, keeping what
+was measured.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime
+import math
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import asdict
 from functools import partial
@@ -19,16 +26,24 @@ from pathlib import Path
 
 from bench import procs
 from bench.envs import Unavailable
+from bench.estimate import estimate_seconds
 from bench.figures.context import Context
-from bench.figures.drain import run_drain
+from bench.figures.drain import Drain, run_drain
 from bench.figures.enqueue import run_enqueue
 from bench.figures.idle import run_idle, run_schedule
 from bench.machine import describe, load_average
+from bench.pgdb import Database
 from bench.redisd import RedisServer
 from bench.samples import Failure, Results, SystemInfo
 from bench.settings import Settings
 from bench.systems import BY_NAME
-from bench.systems.base import Paths, System
+from bench.systems.base import Paths, System, Variant
+
+# An I/O job does what the no-op job does plus its I/O, so a system does not run it
+# faster than its no-op pace: a backlog of 1.5x what that pace would run within the
+# cap keeps the slow systems busy to the end, without minutes spent enqueueing jobs
+# that no one will run (see bench/README.md).
+BACKLOG_MARGIN = 1.5
 
 
 def _now() -> str:
@@ -48,6 +63,8 @@ def _info(system: System) -> SystemInfo:
         schedule_api=system.schedule_api,
         memory_note=system.memory_note,
         notes=list(system.notes),
+        slots=system.slots,
+        quiet_by_default=system.quiet_by_default,
     )
 
 
@@ -74,6 +91,8 @@ class Runner:
             machine={},
         )
         self._fingerprints: list[str] = []
+        self.plan = settings.io_plan()
+        self.database: Database | None = None
 
     def run(self) -> Results:
         stale = procs.track_groups(self.paths.bench / ".work" / "live-groups")
@@ -84,12 +103,13 @@ class Runner:
         server = RedisServer(self.paths.bench / ".work" / f"redis-{os.getpid()}")
         try:
             systems = self._prepare()
+            self._say_estimate(systems)
             server.start()
             self.results.machine = describe(server.version())
+            self._create_database()
             ctx = Context(self.settings, self.paths, server, scratch, self.results)
             for repeat in range(1, self.settings.repeats + 1):
-                for system in systems:
-                    self._measure(ctx, system, repeat)
+                self._repeat(ctx, systems, repeat)
             self._check_unchanged(systems)
             self.results.machine["load average at the end"] = load_average()
         except (KeyboardInterrupt, procs.Interrupted) as stop:
@@ -98,9 +118,52 @@ class Runner:
         finally:
             procs.stop_all()
             server.stop()
+            self._drop_database()
             shutil.rmtree(scratch, ignore_errors=True)
             self.results.finished = _now()
         return self.results
+
+    def _repeat(self, ctx: Context, systems: list[System], repeat: int) -> None:
+        if self.settings.noop_figures:
+            for system in systems:
+                self._measure(ctx, system, repeat)
+        for workload, logging in self.plan:
+            _say(
+                f"[repeat {repeat}/{self.settings.repeats}] {workload} workload, {logging} logging"
+            )
+            for system in systems:
+                self._io_drains(ctx, system, Variant(workload, logging), repeat)
+
+    def _say_estimate(self, systems: list[System]) -> None:
+        seconds = estimate_seconds(self.settings, [s.name for s in systems])
+        minutes = f"{seconds / 60:.0f}" if seconds >= 600 else f"{seconds / 60:.1f}"
+        _say(f"estimated duration: {minutes} min (a model of this machine's earlier runs)")
+
+    def _create_database(self) -> None:
+        """The sql workload's database; without it, that workload is left out and said so."""
+        if not any(workload == "sql" for workload, _ in self.plan):
+            return
+        database = Database()
+        try:
+            database.create()
+        except Exception as error:  # no PostgreSQL: the other workloads still run
+            with contextlib.suppress(Exception):
+                database.drop()
+            message = f"no database for the sql workload: {type(error).__name__}: {error}"
+            self.results.failures.append(Failure("all", "sql", 0, message))
+            _say(f"  {message}")
+            self.plan = [(w, lg) for w, lg in self.plan if w != "sql"]
+            return
+        self.database = database
+        _say(f"created PostgreSQL database {database.name} for the sql workload")
+
+    def _drop_database(self) -> None:
+        if self.database is None:
+            return
+        try:
+            self.database.drop()
+        except Exception as error:  # never hide the run's own outcome behind cleanup
+            _say(f"  could not drop database {self.database.name}: {error}")
 
     def _prepare(self) -> list[System]:
         ready: list[System] = []
@@ -166,7 +229,9 @@ class Runner:
             self._attempt(system, "schedule", repeat, partial(self._schedule, ctx, system, repeat))
 
     def _drain(self, ctx: Context, system: System, count: int, repeat: int, mode: str) -> None:
-        sample, enqueued = run_drain(ctx, system, count, repeat, mode)
+        began = time.monotonic()
+        drain = Drain(count, self.settings.n, self.settings.drain_cap, mode)
+        sample, enqueued = run_drain(ctx, system, drain, repeat)
         self.results.drains.append(sample)
         kept = ""
         # One enqueue sample per mode and repeat: the first drain that used the mode.
@@ -179,7 +244,53 @@ class Runner:
         capped = f", capped at {sample.done}/{sample.target}" if sample.capped else ""
         _say(
             f"  drain p{count}: {sample.rate:,.0f} jobs/s{capped}, "
-            f"{sample.commands_per_job:.2f} cmds/job, boot {sample.boot_seconds:.1f} s{kept}"
+            f"{sample.commands_per_job:.2f} cmds/job, {sample.cpu_per_1000:.2f} CPU s/1000 jobs, "
+            f"boot {sample.boot_seconds:.1f} s{kept} ({time.monotonic() - began:.1f} s)"
+        )
+
+    def _io_drains(self, ctx: Context, system: System, variant: Variant, repeat: int) -> None:
+        if (
+            not variant.quiet
+            and system.quiet_by_default
+            and (variant.workload, "quiet") in self.plan
+        ):
+            _say(f"  {system.name}: default logging = quiet (no line per job): measured once")
+            return
+        if variant.workload == "sql" and self.database is not None:
+            variant = Variant(variant.workload, variant.logging, self.database.dsn)
+        for count in self.settings.procs or (1, 2):
+            step = partial(self._io_drain, ctx, system, variant, count, repeat)
+            figure = f"{variant.workload} {variant.logging} p{count}"
+            self._attempt(system, figure, repeat, step)
+
+    def _backlog(self, system: System, count: int, workload: str) -> int:
+        """Jobs to enqueue: N, or fewer where the system's no-op pace cannot reach N in the cap."""
+        n = self.settings.n_of(workload)
+        paces = [
+            d.rate
+            for d in self.results.drains
+            if d.system == system.name and d.procs == count and d.of("noop", "quiet")
+        ]
+        paces = [p for p in paces if math.isfinite(p)]
+        if workload == "noop" or not paces:
+            return n
+        reachable = BACKLOG_MARGIN * max(paces) * self.settings.cap_of(workload)
+        return min(n, max(1000, math.ceil(reachable / 1000) * 1000))
+
+    def _io_drain(
+        self, ctx: Context, system: System, variant: Variant, count: int, repeat: int
+    ) -> None:
+        began = time.monotonic()
+        n = self._backlog(system, count, variant.workload)
+        mode = "bulk" if system.bulk_api else "single"
+        drain = Drain(count, n, self.settings.cap_of(variant.workload), mode, variant)
+        sample, _ = run_drain(ctx, system, drain, repeat)
+        self.results.drains.append(sample)
+        capped = f", capped at {sample.done:,}/{sample.target:,}" if sample.capped else ""
+        _say(
+            f"  {system.name} p{count}: {sample.rate:,.0f} jobs/s{capped}, "
+            f"{sample.cpu_per_1000:.2f} CPU s/1000 jobs, boot {sample.boot_seconds:.1f} s "
+            f"({time.monotonic() - began:.1f} s)"
         )
 
     def _enqueue(self, ctx: Context, system: System, mode: str, repeat: int) -> None:

@@ -25,10 +25,24 @@ class DrainSample:
     boot_seconds: float  # workers spawned -> first job start
     capped: bool  # stopped by the time cap before all jobs ran
     commands: dict[str, int]  # INFO commandstats calls during the drain
+    # Added with the I/O workloads (issue 13); results of older harnesses load with
+    # these defaults: the no-op job at quiet logging, CPU not measured.
+    workload: str = "noop"
+    logging: str = "quiet"
+    cpu_seconds: float = math.nan  # worker CPU (/proc) from each process's first job on
+    cpu_jobs: int = 0  # jobs run over that stretch
 
     @property
     def rate(self) -> float:
         return self.done / self.seconds if self.seconds > 0 else math.nan
+
+    @property
+    def cpu_per_1000(self) -> float:
+        """Worker CPU seconds per 1,000 jobs."""
+        return self.cpu_seconds / self.cpu_jobs * 1000 if self.cpu_jobs > 0 else math.nan
+
+    def of(self, workload: str, logging: str) -> bool:
+        return self.workload == workload and self.logging == logging
 
     @property
     def rate_with_boot(self) -> float:
@@ -102,6 +116,8 @@ class SystemInfo:
     notes: list[str]
     versions: dict[str, str] = field(default_factory=dict)
     unavailable: str | None = None
+    slots: int = 10  # jobs in flight per process (the sleep workload's ideal)
+    quiet_by_default: bool = False  # default logging = quiet: measured once, shown in both
 
 
 @dataclass

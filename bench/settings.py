@@ -1,4 +1,4 @@
-"""What a run measures: systems, figures, sizes. Built by bench.cli from the command line."""
+"""What a run measures: systems, figures, workloads, sizes. Built by bench.cli."""
 
 from __future__ import annotations
 
@@ -8,6 +8,12 @@ FIGURES = ("drain", "enqueue", "latency", "schedule", "commands", "memory")
 # Figures measured from drain runs (commands per job is read during the drain).
 DRAIN_FIGURES = frozenset({"drain", "commands"})
 
+# What a job does (bench/agents/workload.py): noop is figure 1's job; the others do I/O.
+WORKLOADS = ("noop", "redis", "sleep", "sql")
+IO_WORKLOADS = ("redis", "sleep", "sql")
+# quiet: per-job log lines off everywhere (figure 1 as always); default: each system's own level.
+LOGGINGS = ("quiet", "default")
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -15,7 +21,7 @@ class Settings:
     figures: tuple[str, ...] = FIGURES
     n: int = 50_000
     repeats: int = 3
-    # None: each system's own process counts (1 and 2; sidequest adds 4).
+    # None: each system's own process counts (1 and 2; sidequest adds 4 for noop).
     procs: tuple[int, ...] | None = None
     latency_jobs: int = 2_000
     latency_rate: float = 200.0
@@ -30,6 +36,13 @@ class Settings:
     straggler_wait: float = 10.0
     baseline: str = "sidequest"
     quick: bool = False
+    workloads: tuple[str, ...] = WORKLOADS
+    # None: noop at quiet only (figure 1, comparable with earlier runs), the I/O
+    # workloads at both; given: every workload at these.
+    logging: tuple[str, ...] | None = None
+    # Jobs per I/O drain, and its cap: see bench/README.md for why these sizes.
+    io_n: int = 20_000
+    io_drain_cap: float = 4.0
 
     def wants(self, figure: str) -> bool:
         return figure in self.figures
@@ -37,3 +50,30 @@ class Settings:
     @property
     def drains(self) -> bool:
         return bool(DRAIN_FIGURES & set(self.figures))
+
+    @property
+    def noop_figures(self) -> bool:
+        """Figures 1-6 (the no-op job at quiet logging) are part of this run."""
+        return "noop" in self.workloads and "quiet" in self.loggings_of("noop")
+
+    def loggings_of(self, workload: str) -> tuple[str, ...]:
+        if self.logging is not None:
+            return self.logging
+        return ("quiet",) if workload == "noop" else LOGGINGS
+
+    def io_plan(self) -> list[tuple[str, str]]:
+        """(workload, logging) of every drain set beyond figure 1's, in measuring order."""
+        if not self.drains:
+            return []
+        plan = []
+        for workload in self.workloads:
+            for logging in self.loggings_of(workload):
+                if (workload, logging) != ("noop", "quiet"):
+                    plan.append((workload, logging))
+        return plan
+
+    def n_of(self, workload: str) -> int:
+        return self.n if workload == "noop" else self.io_n
+
+    def cap_of(self, workload: str) -> float:
+        return self.drain_cap if workload == "noop" else self.io_drain_cap

@@ -1,7 +1,9 @@
-"""sidequest's performance targets (issue 7), checked against a run's medians.
+"""sidequest's performance targets (issues 7 and 13), checked against a run's medians.
 
 Each check returns the target, what was measured, and whether it was met;
-a check whose figures were not measured in this run is left out.
+a check whose figures were not measured in this run is left out. Issue 7's
+concern the no-op job at quiet logging (figures 1-6); issue 13's the I/O
+workloads (figure 7).
 """
 
 from __future__ import annotations
@@ -11,13 +13,21 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from bench.samples import Results
+from bench.samples import DrainSample, Results
 
 T = TypeVar("T")
 
 SUBJECT = "sidequest"
 PEER = "sidekiq"
 PYTHON_PEERS = ("rq", "rq-simple", "celery", "dramatiq", "arq", "huey")
+# sidequest's no-op drain before the I/O workloads existed (issue 13: no regression):
+# the medians of bench/results/2026-11-28-vm.json, on this machine kind. A run within
+# 10% of them counts as no regression: that is the spread between repeats there.
+NOOP_REFERENCE = {1: 29_029.0, 2: 65_578.0}
+NOOP_REFERENCE_RUN = "2026-11-28-vm"
+NOOP_TOLERANCE = 0.9
+# The sleep workload's ideal: 10 threads each finishing a 1 ms job back to back.
+SLEEP_IDEAL_PER_PROCESS = 10 / 0.001
 
 
 @dataclass(frozen=True)
@@ -32,10 +42,25 @@ def _median(items: Iterable[T], value: Callable[[T], float]) -> float | None:
     return statistics.median(values) if values else None
 
 
-def _drain(results: Results, system: str, procs: int) -> float | None:
-    return _median(
-        (d for d in results.drains if d.system == system and d.procs == procs), lambda d: d.rate
-    )
+def _drain(
+    results: Results, system: str, procs: int, workload: str = "noop", logging: str = "quiet"
+) -> float | None:
+    return _median(_runs(results, system, procs, workload, logging), lambda d: d.rate)
+
+
+def _runs(
+    results: Results, system: str, procs: int, workload: str, logging: str
+) -> list[DrainSample]:
+    """A system's drains of one configuration; a system whose default logging is its
+    quiet one was measured once, at quiet, for both."""
+    found = [d for d in results.drains if d.system == system and d.procs == procs]
+    if logging == "default" and _quiet_by_default(results, system):
+        logging = "quiet"
+    return [d for d in found if d.of(workload, logging)]
+
+
+def _quiet_by_default(results: Results, system: str) -> bool:
+    return any(s.name == system and s.quiet_by_default for s in results.systems)
 
 
 def _drain_checks(results: Results) -> list[Check]:
@@ -87,7 +112,7 @@ def _delay_checks(results: Results) -> list[Check]:
 
 def _other_checks(results: Results) -> list[Check]:
     checks = []
-    drains = [d for d in results.drains if d.system == SUBJECT]
+    drains = [d for d in results.drains if d.system == SUBJECT and d.of("noop", "quiet")]
     if drains:
         worst = max(
             statistics.median(d.commands_per_job for d in drains if d.procs == procs)
@@ -108,4 +133,92 @@ def _other_checks(results: Results) -> list[Check]:
 
 
 def check(results: Results) -> list[Check]:
+    """Issue 7's targets."""
     return _drain_checks(results) + _delay_checks(results) + _other_checks(results)
+
+
+# Issue 13: the I/O workloads ---------------------------------------------------------------
+
+
+def _vs_sidekiq(results: Results, workload: str, least: float) -> list[Check]:
+    checks = []
+    for logging in ("quiet", "default"):
+        for procs in (1, 2):
+            ours = _drain(results, SUBJECT, procs, workload, logging)
+            theirs = _drain(results, PEER, procs, workload, logging)
+            if ours is None or not theirs:
+                continue
+            ratio = ours / theirs
+            checks.append(
+                Check(
+                    f"{workload}: >= {least:g}x Sidekiq, {procs} process(es), {logging} logging",
+                    f"{ours:,.0f} vs {theirs:,.0f} jobs/s = {ratio:.2f}x",
+                    ratio >= least,
+                )
+            )
+    return checks
+
+
+def _sleep_checks(results: Results) -> list[Check]:
+    checks = []
+    for logging in ("quiet", "default"):
+        ours = _drain(results, SUBJECT, 1, "sleep", logging)
+        if ours is None:
+            continue
+        share = ours / SLEEP_IDEAL_PER_PROCESS
+        checks.append(
+            Check(
+                f"sleep: >= 90% of the ideal (10 threads / 1 ms), 1 process, {logging} logging",
+                f"{ours:,.0f} of {SLEEP_IDEAL_PER_PROCESS:,.0f} jobs/s = {share:.0%}",
+                share >= 0.9,
+            )
+        )
+    return checks
+
+
+def _logging_cost_checks(results: Results) -> list[Check]:
+    checks = []
+    for procs in (1, 2):
+        quiet = _drain(results, SUBJECT, procs, "redis", "quiet")
+        loud = _drain(results, SUBJECT, procs, "redis", "default")
+        if not quiet or loud is None:
+            continue
+        cost = 1 - loud / quiet
+        checks.append(
+            Check(
+                f"redis: INFO logging costs <= 10% against quiet, {procs} process(es)",
+                f"{loud:,.0f} vs {quiet:,.0f} jobs/s: {cost:.1%} fewer",
+                cost <= 0.10,
+            )
+        )
+    return checks
+
+
+def _noop_regression_checks(results: Results) -> list[Check]:
+    checks = []
+    for procs, before in NOOP_REFERENCE.items():
+        ours = _drain(results, SUBJECT, procs)
+        if ours is None:
+            continue
+        change = ours / before - 1
+        checks.append(
+            Check(
+                f"noop: no regression, {procs} process(es) (within 10% of {NOOP_REFERENCE_RUN})",
+                f"{ours:,.0f} vs {before:,.0f} jobs/s = {change:+.1%}",
+                ours >= NOOP_TOLERANCE * before,
+            )
+        )
+    return checks
+
+
+def check_io(results: Results) -> list[Check]:
+    """Issue 13's targets: only when the run measured an I/O workload."""
+    if not any(d.workload != "noop" for d in results.drains):
+        return []
+    return (
+        _vs_sidekiq(results, "redis", 2.0)
+        + _sleep_checks(results)
+        + _vs_sidekiq(results, "sql", 1.5)
+        + _noop_regression_checks(results)
+        + _logging_cost_checks(results)
+    )

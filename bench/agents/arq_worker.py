@@ -1,8 +1,8 @@
-"""Starts an arq worker with logging at WARNING.
+"""Starts an arq worker with logging at WARNING (the benchmark's quiet logging).
 
 The ``arq`` command line logs two INFO lines per job and has no switch to turn
-them off; every other system runs without per-job log lines here, so arq is
-started through its documented ``run_worker`` API instead.
+them off, so quiet runs start arq through its documented ``run_worker`` API
+instead; default-logging runs use the ``arq`` command itself.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ import os
 
 from celery import Celery  # type: ignore[import-not-found]
 
-from bench.agents.record import record
+from bench.agents.workload import job
 
 app = Celery("bench", broker=os.environ["REDIS_URL"])
 app.conf.task_default_queue = "default"
@@ -20,7 +20,7 @@ app.conf.broker_connection_retry_on_startup = True
 
 
 def _noop(n: int) -> None:
-    record(n)
+    job(n)
 
 
 noop = app.task(name="noop")(_noop)

@@ -7,13 +7,13 @@ import os
 import dramatiq  # type: ignore[import-not-found]
 from dramatiq.brokers.redis import RedisBroker  # type: ignore[import-not-found]
 
-from bench.agents.record import record
+from bench.agents.workload import job
 
 dramatiq.set_broker(RedisBroker(url=os.environ["REDIS_URL"]))
 
 
 def _noop(n: int) -> None:
-    record(n)
+    job(n)
 
 
 noop = dramatiq.actor(_noop, actor_name="noop", queue_name="default")

@@ -6,13 +6,13 @@ import os
 
 from huey import RedisHuey  # type: ignore[import-not-found]
 
-from bench.agents.record import record
+from bench.agents.workload import job
 
 huey = RedisHuey("bench", url=os.environ["REDIS_URL"])
 
 
 def _noop(n: int) -> None:
-    record(n)
+    job(n)
 
 
 noop = huey.task(name="noop")(_noop)

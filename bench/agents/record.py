@@ -1,4 +1,4 @@
-"""What every benchmark job does: append one fixed-size record to a file.
+"""What every benchmark job ends with: append one fixed-size record to a file.
 
 A record is 16 bytes, ``<qd``: the job's integer argument and the wall-clock
 time (``time.time()``) at which the job body started. The Ruby side
@@ -29,10 +29,14 @@ ENV_VAR = "BENCH_RECORD"
 _fd: int | None = None
 
 
-def record(n: int) -> None:
-    """Append (n, now) to the file named by $BENCH_RECORD."""
+def record(n: int, started: float | None = None) -> None:
+    """Append (n, started) to the file named by $BENCH_RECORD; started defaults to now.
+
+    A job with a workload (bench.agents.workload) passes the time it started,
+    read before its I/O, so that start latency keeps its meaning.
+    """
     global _fd
     if _fd is None:
         # Two threads may race here and both open: harmless, both descriptors append.
         _fd = os.open(os.environ[ENV_VAR], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    os.write(_fd, RECORD.pack(n, time.time()))
+    os.write(_fd, RECORD.pack(n, time.time() if started is None else started))

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bench.agents.record import record
+from bench.agents.workload import job
 
 
 def noop(n: int) -> None:
-    record(n)
+    job(n)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 import sidequest
-from bench.agents.record import record
+from bench.agents.workload import job
 from sidequest import Job
 
 sidequest.configure(redis_url=os.environ["REDIS_URL"])
@@ -15,4 +15,4 @@ class NoopJob(Job):
     queue = "default"
 
     def perform(self, n: int) -> None:
-        record(n)
+        job(n)

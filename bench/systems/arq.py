@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench.systems.base import Launch, Paths, PythonPeer, agent_env
+from bench.systems.base import Launch, Paths, PythonPeer, Variant
 
 
 class Arq(PythonPeer):
@@ -18,13 +18,17 @@ class Arq(PythonPeer):
         "queue_read_limit (100 with max_jobs=10) job ids, which caps a process near "
         "200 jobs/s with the defaults used here.",
         "arq keeps each job's result for 1 hour by default (one more key per job).",
-        "Started through arq.worker.run_worker with logging at WARNING: the `arq` "
-        "command logs two lines per job and has no switch to stop that.",
+        "Quiet runs start it through arq.worker.run_worker with logging at WARNING: the "
+        "`arq` command logs two lines per job and has no switch to stop that; default "
+        "runs use the `arq` command.",
     )
     venv = "arq"
     client_module = "bench.agents.arq_client"
-    packages = ("arq", "redis", "hiredis")
+    packages = ("arq", "redis", "hiredis", "psycopg", "psycopg-pool")
 
-    def worker(self, paths: Paths, redis_url: str, record: Path) -> Launch:
-        argv = [str(self.bin(paths) / "python"), "-m", "bench.agents.arq_worker"]
-        return Launch(argv, agent_env(paths, redis_url, record))
+    def worker(self, paths: Paths, redis_url: str, record: Path, variant: Variant) -> Launch:
+        if variant.quiet:
+            argv = [str(self.bin(paths) / "python"), "-m", "bench.agents.arq_worker"]
+        else:
+            argv = [str(self.bin(paths) / "arq"), "bench.agents.arq_jobs.WorkerSettings"]
+        return Launch(argv, self.worker_env(paths, redis_url, record, variant))

@@ -31,17 +31,50 @@ class Launch:
     env: dict[str, str]
 
 
-def agent_env(paths: Paths, redis_url: str, record: Path | None = None) -> dict[str, str]:
+@dataclass(frozen=True)
+class Variant:
+    """What the workers of one measurement run: the job's workload and the log level.
+
+    The workload reaches the job through the environment (bench/agents/workload.py),
+    so job classes and enqueue calls are the same for all; logging changes the
+    worker's command line (or, for Sidekiq, its jobs file reads BENCH_LOGGING).
+    """
+
+    workload: str = "noop"
+    logging: str = "quiet"  # "quiet": no per-job log lines; "default": the system's own level
+    pg_dsn: str | None = None  # the suite's database, for the sql workload
+
+    @property
+    def quiet(self) -> bool:
+        return self.logging == "quiet"
+
+
+NOOP_QUIET = Variant()
+# Set by the harness for the benchmark's own processes; never inherited from the caller.
+_BENCH_VARS = ("BENCH_RECORD", "BENCH_WORKLOAD", "BENCH_LOGGING", "BENCH_PG_DSN")
+
+
+def agent_env(
+    paths: Paths,
+    redis_url: str,
+    record: Path | None = None,
+    variant: Variant = NOOP_QUIET,
+    slots: int = 10,
+) -> dict[str, str]:
     """The environment of a worker or producer: ours, plus the benchmark's variables."""
-    env = {key: value for key, value in os.environ.items() if key != "VIRTUAL_ENV"}
+    env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV" and k not in _BENCH_VARS}
     env["PYTHONPATH"] = str(paths.repo)
     env["REDIS_URL"] = redis_url
     # Python warnings or bytecode writes must not differ between runs.
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     if record is not None:
         env["BENCH_RECORD"] = str(record)
-    else:
-        env.pop("BENCH_RECORD", None)
+        env["BENCH_WORKLOAD"] = variant.workload
+        env["BENCH_LOGGING"] = variant.logging
+        # Jobs in flight per process: sizes each job's connection pool (sql).
+        env["BENCH_CONCURRENCY"] = str(slots)
+        if variant.pg_dsn:
+            env["BENCH_PG_DSN"] = variant.pg_dsn
     return env
 
 
@@ -55,6 +88,13 @@ class System(ABC):
     # Which processes the idle-memory figure sums, when more than one.
     memory_note: ClassVar[str] = "1 process"
     process_counts: ClassVar[tuple[int, ...]] = (1, 2)
+    # Jobs one worker process runs at once (threads, coroutines): the sleep
+    # workload's ideal is slots / 1 ms per process.
+    slots: ClassVar[int] = 10
+    # True where the system's own default log level writes no line per job, so
+    # that its command line at default logging is the quiet one: the harness
+    # then measures it once and shows those samples in both tables.
+    quiet_by_default: ClassVar[bool] = False
     # Seconds an idle worker needs after its first job before its scheduler runs
     # at its steady pace; the scheduled-job figure waits this long first.
     schedule_warmup: ClassVar[float] = 0.0
@@ -65,8 +105,13 @@ class System(ABC):
         """Install what is missing; raise envs.Unavailable when the system cannot run."""
 
     @abstractmethod
-    def worker(self, paths: Paths, redis_url: str, record: Path) -> Launch:
+    def worker(self, paths: Paths, redis_url: str, record: Path, variant: Variant) -> Launch:
         """One worker process with the benchmark's concurrency, consuming queue 'default'."""
+
+    def worker_env(
+        self, paths: Paths, redis_url: str, record: Path, variant: Variant
+    ) -> dict[str, str]:
+        return agent_env(paths, redis_url, record, variant, self.slots)
 
     @abstractmethod
     def producer(self, paths: Paths, redis_url: str) -> Launch:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench.systems.base import Launch, Paths, PythonPeer, agent_env
+from bench.systems.base import Launch, Paths, PythonPeer, Variant
 
 
 class Celery(PythonPeer):
@@ -16,12 +16,15 @@ class Celery(PythonPeer):
     notes = (
         "No result backend; otherwise Celery's defaults (prefetch multiplier 4, "
         "early ack, gossip, mingle and heartbeats on).",
+        "Celery's worker logs at WARNING by default (no line per job), so its default-"
+        "logging rows are its quiet runs, measured once.",
     )
+    quiet_by_default = True
     venv = "celery"
     client_module = "bench.agents.celery_client"
-    packages = ("celery", "kombu", "redis", "hiredis")
+    packages = ("celery", "kombu", "redis", "hiredis", "psycopg", "psycopg-pool")
 
-    def worker(self, paths: Paths, redis_url: str, record: Path) -> Launch:
+    def worker(self, paths: Paths, redis_url: str, record: Path, variant: Variant) -> Launch:
         argv = [
             str(self.bin(paths) / "celery"),
             "-A",
@@ -33,7 +36,8 @@ class Celery(PythonPeer):
             "10",
             "--queues",
             "default",
+            # Celery's own default; spelled out so that the quiet runs say so.
             "--loglevel",
             "WARNING",
         ]
-        return Launch(argv, agent_env(paths, redis_url, record))
+        return Launch(argv, self.worker_env(paths, redis_url, record, variant))

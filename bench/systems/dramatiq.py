@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench.systems.base import Launch, Paths, PythonPeer, agent_env
+from bench.systems.base import Launch, Paths, PythonPeer, Variant
 
 
 class Dramatiq(PythonPeer):
@@ -17,12 +17,15 @@ class Dramatiq(PythonPeer):
     notes = (
         "Each Dramatiq worker process here is the `dramatiq` command with one worker "
         "process under it, so '2 processes' means two such commands.",
+        "Dramatiq logs no line per job at its default level (INFO) and has no quieter "
+        "switch, so its default-logging rows are its quiet runs, measured once.",
     )
+    quiet_by_default = True
     venv = "dramatiq"
     client_module = "bench.agents.dramatiq_client"
-    packages = ("dramatiq", "redis", "hiredis")
+    packages = ("dramatiq", "redis", "hiredis", "psycopg", "psycopg-pool")
 
-    def worker(self, paths: Paths, redis_url: str, record: Path) -> Launch:
+    def worker(self, paths: Paths, redis_url: str, record: Path, variant: Variant) -> Launch:
         argv = [
             str(self.bin(paths) / "dramatiq"),
             "bench.agents.dramatiq_jobs",
@@ -33,4 +36,4 @@ class Dramatiq(PythonPeer):
             "--queues",
             "default",
         ]
-        return Launch(argv, agent_env(paths, redis_url, record))
+        return Launch(argv, self.worker_env(paths, redis_url, record, variant))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench.systems.base import Launch, Paths, PythonPeer, agent_env
+from bench.systems.base import Launch, Paths, PythonPeer, Variant
 
 
 class Huey(PythonPeer):
@@ -16,9 +16,9 @@ class Huey(PythonPeer):
     notes = ("Huey acknowledges nothing: a job popped by a worker that dies is lost.",)
     venv = "huey"
     client_module = "bench.agents.huey_client"
-    packages = ("huey", "redis", "hiredis")
+    packages = ("huey", "redis", "hiredis", "psycopg", "psycopg-pool")
 
-    def worker(self, paths: Paths, redis_url: str, record: Path) -> Launch:
+    def worker(self, paths: Paths, redis_url: str, record: Path, variant: Variant) -> Launch:
         argv = [
             str(self.bin(paths) / "huey_consumer"),
             "bench.agents.huey_jobs.huey",
@@ -26,6 +26,7 @@ class Huey(PythonPeer):
             "10",
             "--worker-type",
             "thread",
-            "--quiet",
         ]
-        return Launch(argv, agent_env(paths, redis_url, record))
+        if variant.quiet:
+            argv.append("--quiet")  # default: INFO, two lines per task
+        return Launch(argv, self.worker_env(paths, redis_url, record, variant))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar
 
-from bench.systems.base import Launch, Paths, PythonPeer, agent_env
+from bench.systems.base import Launch, Paths, PythonPeer, Variant
 
 
 class RQ(PythonPeer):
@@ -24,21 +24,17 @@ class RQ(PythonPeer):
     )
     venv = "rq"
     client_module = "bench.agents.rq_client"
-    packages = ("rq", "redis", "hiredis")
+    packages = ("rq", "redis", "hiredis", "psycopg", "psycopg-pool")
+    slots = 1
     worker_class: ClassVar[str | None] = None
 
-    def worker(self, paths: Paths, redis_url: str, record: Path) -> Launch:
-        argv = [
-            str(self.bin(paths) / "rq"),
-            "worker",
-            "--url",
-            redis_url,
-            "--quiet",
-            "--with-scheduler",
-        ]
+    def worker(self, paths: Paths, redis_url: str, record: Path, variant: Variant) -> Launch:
+        argv = [str(self.bin(paths) / "rq"), "worker", "--url", redis_url, "--with-scheduler"]
+        if variant.quiet:
+            argv.append("--quiet")  # default: INFO, two or three lines per job
         if self.worker_class:
             argv += ["--worker-class", self.worker_class]
-        return Launch([*argv, "default"], agent_env(paths, redis_url, record))
+        return Launch([*argv, "default"], self.worker_env(paths, redis_url, record, variant))
 
 
 class RQSimple(RQ):

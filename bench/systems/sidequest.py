@@ -14,7 +14,7 @@ import hashlib
 from pathlib import Path
 
 from bench.envs import Unavailable, output_of
-from bench.systems.base import Launch, Paths, System, agent_env, python_versions
+from bench.systems.base import Launch, Paths, System, Variant, agent_env, python_versions
 
 
 class Sidequest(System):
@@ -39,8 +39,8 @@ class Sidequest(System):
                 "`import sidequest` lacks configure/Job in .venv: the core is not installed yet"
             )
 
-    def worker_argv(self, paths: Paths) -> list[str]:
-        return [
+    def worker_argv(self, paths: Paths, variant: Variant) -> list[str]:
+        argv = [
             str(self._venv_bin(paths) / "sidequest"),
             "worker",
             "-r",
@@ -49,13 +49,17 @@ class Sidequest(System):
             "10",
             "-q",
             "default",
-            # Per-job log lines are off for every system (sidequest logs two per job at INFO).
-            "--log-level",
-            "WARNING",
         ]
+        if variant.quiet:
+            # sidequest logs two lines per job at its default level, INFO.
+            argv += ["--log-level", "WARNING"]
+        return argv
 
-    def worker(self, paths: Paths, redis_url: str, record: Path) -> Launch:
-        return Launch(self.worker_argv(paths), agent_env(paths, redis_url, record))
+    def worker(self, paths: Paths, redis_url: str, record: Path, variant: Variant) -> Launch:
+        env = self.worker_env(paths, redis_url, record, variant)
+        if not variant.quiet:
+            env.pop("SIDEQUEST_LOG_LEVEL", None)  # its default, not the caller's setting
+        return Launch(self.worker_argv(paths, variant), env)
 
     def producer(self, paths: Paths, redis_url: str) -> Launch:
         argv = [
@@ -67,7 +71,10 @@ class Sidequest(System):
         return Launch(argv, agent_env(paths, redis_url))
 
     def versions(self, paths: Paths) -> dict[str, str]:
-        found = python_versions(self._venv_bin(paths) / "python", ("sidequest", "redis", "hiredis"))
+        found = python_versions(
+            self._venv_bin(paths) / "python",
+            ("sidequest", "redis", "hiredis", "psycopg", "psycopg-pool"),
+        )
         commit = output_of(["git", "-C", str(paths.repo), "rev-parse", "--short", "HEAD"])
         if commit and "sidequest" in found:
             found["sidequest"] += f" (commit {commit}, services/ {self.fingerprint(paths)})"
