@@ -36,7 +36,8 @@ from sidequest.connection import connect, redact
 from sidequest.errors import ConfigError, SerializationError, SidequestError
 from sidequest.generator import generate_job
 from sidequest.middleware import Middleware
-from sidequest.runtime import affinity
+from sidequest.runtime import affinity, timer_slack
+from sidequest.runtime.cpu_claims import AutoPin
 from sidequest.runtime.launcher import Launcher
 
 EX_CONFIG = 78
@@ -72,7 +73,11 @@ def main() -> None:
 @click.option("--redis-url", help="overrides REDIS_URL")
 @click.option("--log-format", type=click.Choice(["text", "json"]))
 @click.option("--log-level")
-@click.option("--cpus", help="pin the process to these CPUs, as taskset: 0 or 0,2-3")
+@click.option(
+    "--cpus",
+    help="CPUs to pin the process to, as taskset: 0 or 0,2-3; auto (default): a CPU of "
+    "its own while the host's worker processes fit; off: no pinning",
+)
 def worker(
     config_file: str | None,
     requires: tuple[str, ...],
@@ -111,18 +116,31 @@ def run_worker(settings: Settings, middleware: Sequence[Middleware] = ()) -> int
     signal.signal(signal.SIGINT, _exit_while_booting)
     try:
         logs.configure(settings.log_format, settings.log_level)
-        affinity.pin(settings.cpus)
         load_modules(settings.require)
         sidequest.configure(settings.redis_url)
         launcher = Launcher(settings, list(middleware))
         launcher.check_redis()
+        # Before the launcher starts its threads, which inherit both.
+        auto_pin = _place(settings)
+        timer_slack.tighten()
     except ConfigError as error:
+        logs.flush()  # the lines logged so far come before the error
         click.echo(f"error: {error}", err=True)
         return EX_CONFIG
     launcher.install_signal_handlers()
     launcher.start()
     launcher.wait()
+    if auto_pin is not None:
+        auto_pin.stop()
     return 0
+
+
+def _place(settings: Settings) -> AutoPin | None:
+    """Pin the process to its `cpus`, or let `cpus: auto` find it a CPU of its own."""
+    if settings.cpus == "auto":
+        return AutoPin.start_if_possible(settings.cpu_claims)
+    affinity.pin(settings.cpus)
+    return None
 
 
 def _exit_while_booting(signum: int, frame: FrameType | None) -> None:

@@ -17,12 +17,15 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 
 from sidequest.connection import DEFAULT_URL, check_url
 from sidequest.errors import ConfigError
+
+#: the `cpus` setting's default: each worker process on a CPU of its own, while they fit
+AUTO_CPUS: Literal["auto"] = "auto"
 
 
 @dataclass(frozen=True)
@@ -63,8 +66,14 @@ class Settings:
     scheduler_max_sleep: float = 1.0
     log_format: str = "text"
     log_level: str = "INFO"
-    #: CPUs the worker process runs on (taskset's "0,2-3"); empty: wherever the OS likes
-    cpus: tuple[int, ...] = ()
+    #: CPUs the worker process runs on (taskset's "0,2-3"); "auto": a CPU of its own while
+    #: the host's worker processes fit its CPUs (runtime/cpu_claims.py); empty ("off"):
+    #: wherever the OS likes
+    cpus: tuple[int, ...] | Literal["auto"] = AUTO_CPUS
+    #: the directory in which `cpus: auto` processes share out the CPUs; empty: one per
+    #: host (/dev/shm/sidequest-cpus-<uid>). Set, it also pins inside containers: mount
+    #: one host directory into every worker container of the host to pin them all.
+    cpu_claims: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -130,6 +139,7 @@ _FILE_KEYS = {
     "log_format": "log_format",
     "log_level": "log_level",
     "cpus": "cpus",
+    "cpu_claims": "cpu_claims",
 }
 
 _ENVIRONMENT = {
@@ -150,6 +160,7 @@ _ENVIRONMENT = {
     "SIDEQUEST_LOG_LEVEL": "log_level",
     "LOG_FORMAT": "log_format",
     "SIDEQUEST_CPUS": "cpus",
+    "SIDEQUEST_CPU_CLAIMS": "cpu_claims",
 }
 
 
@@ -190,8 +201,13 @@ def parse_queues(entries: Sequence[object]) -> tuple[QueueSpec, ...]:
     return tuple(specs.values())
 
 
-def parse_cpus(value: object) -> tuple[int, ...]:
-    """CPU numbers from "0,2-3", 3 or [0, "2-3"]; ConfigError when it is not a CPU list."""
+def parse_cpus(value: object) -> tuple[int, ...] | Literal["auto"]:
+    """CPU numbers from "0,2-3", 3 or [0, "2-3"]; "auto"; () from "off", "none" or "".
+
+    ConfigError when it is none of these.
+    """
+    if isinstance(value, str) and value.strip().lower() in ("auto", "off", "none"):
+        return AUTO_CPUS if value.strip().lower() == "auto" else ()
     if isinstance(value, bool):
         raise ConfigError(f"cpus: not a CPU list: {value!r}")
     if isinstance(value, int):

@@ -8,6 +8,9 @@ price is the parallelism of C code that releases the GIL (compression, numpy), w
 then shares the same core; so it is off unless asked for. Give each worker process a
 core of its own: processes pinned to the same CPU share it.
 
+`cpus: auto` (runtime/cpu_claims.py) pins each worker process to a CPU of its own while
+the host's worker processes fit, which avoids both costs.
+
 Tasks (the setting itself is read by sidequest.config.parse_cpus):
 1. refuse CPUs this process may not use, naming the ones it may
 2. pin every thread of the process (threads started later inherit it)
@@ -35,13 +38,18 @@ def pin(cpus: tuple[int, ...]) -> None:
             f"(it may use {_ranges(sorted(allowed))})"
         )
     try:
-        for thread in _thread_ids():
-            with contextlib.suppress(ProcessLookupError):  # the thread ended meanwhile
-                os.sched_setaffinity(thread, cpus)
+        run_on(cpus)
     except OSError as error:
         # A cpuset changed under us, or a seccomp/container policy forbids the call.
         reason = error.strerror or error
         raise ConfigError(f"cpus: cannot pin this process to {cpus}: {reason}") from None
+
+
+def run_on(cpus: tuple[int, ...]) -> None:
+    """Set the CPUs of every thread of this process, unchecked (OSError when refused)."""
+    for thread in _thread_ids():
+        with contextlib.suppress(ProcessLookupError):  # the thread ended meanwhile
+            os.sched_setaffinity(thread, cpus)
 
 
 def _thread_ids() -> list[int]:

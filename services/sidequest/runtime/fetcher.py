@@ -42,6 +42,12 @@ logger = logging.getLogger("sidequest")
 # Without waiters (or if one failed silently) the idle fetcher still looks this often.
 IDLE_POLL_SECONDS = 2.0
 
+# How long a finished job's outcome may wait for companions before it is written, while
+# the threads still have fetched jobs to run. A round trip per finished job costs the
+# process more than the job itself when jobs wait on I/O (the fetcher would take the GIL
+# for every one); waiting for the buffer to run low writes a few at once.
+OUTCOME_LINGER_SECONDS = 0.005
+
 # The field of a landed job that another process recovered before we adopted it: not a
 # field of any in-flight hash, so every outcome written for it is refused.
 GONE = "gone:"
@@ -70,6 +76,7 @@ class Fetcher:
         self._next_reconcile = time.monotonic() + self._reconcile_every
         self._failures = 0
         self._sleeping = False
+        self._sleep_until = 0.0
         self._landing_suspects: set[bytes] = set()
         self._thread = threading.Thread(target=self._run, name="sidequest-fetcher", daemon=True)
 
@@ -80,20 +87,37 @@ class Fetcher:
         self.wakeup.set()
 
     def job_finished(self) -> None:
-        """A processor has an outcome ready: wake the fetcher only if it sleeps.
+        """A processor has an outcome ready: wake the fetcher if it has work to do.
 
         While the fetcher is in a round trip it collects outcomes on its next turn
-        anyway; skipping the Event keeps a lock and a futex wake off every job.
+        anyway; skipping the Event keeps a lock and a futex wake off every job. A
+        sleeping fetcher is woken when the threads are about to run out of fetched jobs,
+        or when it sleeps longer than an outcome may linger (it then sleeps again until
+        the linger ends, collecting the outcomes that finish meanwhile).
         """
+        if self._sleeping and (
+            self.manager.needs_refill()
+            or self._sleep_until > time.monotonic() + OUTCOME_LINGER_SECONDS
+        ):
+            self.wakeup.set()
+
+    def job_landed(self) -> None:
+        """A landed job started: adopt it and look for the ones that followed it."""
         if self._sleeping:
             self.wakeup.set()
 
     def _sleep(self, timeout: float) -> None:
+        self._sleep_until = time.monotonic() + timeout
         self._sleeping = True
         try:
-            # An outcome may have arrived after the last look, without a wake-up.
-            if not self.manager.has_outcomes():
-                self.wakeup.wait(timeout)
+            # A job may have finished after the last look, before the processor could see
+            # us sleeping: check again what it would have woken us for.
+            if timeout < IDLE_POLL_SECONDS:
+                if self.manager.needs_refill():
+                    return
+            elif self.manager.has_outcomes():
+                return
+            self.wakeup.wait(timeout)
         finally:
             self._sleeping = False
 
@@ -124,8 +148,10 @@ class Fetcher:
         if self._quiet:
             self._quiet_seen.set()
         stopping = self._stopping
-        outcomes = self.manager.take_outcomes()
         limit = 0 if self._quiet else self.manager.free_slots()
+        if self._gathered(limit):
+            return True
+        outcomes = self.manager.take_outcomes()
         if not outcomes and limit <= 0:
             if stopping:
                 return False
@@ -133,20 +159,9 @@ class Fetcher:
             self._sleep(IDLE_POLL_SECONDS)
             return True
         try:
-            if self._reconcile or time.monotonic() >= self._next_reconcile:
-                self._reconcile_inflight()
-            sent = time.perf_counter()
-            fetched = self._exchange(outcomes, limit)
-            self.manager.prefetch.observe_round_trip(time.perf_counter() - sent)
+            fetched = self._timed_exchange(outcomes, limit)
         except redis.RedisError as error:
-            self.manager.return_outcomes(outcomes)
-            self.store.skip_tokens()
-            self._reconcile = True
-            if stopping:
-                logger.error("could not write %d outcomes at shutdown: %s", len(outcomes), error)
-                return False
-            self._back_off(error)
-            return True
+            return self._exchange_failed(outcomes, error, stopping)
         if self._failures:
             logger.info("fetcher: Redis is reachable again")
             self._failures = 0
@@ -157,6 +172,52 @@ class Fetcher:
             self.gate.enter_idle()  # the queues are empty: the waiters watch them
             self._sleep(IDLE_POLL_SECONDS)
         return True
+
+    def _timed_exchange(self, outcomes: list[Outcome], limit: int) -> list[Fetched]:
+        if self._reconcile or time.monotonic() >= self._next_reconcile:
+            self._reconcile_inflight()
+        sent = time.perf_counter()
+        fetched = self._exchange(outcomes, limit)
+        self.manager.prefetch.observe_round_trip(time.perf_counter() - sent)
+        return fetched
+
+    def _exchange_failed(self, outcomes: list[Outcome], error: Exception, stopping: bool) -> bool:
+        """Keep the outcomes for the next try; False when stopping (the thread ends)."""
+        self.manager.return_outcomes(outcomes)
+        self.store.skip_tokens()
+        self._reconcile = True
+        if stopping:
+            logger.error("could not write %d outcomes at shutdown: %s", len(outcomes), error)
+            return False
+        self._back_off(error)
+        return True
+
+    def _gathered(self, limit: int) -> bool:
+        """Sleep while outcomes and free slots gather for one round trip; True if it slept.
+
+        Quiet and stopping processes write their outcomes at once.
+        """
+        if self._quiet or self._reconcile:
+            return False
+        delay = self._batch_delay(limit)
+        if delay <= 0:
+            return False
+        self._sleep(delay)
+        return True
+
+    def _batch_delay(self, limit: int) -> float:
+        """Seconds to let outcomes and free slots gather before the next round trip.
+
+        Zero when the threads are running low on fetched jobs (or some are idle), when
+        the oldest unwritten outcome has lingered long enough, or when there is nothing
+        to write and no slot to fill (the caller then sleeps as before).
+        """
+        if limit <= 0 or self.manager.needs_refill():
+            return 0.0
+        oldest = self.manager.oldest_outcome()
+        if oldest is None:
+            return IDLE_POLL_SECONDS
+        return oldest + OUTCOME_LINGER_SECONDS - time.monotonic()
 
     def _exchange(self, outcomes: list[Outcome], limit: int) -> list[Fetched]:
         ready, landing, deferred = self._sort_outcomes(outcomes)

@@ -3,12 +3,18 @@
 Text lines read `class=ProcessReportJob jid=... queue=default start` and
 `... succeeded duration=0.012`; with the JSON format (`sidequest.logs`) the same
 fields become keys: event, jid, job_class, queue, outcome, duration, error_class.
+
+While nothing but the worker's own handler (`sidequest.logs.LineBuffer`) listens to
+this logger, the lines go to it ready-made, without a LogRecord: two lines per job
+through the standard machinery cost more than an I/O-bound job. An application that
+adds a handler or a filter gets every line through `logging` as usual.
 """
 
 from __future__ import annotations
 
 import logging
 
+from sidequest import logs
 from sidequest.middleware import JobContext
 
 logger = logging.getLogger("sidequest.job")
@@ -16,19 +22,15 @@ logger = logging.getLogger("sidequest.job")
 
 class JobLog:
     def start(self, job: JobContext) -> None:
-        if logger.isEnabledFor(logging.INFO):
-            logger.info(
-                "class=%s jid=%s queue=%s start",
-                job.job_class,
-                job.jid,
-                job.queue,
-                extra={
-                    "event": "start",
-                    "jid": job.jid,
-                    "job_class": job.job_class,
-                    "queue": job.queue,
-                },
-            )
+        if not logger.isEnabledFor(logging.INFO):
+            return
+        fields = {"event": "start", "jid": job.jid, "job_class": job.job_class, "queue": job.queue}
+        message = f"class={job.job_class} jid={job.jid} queue={job.queue} start"
+        sink = logs.line_sink(logger)
+        if sink is not None:
+            sink.line("INFO", logger.name, message, fields)
+        else:
+            logger.info("%s", message, extra=fields)
 
     def finish(
         self, job: JobContext, outcome: str, duration: float, error: BaseException | None
@@ -36,7 +38,7 @@ class JobLog:
         level = logging.INFO if error is None else logging.WARNING
         if not logger.isEnabledFor(level):
             return
-        fields = {
+        fields: dict[str, object] = {
             "event": "finish",
             "jid": job.jid,
             "job_class": job.job_class,
@@ -44,28 +46,16 @@ class JobLog:
             "outcome": outcome,
             "duration": round(duration, 6),
         }
-        if error is None:
-            logger.log(
-                level,
-                "class=%s jid=%s queue=%s %s duration=%.6f",
-                job.job_class,
-                job.jid,
-                job.queue,
-                outcome,
-                duration,
-                extra=fields,
-            )
-        else:
+        message = (
+            f"class={job.job_class} jid={job.jid} queue={job.queue} {outcome} "
+            f"duration={duration:.6f}"
+        )
+        if error is not None:
             fields["error_class"] = type(error).__name__
-            logger.log(
-                level,
-                "class=%s jid=%s queue=%s %s duration=%.6f error=%s: %s",
-                job.job_class,
-                job.jid,
-                job.queue,
-                outcome,
-                duration,
-                type(error).__name__,
-                error,
-                extra=fields,
-            )
+            logger.warning("%s error=%s: %s", message, type(error).__name__, error, extra=fields)
+            return
+        sink = logs.line_sink(logger)
+        if sink is not None:
+            sink.line("INFO", logger.name, message, fields)
+        else:
+            logger.info("%s", message, extra=fields)

@@ -70,7 +70,7 @@ class Launcher:
         self.watchdog = Watchdog(settings.timeout_grace, self._abandon)
         self.executor = Executor(settings, self.middleware, self.watchdog, self.store)
         self.gate = IdleGate()
-        self.manager = Manager(settings, self.executor, self._wake_fetcher)
+        self.manager = Manager(settings, self.executor, self._wake_fetcher, self._landing_started)
         self.heartbeat = Heartbeat(
             self.store,
             settings,
@@ -122,6 +122,9 @@ class Launcher:
 
     def _wake_fetcher(self) -> None:
         self.fetcher.job_finished()
+
+    def _landing_started(self) -> None:
+        self.fetcher.job_landed()
 
     def _abandon(self, guard: object) -> None:
         self.manager.abandon(guard)  # type: ignore[arg-type]

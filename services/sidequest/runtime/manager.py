@@ -40,16 +40,25 @@ class Running:
 
 
 class Manager:
-    def __init__(self, settings: Settings, executor: Executor, wake_fetcher: Callable[[], None]):
+    def __init__(
+        self,
+        settings: Settings,
+        executor: Executor,
+        wake_fetcher: Callable[[], None],
+        wake_for_landing: Callable[[], None] | None = None,
+    ):
         self.concurrency = settings.concurrency
         self.prefetch = Prefetch(settings.concurrency, settings.prefetch)
         self.executor = executor
         self.wake_fetcher = wake_fetcher
+        self.wake_for_landing = wake_for_landing or wake_fetcher
         self._buffer: queue.SimpleQueue[Fetched | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._held = 0
         self._held_fields: set[str] = set()
         self._outcomes: deque[Outcome] = deque()
+        # When the oldest outcome not yet taken by the fetcher was added (monotonic).
+        self._outcomes_since: float | None = None
         self._running: dict[int, Running] = {}
         # Landed jobs (waiter.py) not adopted into the in-flight hash yet.
         self._unadopted: list[Fetched] = []
@@ -74,6 +83,17 @@ class Manager:
 
     def free_slots(self) -> int:
         return self.concurrency + self.prefetch.spare() - self._held
+
+    def needs_refill(self) -> bool:
+        """Whether a fetch is due: half the spare jobs are gone, or a thread is idle.
+
+        Fetching at every free slot would cost a round trip per job; fetching only when
+        the buffer is empty would leave threads waiting for the round trip. The spare
+        covers about two round trips of work (prefetch.py), so half of it is left when
+        the fetch goes out.
+        """
+        spare = self.prefetch.spare()
+        return self.concurrency + spare - self._held >= (spare + 1) // 2
 
     def dispatch(self, jobs: list[Fetched]) -> None:
         with self._lock:
@@ -109,16 +129,34 @@ class Manager:
     def take_outcomes(self) -> list[Outcome]:
         taken: list[Outcome] = []
         outcomes = self._outcomes
+        self._outcomes_since = None
         while outcomes:
             taken.append(outcomes.popleft())
+        if outcomes:  # appended while we took them: they start a new wait
+            self._outcomes_since = time.monotonic()
         return taken
 
     def has_outcomes(self) -> bool:
         return bool(self._outcomes)
 
+    def oldest_outcome(self) -> float | None:
+        """When the oldest outcome waiting for the fetcher arrived (monotonic), if any."""
+        if not self._outcomes:
+            return None
+        since = self._outcomes_since
+        return time.monotonic() if since is None else since
+
     def return_outcomes(self, outcomes: list[Outcome]) -> None:
         """Outcomes that could not be written (Redis down) go back to the front."""
         self._outcomes.extendleft(reversed(outcomes))
+        if outcomes and self._outcomes_since is None:
+            self._outcomes_since = time.monotonic()
+
+    def _add_outcome(self, outcome: Outcome) -> None:
+        """Under self._lock."""
+        if not self._outcomes:
+            self._outcomes_since = time.monotonic()
+        self._outcomes.append(outcome)
 
     def forget(self, outcomes: list[Outcome]) -> None:
         """Outcomes are written: their fields are no longer ours."""
@@ -172,7 +210,7 @@ class Manager:
         with self._lock:
             self._running.pop(guard.thread_id, None)
             self._held -= 1
-            self._outcomes.append(outcome)
+            self._add_outcome(outcome)
             self._spawn()
         logger.warning("abandoned a thread stuck past its job's timeout; started a new one")
         self.wake_fetcher()
@@ -192,7 +230,7 @@ class Manager:
             if not job.field:
                 # A landed job (waiter.py): the fetcher adopts it and looks for more. Woken
                 # here rather than by the waiter so that the job starts first.
-                self.wake_fetcher()
+                self.wake_for_landing()
             isolation.enter(alone=runs_alone(job.raw, self._max_recoveries))
             started = time.perf_counter()
             try:
@@ -211,5 +249,5 @@ class Manager:
             with self._lock:
                 running.pop(thread_id, None)
                 self._held -= 1
-                self._outcomes.append(outcome)
+                self._add_outcome(outcome)
             self.wake_fetcher()

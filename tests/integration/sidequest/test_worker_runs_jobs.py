@@ -194,3 +194,25 @@ def test_garbage_in_a_queue_goes_to_dead_and_the_worker_carries_on(
     ]
     assert {entry["args"][0] for entry in wrapped} >= {"this is not json", '["a", "list"]'}
     assert redis_client.zcard("retry") == 0
+
+
+def test_a_finished_job_is_acknowledged_at_once_while_its_neighbours_still_run(
+    enqueue_to: str, redis_client: redis.Redis, start_worker: Start
+) -> None:
+    # Outcomes wait for company only while the threads have fetched jobs left to run,
+    # and never longer than a few milliseconds: a quick job among slow ones must not
+    # stay unacknowledged (its unique lock held, its count missing) until they finish.
+    redis_client.set("test:hold", 1)
+    quick = jobs.QuickJob.perform_later(0.0)
+    for n in range(6):
+        jobs.SlowJob.perform_later(n)
+    start_worker(enqueue_to, "-c", "2", env={"SIDEQUEST_PREFETCH": "4"})
+    wait_for(lambda: redis_client.llen("test:done") == 1, message="the quick job done")
+    finished = time.monotonic()
+
+    wait_for(lambda: redis_client.get("stat:processed") == "1", timeout=2, message="its ack")
+    assert time.monotonic() - finished < 1.0
+    assert redis_client.lrange("test:done", 0, -1) == [quick.jid]
+    assert redis_client.llen("test:started") == 3  # the quick job and two slow ones
+    redis_client.delete("test:hold")
+    wait_for(lambda: redis_client.get("stat:processed") == "7", timeout=20, message="the rest")

@@ -256,18 +256,22 @@ def test_the_machine_environment_does_not_leak_into_an_explicit_environ(
         ("cpus: [3, '0-1']", (0, 1, 3)),
         ("cpus: ' 1 , 1 '", (1,)),
         ("cpus: ''", ()),
+        ("cpus: 'off'", ()),
+        ("cpus: none", ()),
+        ("cpus: Auto", "auto"),
     ],
 )
 def test_cpus_are_read_in_tasksets_notation_or_as_a_list(
-    tmp_path: Path, line: str, expected: tuple[int, ...]
+    tmp_path: Path, line: str, expected: tuple[int, ...] | str
 ) -> None:
     settings = build_settings(config_file=_file(tmp_path, line + "\n"), environ={})
     assert settings.cpus == expected
 
 
-def test_cpus_default_to_none_and_come_from_the_environment() -> None:
-    assert build_settings(environ={}).cpus == ()
+def test_cpus_default_to_auto_and_come_from_the_environment() -> None:
+    assert build_settings(environ={}).cpus == "auto"
     assert build_settings(environ={"SIDEQUEST_CPUS": "0-2"}).cpus == (0, 1, 2)
+    assert build_settings(environ={"SIDEQUEST_CPUS": "off"}).cpus == ()
 
 
 @pytest.mark.parametrize(
