@@ -84,4 +84,3 @@ def test_auto_does_not_pin_in_a_container_sharing_the_hosts_cpus(
     assert cpu_claims.why_not_auto([0, 1], directory_chosen=True) is None
     monkeypatch.setattr(cpu_claims.os, "cpu_count", lambda: 8)
     assert cpu_claims.why_not_auto([0, 1], directory_chosen=False) is None
-
