@@ -67,6 +67,10 @@ def _noop_seconds(settings: Settings, name: str, pace: Pace) -> float:
         # The first drain enqueues one at a time (figure 2's sample), later ones in bulk.
         rate = _noop_rate(pace, procs)
         seconds += _drain(pace, settings.n, settings.drain_cap, rate, index > 0, SETTLE)
+    if settings.wants("enqueue") and not settings.drains:
+        # Without drains, figure 2 runs enqueues of its own, one per mode.
+        rates = [pace.enqueue_single, *([pace.enqueue_bulk] if pace.enqueue_bulk else [])]
+        seconds += sum(PRODUCER_START + settings.n / rate for rate in rates)
     once = PRODUCER_START + pace.boot + IDLE_SETTLE + pace.stop
     if settings.wants("latency"):
         seconds += once + settings.latency_jobs / settings.latency_rate

@@ -187,7 +187,7 @@ def _logging_cost_checks(results: Results) -> list[Check]:
         checks.append(
             Check(
                 f"redis: INFO logging costs <= 10% against quiet, {procs} process(es)",
-                f"{loud:,.0f} vs {quiet:,.0f} jobs/s: {cost:.1%} fewer",
+                f"{loud:,.0f} vs {quiet:,.0f} jobs/s: costs {cost:.1%}",
                 cost <= 0.10,
             )
         )

@@ -24,7 +24,6 @@ the client library too: RQ's default worker as its command line runs it.)
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 import os
 import threading
@@ -178,6 +177,8 @@ async def async_job(ctx: dict[str, Any], n: int) -> None:
     if WORKLOAD == "redis":
         await ctx["bench_redis"].incr(COUNTER_KEY)
     elif WORKLOAD == "sleep":
+        import asyncio  # noqa: PLC0415 - loaded by arq already; thread systems never get here
+
         await asyncio.sleep(SLEEP_SECONDS)
     else:
         async with ctx["bench_pg"].connection() as conn:
