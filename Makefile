@@ -86,7 +86,7 @@ scale:
 logs:
 	$(COMPOSE) logs -f --tail=100
 
-# Benchmarks against Sidekiq and the Python peers (bench/README.md), about 40 minutes.
+# Benchmarks against Sidekiq and the Python peers (bench/README.md), about 60 minutes.
 # BENCH_ARGS=--quick for a 5-minute run, or e.g. BENCH_ARGS="--systems sidequest,sidekiq --figures drain".
 bench: install system-packages
 	$(BIN)/python -m bench $(BENCH_ARGS)
