@@ -9,13 +9,19 @@ a round trip's worth of work or threads idle (and small batches cost more comman
 
 So, unless `prefetch` is set, the process holds enough jobs to keep its threads busy
 for about two round trips, from moving averages of the job duration and the exchange
-round trip, between 1 and MAX_PREFETCH. Pure arithmetic; the manager and the fetcher
-feed it observations.
+round trip, between 1 and MAX_PREFETCH. Jobs of a few milliseconds (a Redis call, a SQL
+query, an HTTP request) want more: the fetcher goes out when half the spare jobs are
+gone (manager.py), and a round trip every few jobs costs the process more CPU than the
+jobs. So it holds at least as many as its threads finish in HOLD_SECONDS: such a job
+waits at most that long behind its neighbours, and other processes lose no more work
+than that to this one. Pure arithmetic; the manager and the fetcher feed it
+observations.
 """
 
 from __future__ import annotations
 
 MAX_PREFETCH = 100
+HOLD_SECONDS = 0.02
 _ALPHA = 0.05  # weight of a new observation in the moving averages
 
 
@@ -41,4 +47,5 @@ class Prefetch:
             return self.fixed
         per_job = max(self.job_seconds, 1e-6)
         wanted = int(self.concurrency * 2 * self.round_trip_seconds / per_job)
-        return max(1, min(MAX_PREFETCH, wanted))
+        held = int(self.concurrency * HOLD_SECONDS / per_job)
+        return max(1, min(MAX_PREFETCH, max(wanted, held)))
