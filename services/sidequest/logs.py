@@ -20,6 +20,7 @@ import os
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TextIO
@@ -80,8 +81,8 @@ class TextFormatter(logging.Formatter):
 
 #: longest an INFO line waits in memory before it is written
 FLUSH_SECONDS = 0.05
-#: a buffer this large is written at once rather than at the next flush
-FLUSH_BYTES = 256 * 1024
+#: a buffer of this many lines is written at once rather than at the next flush
+FLUSH_LINES = 2_000
 
 
 class LineBuffer(logging.StreamHandler):  # type: ignore[type-arg]
@@ -96,11 +97,12 @@ class LineBuffer(logging.StreamHandler):  # type: ignore[type-arg]
         self.setFormatter(formatter)
         self.json = isinstance(formatter, JsonFormatter)
         self._text = formatter if isinstance(formatter, TextFormatter) else None
-        self._lines: list[str] = []
-        self._size = 0
-        self._pending = threading.Condition(threading.Lock())
+        # Appends and pops of a deque are atomic, so threads add lines without a lock.
+        self._lines: deque[str] = deque()
+        self._full = threading.Event()
         self._writing = threading.Lock()
         self._flusher: threading.Thread | None = None
+        self._starting = threading.Lock()
         self._pid = os.getpid()
 
     def emit(self, record: logging.LogRecord) -> None:
@@ -140,32 +142,25 @@ class LineBuffer(logging.StreamHandler):  # type: ignore[type-arg]
 
     def flush(self) -> None:
         with self._writing:
-            with self._pending:
-                text = self._take()
-            self._write(text)
+            self._write(self._take())
 
     def _append(self, text: str) -> None:
-        with self._pending:
-            self._lines.append(text)
-            self._size += len(text)
-            if self._flusher is None:
-                self._start_flusher()
-            if len(self._lines) == 1 or self._size >= FLUSH_BYTES:
-                self._pending.notify()  # start the flush timer, or flush now
+        lines = self._lines
+        lines.append(text)
+        if self._flusher is None:
+            self._start_flusher()
+        if len(lines) >= FLUSH_LINES:
+            self._full.set()
 
     def _write_now(self, text: str) -> None:
         with self._writing:  # after the lines buffered before it, before any later ones
-            with self._pending:
-                self._lines.append(text)
-                text = self._take()
-            self._write(text)
+            self._write(self._take() + text)
 
     def _take(self) -> str:
-        """Under self._pending: empty the buffer, returning its text."""
-        text = "".join(self._lines)
-        self._lines.clear()
-        self._size = 0
-        return text
+        """Under self._writing: empty the buffer, returning its text."""
+        lines = self._lines
+        taken = [lines.popleft() for _ in range(len(lines))]
+        return "".join(taken)
 
     def _write(self, text: str) -> None:
         """Under self._writing, so that batches reach the stream in order."""
@@ -178,18 +173,19 @@ class LineBuffer(logging.StreamHandler):  # type: ignore[type-arg]
             pass  # stderr closed or gone: nothing better to do with a log line
 
     def _start_flusher(self) -> None:
-        self._flusher = threading.Thread(
-            target=self._flush_forever, name="sidequest-log", daemon=True
-        )
-        self._flusher.start()
+        with self._starting:
+            if self._flusher is not None:
+                return
+            thread = threading.Thread(target=self._flush_forever, name="sidequest-log", daemon=True)
+            thread.start()
+            self._flusher = thread
 
     def _flush_forever(self) -> None:
+        # A timed wait rather than a wake-up per batch: no lock on the job path, and no
+        # line can be missed between a look at the buffer and the wait.
         while True:
-            with self._pending:
-                if not self._lines:
-                    self._pending.wait()
-                if self._size < FLUSH_BYTES:
-                    self._pending.wait(FLUSH_SECONDS)
+            self._full.wait(FLUSH_SECONDS)
+            self._full.clear()
             self.flush()
 
 

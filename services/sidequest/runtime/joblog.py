@@ -7,12 +7,14 @@ fields become keys: event, jid, job_class, queue, outcome, duration, error_class
 While nothing but the worker's own handler (`sidequest.logs.LineBuffer`) listens to
 this logger, the lines go to it ready-made, without a LogRecord: two lines per job
 through the standard machinery cost more than an I/O-bound job. An application that
-adds a handler or a filter gets every line through `logging` as usual.
+adds a handler or a filter gets every line through `logging` as usual (from at most a
+second later: the configuration is looked at once a second).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 
 from sidequest import logs
 from sidequest.middleware import JobContext
@@ -20,13 +22,32 @@ from sidequest.middleware import JobContext
 logger = logging.getLogger("sidequest.job")
 
 
+# How long a look at the logging configuration holds: an application that adds a handler
+# while jobs run gets the lines through it from at most this much later.
+_SINK_SECONDS = 1.0
+
+
 class JobLog:
+    def __init__(self) -> None:
+        self._sink: logs.LineBuffer | None = None
+        self._sink_until = 0.0
+
+    def _direct(self) -> logs.LineBuffer | None:
+        now = time.monotonic()
+        if now >= self._sink_until:
+            self._sink = logs.line_sink(logger)
+            self._sink_until = now + _SINK_SECONDS
+        return self._sink
+
     def start(self, job: JobContext) -> None:
         if not logger.isEnabledFor(logging.INFO):
             return
-        fields = {"event": "start", "jid": job.jid, "job_class": job.job_class, "queue": job.queue}
         message = f"class={job.job_class} jid={job.jid} queue={job.queue} start"
-        sink = logs.line_sink(logger)
+        sink = self._direct()
+        if sink is not None and not sink.json:
+            sink.line("INFO", logger.name, message, {})
+            return
+        fields = {"event": "start", "jid": job.jid, "job_class": job.job_class, "queue": job.queue}
         if sink is not None:
             sink.line("INFO", logger.name, message, fields)
         else:
@@ -38,6 +59,14 @@ class JobLog:
         level = logging.INFO if error is None else logging.WARNING
         if not logger.isEnabledFor(level):
             return
+        message = (
+            f"class={job.job_class} jid={job.jid} queue={job.queue} {outcome} "
+            f"duration={duration:.6f}"
+        )
+        sink = self._direct() if error is None else None
+        if sink is not None and not sink.json:
+            sink.line("INFO", logger.name, message, {})
+            return
         fields: dict[str, object] = {
             "event": "finish",
             "jid": job.jid,
@@ -46,16 +75,10 @@ class JobLog:
             "outcome": outcome,
             "duration": round(duration, 6),
         }
-        message = (
-            f"class={job.job_class} jid={job.jid} queue={job.queue} {outcome} "
-            f"duration={duration:.6f}"
-        )
         if error is not None:
             fields["error_class"] = type(error).__name__
             logger.warning("%s error=%s: %s", message, type(error).__name__, error, extra=fields)
-            return
-        sink = logs.line_sink(logger)
-        if sink is not None:
+        elif sink is not None:
             sink.line("INFO", logger.name, message, fields)
         else:
             logger.info("%s", message, extra=fields)

@@ -80,6 +80,7 @@ def test_direct_lines_read_as_the_formatter_writes_them(
     try:
         assert logs.line_sink(logger) is None
         handler.stream = via_logging
+        job_log = JobLog()  # a fresh look at the configuration
         job_log.start(_context())
         job_log.finish(_context(), "succeeded", 0.25, None)
         handler.flush()
@@ -118,14 +119,16 @@ def test_a_large_buffer_is_written_before_the_interval_ends(
 ) -> None:
     monkeypatch.setattr(logs, "FLUSH_SECONDS", 30.0)
     handler, stream = _buffer("text")
-    message = "x" * 1000
-    for _ in range(logs.FLUSH_BYTES // 1000 + 1):
-        handler.line("INFO", "big", message, {})
-    _wait_for(stream, logs.FLUSH_BYTES // 1000 + 1)
+    for _ in range(logs.FLUSH_LINES):
+        handler.line("INFO", "big", "a line", {})
+    _wait_for(stream, logs.FLUSH_LINES)
 
 
 def test_an_application_handler_receives_job_lines_through_logging(root_logging: None) -> None:
     logs.configure("text", "INFO")
+    handler = logging.getLogger().handlers[0]
+    assert isinstance(handler, logs.LineBuffer)
+    handler.stream = io.StringIO()
     received: list[logging.LogRecord] = []
 
     class Collect(logging.Handler):
