@@ -93,19 +93,19 @@ def _redis_client() -> Any:
 def _pg_pool() -> Any:
     from psycopg_pool import ConnectionPool  # noqa: PLC0415
 
-    size = pool_size()
-    # autocommit: a SELECT outside a transaction is one round trip, as with Ruby's pg;
-    # psycopg prepares the statement on a connection after its fifth use (its default).
-    pool = ConnectionPool(
-        os.environ["BENCH_PG_DSN"],
-        min_size=size,
-        max_size=size,
-        kwargs={"autocommit": True},
-        open=True,
-        name="bench",
-    )
+    pool = ConnectionPool(os.environ["BENCH_PG_DSN"], open=True, **_pool_options())
     pool.wait(timeout=30)
     return pool
+
+
+def _pool_options() -> dict[str, Any]:
+    """What the sync and the asyncio pools share: one connection per thread or job slot.
+
+    autocommit: a SELECT outside a transaction is one round trip, as with Ruby's pg;
+    psycopg prepares the statement on a connection after its fifth use (its default).
+    """
+    size = pool_size()
+    return {"min_size": size, "max_size": size, "kwargs": {"autocommit": True}, "name": "bench"}
 
 
 def _incr(n: int) -> None:
@@ -149,15 +149,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     elif WORKLOAD == "sql":
         from psycopg_pool import AsyncConnectionPool  # noqa: PLC0415
 
-        size = pool_size()
-        pool = AsyncConnectionPool(
-            os.environ["BENCH_PG_DSN"],
-            min_size=size,
-            max_size=size,
-            kwargs={"autocommit": True},
-            open=False,
-            name="bench",
-        )
+        pool = AsyncConnectionPool(os.environ["BENCH_PG_DSN"], open=False, **_pool_options())
         await pool.open(wait=True, timeout=30)
         ctx["bench_pg"] = pool
 

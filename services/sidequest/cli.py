@@ -31,7 +31,7 @@ import redis
 import sidequest
 from sidequest import api, arguments, logs, payload
 from sidequest.client import RedisAdapter
-from sidequest.config import Settings, build_settings
+from sidequest.config import AUTO_CPUS, Settings, build_settings
 from sidequest.connection import connect, redact
 from sidequest.errors import ConfigError, SerializationError, SidequestError
 from sidequest.generator import generate_job
@@ -137,7 +137,7 @@ def run_worker(settings: Settings, middleware: Sequence[Middleware] = ()) -> int
 
 def _place(settings: Settings) -> AutoPin | None:
     """Pin the process to its `cpus`, or let `cpus: auto` find it a CPU of its own."""
-    if settings.cpus == "auto":
+    if settings.cpus == AUTO_CPUS:
         return AutoPin.start_if_possible(settings.cpu_claims)
     affinity.pin(settings.cpus)
     return None

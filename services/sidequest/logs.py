@@ -13,7 +13,6 @@ the last FLUSH_SECONDS of INFO lines.
 
 from __future__ import annotations
 
-import atexit
 import json
 import logging
 import os
@@ -95,7 +94,6 @@ class LineBuffer(logging.StreamHandler):  # type: ignore[type-arg]
     def __init__(self, stream: TextIO, formatter: TextFormatter | JsonFormatter):
         super().__init__(stream)
         self.setFormatter(formatter)
-        self.json = isinstance(formatter, JsonFormatter)
         self._text = formatter if isinstance(formatter, TextFormatter) else None
         # Appends and pops of a deque are atomic, so threads add lines without a lock.
         self._lines: deque[str] = deque()
@@ -118,7 +116,7 @@ class LineBuffer(logging.StreamHandler):  # type: ignore[type-arg]
 
     def line(self, level: str, logger: str, message: str, fields: Mapping[str, object]) -> None:
         """Buffer one INFO/DEBUG line built from its parts, as emit() would format it
-        (`fields` are what the JSON format adds to its standard keys)."""
+        (`fields` are what the JSON format adds to its standard keys; text ignores them)."""
         self._append(self.format_line(level, logger, message, fields) + self.terminator)
 
     def format_line(
@@ -201,9 +199,7 @@ def configure(log_format: str = "text", level: str = "INFO") -> None:
         formatter = TextFormatter()
     else:
         raise ConfigError(f"log format must be text or json (got {log_format!r})")
-    handler = LineBuffer(sys.stderr, formatter)
-    # logging.shutdown() flushes it at a normal exit; this covers an exit before that.
-    atexit.register(handler.flush)
+    handler = LineBuffer(sys.stderr, formatter)  # logging.shutdown() flushes it at exit
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(numeric)

@@ -5,11 +5,9 @@ the kernel wakes the next thread on another core each time, and those cross-core
 wake-ups cost more than the jobs: a process draining no-op jobs on one core runs about
 twice as many per second as the same process spread over two (bench/README.md). The
 price is the parallelism of C code that releases the GIL (compression, numpy), which
-then shares the same core; so it is off unless asked for. Give each worker process a
-core of its own: processes pinned to the same CPU share it.
-
-`cpus: auto` (runtime/cpu_claims.py) pins each worker process to a CPU of its own while
-the host's worker processes fit, which avoids both costs.
+then shares the same core, and two processes pinned to one CPU share it. The default,
+`cpus: auto` (runtime/cpu_claims.py), gives each worker process a CPU of its own only
+while the host's worker processes fit; an explicit list is pinned here as given.
 
 Tasks (the setting itself is read by sidequest.config.parse_cpus):
 1. refuse CPUs this process may not use, naming the ones it may

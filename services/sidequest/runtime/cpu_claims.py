@@ -3,8 +3,10 @@
 Why: a worker's threads hand the GIL to each other at every blocking call (a Redis
 reply, a SQL row, a log line). Left to roam, the kernel wakes the next thread on
 another core each time, and those cross-core wake-ups cost more than the jobs; on a
-core of its own a process runs about twice as many I/O-bound jobs per second
-(bench/README.md). Pinning is only right when every worker process gets its own core:
+core of its own a process ran about 1.5 times as many jobs that each make one Redis
+call (bench/README.md). It costs some start latency at low load: a job handed from
+the thread that received it to a processor on the same core waits for the first to
+block. Pinning is only right when every worker process gets its own core:
 two processes on one CPU would share it while another core idles. So a process pins
 itself only while the host's worker processes are no more than its CPUs, and lets go
 as soon as one more starts.

@@ -39,19 +39,24 @@ class JobLog:
             self._sink_until = now + _SINK_SECONDS
         return self._sink
 
-    def start(self, job: JobContext) -> None:
-        if not logger.isEnabledFor(logging.INFO):
-            return
-        message = f"class={job.job_class} jid={job.jid} queue={job.queue} start"
+    def _info(self, message: str, fields: dict[str, object]) -> None:
         sink = self._direct()
-        if sink is not None and not sink.json:
-            sink.line("INFO", logger.name, message, {})
-            return
-        fields = {"event": "start", "jid": job.jid, "job_class": job.job_class, "queue": job.queue}
         if sink is not None:
             sink.line("INFO", logger.name, message, fields)
         else:
             logger.info("%s", message, extra=fields)
+
+    def start(self, job: JobContext) -> None:
+        if not logger.isEnabledFor(logging.INFO):
+            return
+        message = f"class={job.job_class} jid={job.jid} queue={job.queue} start"
+        fields: dict[str, object] = {
+            "event": "start",
+            "jid": job.jid,
+            "job_class": job.job_class,
+            "queue": job.queue,
+        }
+        self._info(message, fields)
 
     def finish(
         self, job: JobContext, outcome: str, duration: float, error: BaseException | None
@@ -63,10 +68,6 @@ class JobLog:
             f"class={job.job_class} jid={job.jid} queue={job.queue} {outcome} "
             f"duration={duration:.6f}"
         )
-        sink = self._direct() if error is None else None
-        if sink is not None and not sink.json:
-            sink.line("INFO", logger.name, message, {})
-            return
         fields: dict[str, object] = {
             "event": "finish",
             "jid": job.jid,
@@ -78,7 +79,5 @@ class JobLog:
         if error is not None:
             fields["error_class"] = type(error).__name__
             logger.warning("%s error=%s: %s", message, type(error).__name__, error, extra=fields)
-        elif sink is not None:
-            sink.line("INFO", logger.name, message, fields)
-        else:
-            logger.info("%s", message, extra=fields)
+            return
+        self._info(message, fields)

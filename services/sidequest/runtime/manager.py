@@ -92,8 +92,7 @@ class Manager:
         covers about two round trips of work (prefetch.py), so half of it is left when
         the fetch goes out.
         """
-        spare = self.prefetch.spare()
-        return self.concurrency + spare - self._held >= (spare + 1) // 2
+        return self.free_slots() >= (self.prefetch.spare() + 1) // 2
 
     def dispatch(self, jobs: list[Fetched]) -> None:
         with self._lock:
