@@ -20,8 +20,9 @@ Every CHECK_SECONDS each process looks again: a waiting process tries to claim a
 that came free, and a pinned one unpins while anyone waits.
 
 Inside a container the directory is the container's own, so processes of other
-containers on the same host are invisible: auto pins there only when the container
-was given CPUs of its own (a cpuset narrower than the host's).
+containers on the same host are invisible: auto pins there only when `cpu_claims`
+names a directory that every worker container of the host mounts. A cpuset is no proof
+of ownership: Compose replicas given the same cpuset would all claim its first CPU.
 
 Tasks:
 1. decide at start whether auto pinning applies here, and say why not when it does not
@@ -80,11 +81,10 @@ def why_not_auto(allowed: Sequence[int], directory_chosen: bool) -> str | None:
         return "this platform cannot pin a process to CPUs"
     if len(allowed) < 2:
         return "the process may use one CPU only"
-    if not directory_chosen and in_container() and len(allowed) >= (os.cpu_count() or 0):
+    if not directory_chosen and in_container():
         return (
-            "in a container that shares every host CPU (workers of other containers are "
-            "invisible from here); give the container a cpuset, or mount one host "
-            "directory into every worker container and name it in cpu_claims"
+            "in a container, whose neighbours' worker processes are invisible from here; "
+            "mount one host directory into every worker container and name it in cpu_claims"
         )
     return None
 
