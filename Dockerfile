@@ -15,15 +15,19 @@ ENV PIP_NO_CACHE_DIR=1 \
 WORKDIR /src
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
-# Only what the wheel is built from (see also .dockerignore). Every runtime
-# dependency has binary wheels (hiredis, psycopg[binary], SQLAlchemy), so no
-# compiler is needed. "./[app]" is the project itself as a local path, so there
-# is no version to pin here: dependency versions come from pyproject.toml.
+# Dependencies first, at the versions of requirements/app.lock (written by
+# scripts/lock-app-requirements), so an image built next year holds the same packages
+# and a code change reuses this layer. Every one has binary wheels (hiredis,
+# psycopg[binary], SQLAlchemy): no compiler is needed.
+COPY requirements/app.lock requirements/
+RUN pip install --no-cache-dir -r requirements/app.lock
+# Then the project itself, without letting pip pick any other version; `pip check`
+# fails the build when the lock file no longer satisfies pyproject.toml.
 COPY pyproject.toml README.md ./
 COPY services/ services/
 COPY web/ web/
 COPY worker/ worker/
-RUN pip install --no-cache-dir "./[app]"
+RUN pip install --no-cache-dir --no-deps . && pip check
 
 # -------------------------------------------------------------- runtime stage
 FROM ${PYTHON_IMAGE} AS runtime
@@ -47,11 +51,12 @@ RUN groupadd --system --gid 10001 sidequest \
 COPY --from=build /opt/venv /opt/venv
 
 # The runtime configuration files, read relative to /app (the working directory):
-# gunicorn's config, the worker's sidequest.yml and supervisord.conf, the
-# entrypoint and supervisord's event listener. Code comes from the venv.
+# gunicorn's config, supervisord.conf, the entrypoint and supervisord's event
+# listener. Code comes from the venv, and so does the worker's queue file
+# (worker/sidequest.yml, package data; SIDEQUEST_CONFIG names another one).
 WORKDIR /app
 COPY web/gunicorn.conf.py web/
-COPY worker/sidequest.yml worker/supervisord.conf worker/
+COPY worker/supervisord.conf worker/
 COPY infra/docker/entrypoint.sh infra/docker/
 COPY infra/supervisor/listener.py infra/supervisor/
 

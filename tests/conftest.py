@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import redis
 
+from tests.stack.stack import Stack, the_stack
 from tests.support.redis_server import RedisServer
 
 
@@ -44,3 +45,10 @@ def redis_client(redis_url: str) -> Iterator[redis.Redis]:
     client = redis.Redis.from_url(redis_url, decode_responses=True)
     yield client
     client.close()
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """The whole stack, shared by tests/stack and tests/compose (tests/stack/stack.py)."""
+    with the_stack(tmp_path_factory.mktemp("stack")) as running:
+        yield running

@@ -96,41 +96,72 @@ class DevControl:
 
 
 class ComposeControl:
-    """A Compose stack: `STACK_COMPOSE` is the compose command, e.g. `docker compose`."""
+    """A Compose stack, operated through `docker compose` (`command`, e.g. `docker compose
+    -p NAME`) and supervisorctl inside the first worker container.
+
+    Worker containers added by `add_processes` are removed by `remove_added`, back to the
+    replica count found when this object was made (not the Compose file's default).
+    """
 
     SUPERVISORCTL = ("supervisorctl", "-c", "worker/supervisord.conf")
     worker_name = "worker:worker_00"
 
-    def __init__(self, command: str, replicas: int, processes_per_replica: int):
+    def __init__(
+        self,
+        command: str,
+        env: dict[str, str],
+        processes_per_replica: int,
+        added_replicas: int,
+    ):
         self.command = shlex.split(command)
-        self.replicas = replicas
+        self.env = {**os.environ, "DOCKER_BUILDKIT": "0", **env}
         self.processes_per_replica = processes_per_replica
+        self.added_replicas = added_replicas
+        self.replicas = len(self._compose("ps", "-q", "worker").split())
+
+    def _run(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*self.command, *args],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+            env=self.env,
+        )
 
     def _compose(self, *args: str) -> str:
-        result = subprocess.run(
-            [*self.command, *args], capture_output=True, text=True, timeout=300, check=True
-        )
+        result = self._run(*args)
+        if result.returncode != 0:
+            raise AssertionError(f"{shlex.join(args)}: {result.returncode} {result.stderr}")
         return result.stdout
 
+    def _supervisorctl(self, *args: str) -> subprocess.CompletedProcess[str]:
+        # The first replica each time, so a pid read before is that replica's pid.
+        return self._run("exec", "-T", "--index", "1", "worker", *self.SUPERVISORCTL, *args)
+
     def pid_of(self, name: str) -> int | None:
-        text = self._compose("exec", "-T", "worker", *self.SUPERVISORCTL, "pid", name).strip()
+        # While supervisord restarts the program, `pid` prints 0 or an error and exits
+        # non-zero; while the container restarts, `exec` fails: not running, either way.
+        text = self._supervisorctl("pid", name).stdout.strip()
         return int(text) if text.isdigit() and int(text) > 0 else None
 
     def kill(self, name: str, pid: int) -> None:
-        # `exec` picks the first replica each time, so the pid read before is its pid.
-        self._compose("exec", "-T", "worker", "kill", "-KILL", str(pid))
+        # supervisorctl, not kill(1): the image has no procps, and supervisord knows the pid.
+        assert self.pid_of(name) == pid, f"{name} is no longer pid {pid}"
+        result = self._supervisorctl("signal", "KILL", name)
+        assert result.returncode == 0, result.stdout + result.stderr
 
-    def _scale(self, replicas: int) -> None:
+    def scale(self, replicas: int) -> None:
         self._compose(
             "up", "-d", "--no-deps", "--no-recreate", "--scale", f"worker={replicas}", "worker"
         )
 
     def add_processes(self) -> int:
-        self._scale(self.replicas + 1)
-        return self.processes_per_replica
+        self.scale(self.replicas + self.added_replicas)
+        return self.added_replicas * self.processes_per_replica
 
     def remove_added(self) -> None:
-        self._scale(self.replicas)
+        self.scale(self.replicas)
 
     def stop_mail(self) -> None:
         self._compose("stop", "mailpit")

@@ -13,8 +13,8 @@ import redis
 
 from tests.infra.conftest import SERIES_NAMES
 from tests.stack.clients import Prometheus, finite
-from tests.stack.conftest import Stack, unique_address
 from tests.stack.grafana_queries import panel_queries, to_promql
+from tests.stack.stack import Stack, unique_address
 from tests.support.polling import wait_for
 
 REPORT_JOBS = 'sum(sidequest_jobs_processed_total{job_class="ProcessReportJob"})'

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 
-from tests.stack.conftest import Stack, unique_address
+from tests.stack.stack import Stack, unique_address
 
 KINDS = ("sales_by_day", "sales_by_product", "sales_by_day")
 

@@ -9,8 +9,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from tests.stack.clients import Prometheus, Shop
-from tests.stack.conftest import Stack, unique_address
 from tests.stack.control import StackControl, busy_processes, fresh_processes, live_processes
+from tests.stack.stack import Stack, unique_address
 from tests.stack.test_prometheus_and_grafana import REPORT_JOBS, counter, patience
 from tests.support.polling import wait_for
 

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from infra.dev import processes
-from tests.stack.conftest import URL_VARIABLES
 from tests.stack.dev_stack import READY_LINE, DevStack
+from tests.stack.stack import URL_VARIABLES
 from tests.support.polling import wait_for
 from tests.support.web_server import http
 
