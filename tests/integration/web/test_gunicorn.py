@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import runpy
 from pathlib import Path
@@ -101,3 +102,19 @@ def test_gunicorn_serves_the_app_and_stops_gracefully(tmp_path: Path, redis_url:
         code = server.stop()
     assert code == 0
     assert "Handling signal: term" in server.log()
+
+
+def test_the_app_logs_in_the_format_log_format_names(tmp_path: Path, redis_url: str) -> None:
+    env = {
+        "REDIS_URL": redis_url,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'shop.db'}",
+        "REPORTS_DIR": str(tmp_path / "reports"),
+        "SECRET_KEY": "gunicorn-test",
+        "LOG_FORMAT": "json",
+        "SIDEQUEST_WEB_USERNAME": "",  # so the app logs its warning that the dashboard is off
+    }
+    with GunicornServer(env, tmp_path / "gunicorn.log") as server:
+        assert http("GET", server.url("/healthz")).status == 200
+    records = [json.loads(line) for line in server.log().splitlines() if line.startswith("{")]
+    warning = next(record for record in records if "dashboard is off" in record["msg"])
+    assert (warning["level"], warning["logger"]) == ("WARNING", "web.dashboard")
