@@ -1,5 +1,5 @@
 """The dev stack's mail sink: `python -m infra.dev.mailsink --smtp-port 1025 --http-port 8025
---maildir DIR`.
+--maildir DIR [--host 127.0.0.1]`.
 
 An SMTP server (aiosmtpd) on 127.0.0.1 accepts every message and keeps it as an .eml
 file in DIR (infra/dev/mailbox.py). An HTTP server on 127.0.0.1 shows them:
@@ -11,6 +11,9 @@ file in DIR (infra/dev/mailbox.py). An HTTP server on 127.0.0.1 shows them:
 so a developer reads the report mails in a browser (or DIR), and the stack tests read
 this sink and the Compose stack's Mailpit with the same client. Runs until SIGTERM or
 SIGINT.
+
+`--host` moves both servers to another address: the offline stand-in for Mailpit
+(infra/offline/mailcatcher) runs it on 0.0.0.0 inside its container.
 """
 
 from __future__ import annotations
@@ -138,27 +141,35 @@ tr:nth-child(even){{background:#f4f4f4}}</style></head>
 """
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="The dev stack's mail sink.")
     parser.add_argument("--smtp-port", type=int, required=True)
     parser.add_argument("--http-port", type=int, required=True)
     parser.add_argument("--maildir", type=Path, required=True)
-    arguments = parser.parse_args(argv)
+    parser.add_argument(
+        "--host", default=HOST, help=f"address of both servers (default {HOST}: loopback only)"
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    arguments = parse_arguments(argv)
+    host = arguments.host
     mailbox = Mailbox(arguments.maildir)
 
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     signal.signal(signal.SIGINT, lambda *_: stopped.set())
 
-    smtp = Controller(StoringHandler(mailbox), hostname=HOST, port=arguments.smtp_port)
+    smtp = Controller(StoringHandler(mailbox), hostname=host, port=arguments.smtp_port)
     smtp.start()
-    pages = ThreadingHTTPServer((HOST, arguments.http_port), handler_for(mailbox))
+    pages = ThreadingHTTPServer((host, arguments.http_port), handler_for(mailbox))
     pages.daemon_threads = True
     serving = threading.Thread(target=pages.serve_forever, name="mail-pages", daemon=True)
     serving.start()
     print(
-        f"mail sink: SMTP on {HOST}:{arguments.smtp_port}, pages on "
-        f"http://{HOST}:{arguments.http_port}/, files in {arguments.maildir}",
+        f"mail sink: SMTP on {host}:{arguments.smtp_port}, pages on "
+        f"http://{host}:{arguments.http_port}/, files in {arguments.maildir}",
         flush=True,
     )
     try:

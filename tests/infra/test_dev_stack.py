@@ -25,7 +25,7 @@ from infra.dev import prometheus_config, supervisor_config
 from infra.dev.access import dashboard_access
 from infra.dev.layout import Layout
 from infra.dev.mailbox import Mailbox, UnknownMessage
-from infra.dev.mailsink import handler_for
+from infra.dev.mailsink import handler_for, parse_arguments
 from infra.dev.programs import Binaries, build_programs, stack_environment
 from infra.dev.settings import DevConfigError, DevSettings
 from tests.infra.conftest import REPO, load_yaml
@@ -294,6 +294,14 @@ def test_the_sink_process_receives_over_smtp(tmp_path: Path) -> None:
         process.terminate()
         output, _ = process.communicate(timeout=15)
     assert process.returncode == 0, output
+
+
+def test_the_sink_listens_on_loopback_unless_given_another_host() -> None:
+    required = ["--smtp-port", "1025", "--http-port", "8025", "--maildir", "mail"]
+    assert parse_arguments(required).host == "127.0.0.1"
+    # The offline stand-in for Mailpit (infra/offline/mailcatcher) listens on every
+    # address of its container; tests/compose/test_offline_images.py runs it.
+    assert parse_arguments([*required, "--host", "0.0.0.0"]).host == "0.0.0.0"
 
 
 # ------------------------------------------------------------------ the launcher refuses

@@ -1,0 +1,140 @@
+"""The docker CLI calls of the build: inspect, build (classic builder), import, remove.
+
+The classic builder (DOCKER_BUILDKIT=0): BuildKit would pull its Dockerfile frontend,
+and this machine reaches no registry.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+
+class DockerError(RuntimeError):
+    pass
+
+
+def _environment() -> dict[str, str]:
+    return {**os.environ, "DOCKER_BUILDKIT": "0"}
+
+
+def _run(arguments: Sequence[str], *, quiet: bool = True) -> str:
+    result = subprocess.run(
+        ["docker", *arguments],
+        env=_environment(),
+        capture_output=quiet,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        detail = (result.stderr or result.stdout or "").strip() if quiet else ""
+        raise DockerError(f"docker {' '.join(arguments[:2])} failed ({result.returncode}) {detail}")
+    return result.stdout or ""
+
+
+def require_daemon() -> None:
+    try:
+        _run(["info", "--format", "{{.ServerVersion}}"])
+    except (DockerError, FileNotFoundError) as error:
+        raise DockerError(f"the docker daemon does not answer: {error}") from error
+
+
+def image_details(tag: str) -> tuple[str, dict[str, str]] | None:
+    """(image id, labels) of a local image, or None when there is no such tag."""
+    result = subprocess.run(
+        ["docker", "image", "inspect", "--format", "{{json .}}", tag],
+        env=_environment(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        return None
+    document = json.loads(result.stdout)
+    labels = (document.get("Config") or {}).get("Labels") or {}
+    return str(document["Id"]), {str(key): str(value) for key, value in labels.items()}
+
+
+def build(
+    context: Path,
+    tag: str,
+    *,
+    labels: Mapping[str, str],
+    build_args: Mapping[str, str],
+    no_cache: bool,
+    log: Path,
+) -> None:
+    """`docker build` of context/Dockerfile, its output written to `log`."""
+    arguments = ["build", "--force-rm", "--tag", tag]
+    if no_cache:
+        arguments.append("--no-cache")
+    for key, value in labels.items():
+        arguments += ["--label", f"{key}={value}"]
+    for key, value in build_args.items():
+        arguments += ["--build-arg", f"{key}={value}"]
+    with log.open("w", encoding="utf-8") as output:
+        result = subprocess.run(
+            ["docker", *arguments, str(context)],
+            env=_environment(),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            check=False,
+        )
+    if result.returncode != 0:
+        raise DockerError(f"docker build of {tag} failed: see {log}\n{_tail(log)}")
+
+
+def import_tree(root: Path, tag: str, *, changes: Sequence[str]) -> None:
+    """`tar -C root -c . | docker import` with Dockerfile `changes` (ENV, CMD, LABEL)."""
+    tar_command = [
+        "tar",
+        "--numeric-owner",
+        "--xattrs",
+        "--exclude=./proc/*",
+        "--exclude=./sys/*",
+        "--exclude=./dev/*",
+        "-C",
+        str(root),
+        "-c",
+        ".",
+    ]
+    import_command = ["docker", "import"]
+    for change in changes:
+        import_command += ["--change", change]
+    import_command += ["-", tag]
+    with subprocess.Popen(tar_command, stdout=subprocess.PIPE) as tar:
+        imported = subprocess.run(
+            import_command,
+            stdin=tar.stdout,
+            env=_environment(),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if tar.stdout is not None:
+            tar.stdout.close()
+        tar_status = tar.wait()
+    if tar_status != 0 or imported.returncode != 0:
+        raise DockerError(
+            f"importing {root} as {tag} failed (tar {tar_status}, docker import "
+            f"{imported.returncode}): {imported.stderr.strip()}"
+        )
+
+
+def remove_image(image_id: str) -> bool:
+    """Remove an image no tag names any more; False when docker refuses (still in use)."""
+    result = subprocess.run(
+        ["docker", "image", "rm", image_id],
+        env=_environment(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return result.returncode == 0
+
+
+def _tail(log: Path, lines: int = 25) -> str:
+    return "\n".join(log.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
