@@ -2,8 +2,8 @@
 
 An image is cached when its tag exists with the recipe label the build would give
 it; otherwise (or with `force`) it is built and one line says how long that took.
-Images a rebuild replaced are removed at the end, newest base last, when no tag or
-container uses them any more.
+The images this build replaced are removed at the end, unless a container still uses
+them or they got another tag.
 """
 
 from __future__ import annotations
@@ -90,8 +90,7 @@ class Builder:
             self.ids[spec.name] = outcome.image_id
             self.report(outcome.line())
             outcomes.append(outcome)
-        for image_id in reversed(self.replaced):
-            docker.remove_image(image_id)
+        docker.remove_untagged(self.replaced)
         return outcomes
 
     def _base_digest(self, spec: ImageSpec, base_recipe: rootfs.BaseRecipe) -> str:

@@ -124,8 +124,35 @@ def import_tree(root: Path, tag: str, *, changes: Sequence[str]) -> None:
         )
 
 
-def remove_image(image_id: str) -> bool:
-    """Remove an image no tag names any more; False when docker refuses (still in use)."""
+def remove_untagged(image_ids: list[str]) -> list[str]:
+    """Remove those of `image_ids` that no tag names any more, children before their
+    base (passes until one removes nothing); an image a container uses, even a stopped
+    one, or someone has tagged since, stays. Returns the ids removed."""
+    removed: list[str] = []
+    left = list(dict.fromkeys(image_ids))
+    progress = True
+    while left and progress:
+        progress = False
+        for image_id in list(left):
+            if _is_untagged(image_id) and _remove(image_id):
+                removed.append(image_id)
+                left.remove(image_id)
+                progress = True
+    return removed
+
+
+def _is_untagged(image_id: str) -> bool:
+    result = subprocess.run(
+        ["docker", "image", "inspect", "--format", "{{len .RepoTags}}", image_id],
+        env=_environment(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return result.returncode == 0 and result.stdout.strip() == "0"
+
+
+def _remove(image_id: str) -> bool:
     result = subprocess.run(
         ["docker", "image", "rm", image_id],
         env=_environment(),

@@ -136,9 +136,11 @@ class FakeDocker:
         self.no_cache.append(no_cache)
         self.store(tag, labels)
 
-    def remove_image(self, image_id: str) -> bool:
-        self.removed.append(image_id)
-        return True
+    def remove_untagged(self, image_ids: list[str]) -> list[str]:
+        tagged = {image_id for image_id, _ in self.images.values()}
+        assert not tagged & set(image_ids), "asked to remove a tagged image"
+        self.removed += image_ids
+        return image_ids
 
     def build_base(
         self,
@@ -157,7 +159,7 @@ def fake_docker(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> FakeDocker:
     monkeypatch.setattr(docker, "require_daemon", lambda: None)
     monkeypatch.setattr(docker, "image_details", fake.images.get)
     monkeypatch.setattr(docker, "build", fake.build)
-    monkeypatch.setattr(docker, "remove_image", fake.remove_image)
+    monkeypatch.setattr(docker, "remove_untagged", fake.remove_untagged)
     monkeypatch.setattr(rootfs, "build_base", fake.build_base)
     monkeypatch.setattr(builder, "LOG_DIR", tmp_path / "logs")
     monkeypatch.setattr(
