@@ -127,8 +127,15 @@ class MailSink:
 
     def wait_for_mail_to(self, address: str, count: int, timeout: float) -> list[Mail]:
         """Poll until at least `count` mails to `address` arrived; returns them all."""
+
+        def arrived() -> bool:
+            try:
+                return len(self.to(address)) >= count
+            except OSError:
+                return False  # a sink that is starting again (Docker's proxy resets)
+
         wait_for(
-            lambda: len(self.to(address)) >= count,
+            arrived,
             timeout=timeout,
             interval=0.2,
             message=f"{count} mail(s) to {address}",

@@ -58,6 +58,7 @@ DEV_SPARES = 3
 # The Compose stack's counterpart: containers added by the tests that add workers.
 COMPOSE_ADDED_REPLICAS = 3
 COMPOSE_PROJECT = "sidequest-test"
+COMPOSE_SEED_ORDERS = 5_000
 #: seconds each step of bringing the Compose stack up took, for the session's summary
 COMPOSE_TIMINGS: dict[str, float] = {}
 
@@ -167,6 +168,9 @@ def compose_stack(directory: Path) -> Iterator[Stack]:
     try:
         prepare_images(project)
         COMPOSE_TIMINGS["up --wait to healthy"] = project.up(replicas=compose.TEST_REPLICAS)
+        # The reports need orders, which `make dev` seeds and a production stack has.
+        project.run("exec", "-T", "web", "python", "-m", "shop.db", "seed", "--orders",
+                    str(COMPOSE_SEED_ORDERS), timeout=300)  # fmt: skip
         client = redis.Redis.from_url(
             project.url("REDIS_PORT", "redis") + "/0", decode_responses=True
         )
