@@ -2,8 +2,8 @@
 
 An image is cached when its tag exists with the recipe label the build would give
 it; otherwise (or with `force`) it is built and one line says how long that took.
-The images this build replaced are removed at the end, unless a container still uses
-them or they got another tag.
+The images a build replaced are removed at the end; those a container still uses are
+noted in LOG_DIR/replaced-images and tried again by the next build.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from infra.offline.recipe import (
 )
 
 LOG_DIR = Path(tempfile.gettempdir()) / "sidequest-offline"
+PENDING_FILE = "replaced-images"
 
 
 @dataclass(frozen=True)
@@ -90,8 +91,14 @@ class Builder:
             self.ids[spec.name] = outcome.image_id
             self.report(outcome.line())
             outcomes.append(outcome)
-        docker.remove_untagged(self.replaced)
+        self._remove_replaced()
         return outcomes
+
+    def _remove_replaced(self) -> None:
+        pending = self.log_dir / PENDING_FILE
+        earlier = pending.read_text().split() if pending.is_file() else []
+        left = docker.remove_untagged([*earlier, *self.replaced])
+        pending.write_text("".join(f"{image_id}\n" for image_id in left))
 
     def _base_digest(self, spec: ImageSpec, base_recipe: rootfs.BaseRecipe) -> str:
         if spec.base is None:

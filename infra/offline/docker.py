@@ -126,22 +126,23 @@ def import_tree(root: Path, tag: str, *, changes: Sequence[str]) -> None:
 
 def remove_untagged(image_ids: list[str]) -> list[str]:
     """Remove those of `image_ids` that no tag names any more, children before their
-    base (passes until one removes nothing); an image a container uses, even a stopped
-    one, or someone has tagged since, stays. Returns the ids removed."""
-    removed: list[str] = []
+    base (passes until one removes nothing). Returns the untagged ones that stay because
+    a container, even a stopped one, uses them: worth another try later. Images gone
+    already or tagged again since are dropped."""
     left = list(dict.fromkeys(image_ids))
     progress = True
     while left and progress:
         progress = False
         for image_id in list(left):
-            if _is_untagged(image_id) and _remove(image_id):
-                removed.append(image_id)
+            tags = _tag_count(image_id)
+            if tags is None or tags > 0 or _remove(image_id):
                 left.remove(image_id)
                 progress = True
-    return removed
+    return left
 
 
-def _is_untagged(image_id: str) -> bool:
+def _tag_count(image_id: str) -> int | None:
+    """How many tags name the image; None when there is no such image."""
     result = subprocess.run(
         ["docker", "image", "inspect", "--format", "{{len .RepoTags}}", image_id],
         env=_environment(),
@@ -149,7 +150,7 @@ def _is_untagged(image_id: str) -> bool:
         text=True,
         check=False,
     )
-    return result.returncode == 0 and result.stdout.strip() == "0"
+    return int(result.stdout.strip()) if result.returncode == 0 else None
 
 
 def _remove(image_id: str) -> bool:

@@ -113,6 +113,7 @@ class FakeDocker:
         self.images: dict[str, tuple[str, dict[str, str]]] = {}
         self.built: list[str] = []
         self.removed: list[str] = []
+        self.in_use: set[str] = set()
         self.no_cache: list[bool] = []
         self._counter = 0
 
@@ -139,8 +140,9 @@ class FakeDocker:
     def remove_untagged(self, image_ids: list[str]) -> list[str]:
         tagged = {image_id for image_id, _ in self.images.values()}
         assert not tagged & set(image_ids), "asked to remove a tagged image"
-        self.removed += image_ids
-        return image_ids
+        left = [image_id for image_id in image_ids if image_id in self.in_use]
+        self.removed += [image_id for image_id in image_ids if image_id not in self.in_use]
+        return left
 
     def build_base(
         self,
@@ -197,6 +199,23 @@ def test_a_changed_label_rebuilds_that_image_only_and_removes_the_old_one(
     assert fake_docker.built == [by_name("redis").tag]
     assert [line.endswith("cached") for line in lines] == [s.name != "redis" for s in IMAGES]
     assert fake_docker.removed == [old_id]
+
+
+def test_a_replaced_image_still_in_use_is_removed_by_a_later_build(
+    fake_docker: FakeDocker,
+) -> None:
+    build()
+    tag = by_name("mailcatcher").tag
+    old_id, labels = fake_docker.images[tag]
+    fake_docker.images[tag] = (old_id, {**labels, LABEL: "sha256:stale"})
+    fake_docker.in_use.add(old_id)
+    build()
+    assert old_id not in fake_docker.removed
+    fake_docker.in_use.clear()
+    build()
+    assert fake_docker.removed == [old_id]
+    build()
+    assert fake_docker.removed == [old_id], "tried once more only while it was in use"
 
 
 def test_a_new_base_rebuilds_every_image_built_on_it(fake_docker: FakeDocker) -> None:
