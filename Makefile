@@ -69,7 +69,7 @@ test-unit: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy services web worker tests infra/supervisor infra/dev
+	$(BIN)/mypy services web worker tests infra/supervisor infra/dev infra/offline
 	$(BIN)/lint-imports
 
 fmt: install

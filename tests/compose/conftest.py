@@ -33,6 +33,17 @@ def docker_daemon() -> None:
         pytest.fail(f"no Docker daemon: {result.stderr.strip()} (`make test-compose` sets one up)")
 
 
+# The first test to ask for the stack pays for building the images (minutes on a fresh
+# machine), and the Compose tests wait on containers starting and stopping.
+COMPOSE_TEST_TIMEOUT = 1800
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(COMPOSE_TEST_TIMEOUT))
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if COMPOSE_TIMINGS:
         terminalreporter.section("Compose stack")
