@@ -1,4 +1,4 @@
-"""The dashboard's settings, read once from the host app's config (SIDEQUEST_* keys).
+"""The dashboard's settings, read once: the host app's config first, then the environment.
 
 SIDEQUEST_REDIS_URL                 Redis to inspect (default redis://127.0.0.1:6379/0)
 SIDEQUEST_WEB_USERNAME              basic-auth user name  } both or neither
@@ -12,6 +12,8 @@ SIDEQUEST_WEB_BULK_LIMIT            entries one "retry all"/"kill all" request m
 
 from __future__ import annotations
 
+import os
+from collections import ChainMap
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +40,16 @@ class DashboardConfig:
     @property
     def basic_auth(self) -> bool:
         return self.username is not None
+
+
+SETTING_PREFIX = "SIDEQUEST_"
+
+
+def with_environment(config: Mapping[str, Any]) -> Mapping[str, Any]:
+    """`config`, falling back to the process's SIDEQUEST_* environment variables: the
+    README names the variables, and a host app should not have to copy them over."""
+    environment = {k: v for k, v in os.environ.items() if k.startswith(SETTING_PREFIX)}
+    return ChainMap(dict(config), environment)
 
 
 def from_mapping(config: Mapping[str, Any]) -> DashboardConfig:

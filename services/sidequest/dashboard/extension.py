@@ -50,6 +50,8 @@ class Dashboard:
                 without it SIDEQUEST_WEB_USERNAME/PASSWORD must be set, or
                 SIDEQUEST_WEB_DEV must say this is a local development run.
 
+        Every SIDEQUEST_* setting is read from `app.config`, then from the environment.
+
         Raises:
             ConfigError: no authentication is configured outside a development run,
                 the app has no SECRET_KEY (CSRF tokens live in its session), or a
@@ -57,7 +59,7 @@ class Dashboard:
         """
         if EXTENSION_KEY in app.extensions:
             raise ConfigError("the sidequest dashboard is already registered on this app")
-        settings = dashboard_config.from_mapping(app.config)
+        settings = dashboard_config.from_mapping(dashboard_config.with_environment(app.config))
         if auth is None and not settings.basic_auth and not settings.dev:
             raise ConfigError(
                 "the sidequest dashboard needs authentication: set SIDEQUEST_WEB_USERNAME "

@@ -274,3 +274,29 @@ def test_filter_text_is_escaped_when_echoed(browser: Browser) -> None:
     page = browser.get("/retries", query_string={"filter": seed.XSS_IMG}).get_data(as_text=True)
     assert_escaped(page)
     assert 'value="&#34;&gt;&lt;img src=x onerror=&#34;window.__xss=2&#34;&gt;"' in page
+
+
+def test_credentials_come_from_the_environment_when_the_app_config_has_none(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SIDEQUEST_WEB_USERNAME", "env-admin")
+    monkeypatch.setenv("SIDEQUEST_WEB_PASSWORD", "env-secret")
+    app = Flask("host")
+    app.secret_key = "k"
+    Dashboard().init_app(app, url_prefix=PREFIX, redis=redis_url)
+    with app.test_client() as client:
+        assert client.get(PREFIX + "/").status_code == 401
+        allowed = client.get(PREFIX + "/", headers=basic("env-admin", "env-secret"))
+        assert allowed.status_code == 200
+
+
+def test_the_app_config_wins_over_the_environment(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SIDEQUEST_WEB_USERNAME", "env-admin")
+    monkeypatch.setenv("SIDEQUEST_WEB_PASSWORD", "env-secret")
+    app = make_app(redis_url)  # the fixture's credentials, in app.config
+    with app.test_client() as client:
+        assert client.get(PREFIX + "/", headers=basic()).status_code == 200
+        refused = client.get(PREFIX + "/", headers=basic("env-admin", "env-secret"))
+        assert refused.status_code == 401
