@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,10 +26,7 @@ class {class_name}(Job):
 
 TEST_TEMPLATE = """from __future__ import annotations
 
-import pytest
-
-from sidequest import testing
-from {module} import {class_name}
+{imports}
 
 
 def test_{snake}_is_enqueued_on_its_queue() -> None:
@@ -64,15 +62,53 @@ def names(name: str) -> tuple[str, str]:
     return class_name, "_".join(words) + "_job"
 
 
+def _make_package(directory: Path) -> list[Path]:
+    """Create `directory` as a package: every folder made here, and `directory` itself,
+    gets an `__init__.py` (without one, `sidequest worker -r jobs` imports nothing, and
+    pytest cannot import the job from a test). Returns the files written."""
+    missing = [directory, *(parent for parent in directory.parents if not parent.exists())]
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for folder in missing:
+        marker = folder / "__init__.py"
+        if folder != Path(".") and folder.resolve() != Path.cwd() and not marker.exists():
+            marker.write_text("")
+            written.append(marker)
+    return written
+
+
 def _module_name(job_file: Path) -> str:
-    """The dotted name the test imports: relative to the working directory if under it."""
-    path = job_file.with_suffix("")
-    if path.is_absolute():
-        try:
-            path = path.relative_to(Path.cwd())
-        except ValueError:
-            return path.name  # outside the project: importable once its folder is on sys.path
-    return ".".join(path.parts)
+    """The dotted name the rest of the app imports the job by: from the outermost folder
+    that is still a package (has an `__init__.py`) down to the module."""
+    path = job_file.resolve().with_suffix("")
+    parts = [path.name]
+    folder = path.parent
+    while (folder / "__init__.py").exists() and folder != folder.parent:
+        parts.insert(0, folder.name)
+        folder = folder.parent
+    return ".".join(parts)
+
+
+def _first_party(module: str) -> bool:
+    """Whether ruff's import sorting counts `module` as this project's own: it is found
+    in a folder of the project, not in an installed environment."""
+    spec = importlib.util.find_spec(module)
+    if spec is None or spec.origin is None:
+        return False
+    origin = Path(spec.origin).resolve()
+    return Path.cwd() in origin.parents and "site-packages" not in origin.parts
+
+
+def _test_imports(module: str, class_name: str) -> str:
+    """The test's imports in the order ruff's isort rules want: third party (pytest, and
+    sidequest in an app), then first party (the job, and sidequest in its own repository),
+    each block sorted."""
+    job_import = f"from {module} import {class_name}"
+    sidequest_import = "from sidequest import testing"
+    if _first_party("sidequest"):
+        own = "\n".join(sorted([job_import, sidequest_import], key=lambda line: line.split()[1]))
+        return f"import pytest\n\n{own}"
+    return f"import pytest\n{sidequest_import}\n\n{job_import}"
 
 
 def generate_job(
@@ -84,11 +120,11 @@ def generate_job(
     for target in (job_file, test_file):
         if target.exists() and not force:
             raise ConfigError(f"{target} exists; pass --force to overwrite it")
-    module = _module_name(job_file)
-    path.mkdir(parents=True, exist_ok=True)
-    test_path.mkdir(parents=True, exist_ok=True)
+    _make_package(path)
+    _make_package(test_path)
     job_file.write_text(JOB_TEMPLATE.format(class_name=class_name, queue=queue))
+    imports = _test_imports(_module_name(job_file), class_name)
     test_file.write_text(
-        TEST_TEMPLATE.format(class_name=class_name, module=module, snake=snake, queue=queue)
+        TEST_TEMPLATE.format(class_name=class_name, imports=imports, snake=snake, queue=queue)
     )
     return Generated(job_file, test_file, class_name)

@@ -128,3 +128,74 @@ def test_a_generated_test_for_an_absolute_path_under_the_working_directory_impor
     generated = generate_job("audit", path=tmp_path / "jobs", test_path=tmp_path / "gen_tests")
     source = generated.test_file.read_text()
     assert "from jobs.audit_job import AuditJob" in source
+
+
+RUFF_RULES = "E,F,W,I,UP,B"  # isort's order included: what a project's ruff config enables
+
+
+def _sidequest_command(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(Path(sys.executable).with_name("sidequest")), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def _ruff(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    ruff = Path(sys.executable).with_name("ruff")
+    return subprocess.run(
+        [str(ruff), *args], cwd=cwd, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def test_generated_files_pass_plain_pytest_and_ruff_in_a_fresh_folder(tmp_path: Path) -> None:
+    result = _sidequest_command("generate", "job", "send_invoice", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    # The job folder is a package, so `sidequest worker -r jobs` imports its modules.
+    assert (tmp_path / "jobs" / "__init__.py").exists()
+    files = ["jobs/send_invoice_job.py", "tests/test_send_invoice_job.py"]
+    checked = _ruff(
+        "check", "--no-cache", "--isolated", "--select", RUFF_RULES, *files, cwd=tmp_path
+    )
+    assert checked.returncode == 0, checked.stdout
+    formatted = _ruff("format", "--no-cache", "--isolated", "--check", *files, cwd=tmp_path)
+    assert formatted.returncode == 0, formatted.stdout
+    # Plain `pytest`, no PYTHONPATH: the test finds the job module by itself.
+    environment = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    tested = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert tested.returncode == 0, tested.stdout + tested.stderr
+    assert "2 passed" in tested.stdout
+
+
+def test_generated_files_pass_pytest_and_ruff_in_this_repositorys_layout() -> None:
+    repository = Path(__file__).resolve().parents[3]
+    name = f"generated_probe_{os.getpid()}"
+    job_file = repository / "services" / "shop" / "jobs" / f"{name}_job.py"
+    test_file = repository / "tests" / "unit" / "shop" / f"test_{name}_job.py"
+    try:
+        result = _sidequest_command(
+            "generate", "job", name, "--path", "services/shop/jobs",
+            "--test-path", "tests/unit/shop", cwd=repository,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        assert f"from shop.jobs.{name}_job import" in test_file.read_text()
+        checked = _ruff("check", "--no-cache", str(job_file), str(test_file), cwd=repository)
+        assert checked.returncode == 0, checked.stdout
+        formatted = _ruff(
+            "format", "--no-cache", "--check", str(job_file), str(test_file), cwd=repository
+        )
+        assert formatted.returncode == 0, formatted.stdout
+        tested = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(test_file)],
+            cwd=repository, capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        assert tested.returncode == 0, tested.stdout + tested.stderr
+    finally:
+        job_file.unlink(missing_ok=True)
+        test_file.unlink(missing_ok=True)
