@@ -250,3 +250,25 @@ def test_drain_performs_the_class_that_enqueued_a_job_even_when_its_name_was_tak
         assert registry.resolve("NameTakenEnqueuerJob") is ImpostorJob
         jobs.drain()
     assert NameTakenJob.runs == ["original"]
+
+
+class FlakyInlineError(Exception):
+    pass
+
+
+@retry_on(FlakyInlineError, attempts=3, wait=60)
+class AlwaysFailingInlineJob(Job):
+    runs: ClassVar[int] = 0
+
+    def perform(self) -> None:
+        AlwaysFailingInlineJob.runs += 1
+        raise FlakyInlineError(f"run {AlwaysFailingInlineJob.runs}")
+
+
+def test_inline_runs_retries_at_once_and_raises_once_the_attempts_run_out() -> None:
+    AlwaysFailingInlineJob.runs = 0
+    started = time.monotonic()
+    with testing.inline(), pytest.raises(FlakyInlineError, match="run 3"):
+        AlwaysFailingInlineJob.perform_later()
+    assert AlwaysFailingInlineJob.runs == 3
+    assert time.monotonic() - started < 5, "the retries' 60 s wait is skipped"
