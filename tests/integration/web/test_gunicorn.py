@@ -81,13 +81,17 @@ def test_child_exit_marks_dead_workers_for_prometheus_multiprocess_mode(
     assert other.exists()
 
 
-def test_gunicorn_serves_the_app_and_stops_gracefully(tmp_path: Path, redis_url: str) -> None:
-    env = {
+def app_environment(tmp_path: Path, redis_url: str) -> dict[str, str]:
+    return {
         "REDIS_URL": redis_url,
         "DATABASE_URL": f"sqlite:///{tmp_path / 'shop.db'}",
         "REPORTS_DIR": str(tmp_path / "reports"),
         "SECRET_KEY": "gunicorn-test",
     }
+
+
+def test_gunicorn_serves_the_app_and_stops_gracefully(tmp_path: Path, redis_url: str) -> None:
+    env = app_environment(tmp_path, redis_url)
     server = GunicornServer(env, tmp_path / "gunicorn.log", workers=2).start()
     try:
         assert http("GET", server.url("/readyz")).json()["status"] == "ready"
@@ -106,10 +110,7 @@ def test_gunicorn_serves_the_app_and_stops_gracefully(tmp_path: Path, redis_url:
 
 def test_the_app_logs_in_the_format_log_format_names(tmp_path: Path, redis_url: str) -> None:
     env = {
-        "REDIS_URL": redis_url,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'shop.db'}",
-        "REPORTS_DIR": str(tmp_path / "reports"),
-        "SECRET_KEY": "gunicorn-test",
+        **app_environment(tmp_path, redis_url),
         "LOG_FORMAT": "json",
         "SIDEQUEST_WEB_USERNAME": "",  # so the app logs its warning that the dashboard is off
     }
