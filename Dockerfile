@@ -1,7 +1,8 @@
-# syntax=docker/dockerfile:1
 # One image for the web and worker tiers (and the one-shot `migrate` service):
 # docker-compose.yml picks the command. Build from the repository root:
 #   docker compose build    (or: docker build -t sidequest .)
+# No `# syntax=` line: BuildKit would fetch that frontend image from a registry, and
+# nothing here needs more than the frontend built into Docker.
 
 # Debian bookworm slim, Python pinned to a patch release; the venv built in the
 # first stage is copied into an identical base, so its interpreter symlinks hold.

@@ -87,7 +87,7 @@ dev: install
 # OFFLINE=1: stand-in images built from Debian packages (infra/offline) instead of the
 # official ones, for machines that reach no registry; Grafana, which has none, stays off.
 ifeq ($(OFFLINE),1)
-COMPOSE_ENV := set -a && . infra/offline/images.env && set +a && DOCKER_BUILDKIT=0
+COMPOSE_ENV := set -a && . infra/offline/images.env && set +a && export DOCKER_BUILDKIT=0
 OFFLINE_SERVICES := redis postgres mailpit migrate web worker prometheus
 else
 COMPOSE_ENV := true
