@@ -3,6 +3,9 @@
 #   docker compose build    (or: docker build -t sidequest .)
 # No `# syntax=` line: BuildKit would fetch that frontend image from a registry, and
 # nothing here needs more than the frontend built into Docker.
+# It holds two distributions of this repository, installed as wheels: `sidequest`
+# (services/pyproject.toml: the framework, what `pip install sidequest` gives) and
+# `sidequest-shop` (pyproject.toml: the demo app's shop, web and worker packages).
 
 # Debian bookworm slim, Python pinned to a patch release; the venv built in the
 # first stage is copied into an identical base, so its interpreter symlinks hold.
@@ -22,13 +25,17 @@ ENV PATH=/opt/venv/bin:$PATH
 # psycopg[binary], SQLAlchemy): no compiler is needed.
 COPY requirements/app.lock requirements/
 RUN pip install --no-cache-dir -r requirements/app.lock
-# Then the project itself, without letting pip pick any other version; `pip check`
-# fails the build when the lock file no longer satisfies pyproject.toml.
+# Then both distributions: a wheel of each (pip fetches their build backend,
+# hatchling, into a throw-away environment), installed without letting pip pick any
+# other version; `pip check` fails the build when the lock file no longer satisfies
+# either pyproject.toml, or the app's pin on sidequest's version.
 COPY pyproject.toml README.md ./
 COPY services/ services/
 COPY web/ web/
 COPY worker/ worker/
-RUN pip install --no-cache-dir --no-deps . && pip check
+RUN pip wheel --no-cache-dir --no-deps --wheel-dir /tmp/wheels ./services . \
+    && pip install --no-cache-dir --no-deps /tmp/wheels/*.whl \
+    && pip check
 
 # -------------------------------------------------------------- runtime stage
 FROM ${PYTHON_IMAGE} AS runtime
@@ -53,8 +60,8 @@ COPY --from=build /opt/venv /opt/venv
 
 # The runtime configuration files, read relative to /app (the working directory):
 # gunicorn's config, supervisord.conf, the entrypoint and supervisord's event
-# listener. Code comes from the venv, and so does the worker's queue file
-# (worker/sidequest.yml, package data; SIDEQUEST_CONFIG names another one).
+# listener. Code comes from the venv (the two wheels), and so does the worker's queue
+# file (worker/sidequest.yml, package data; SIDEQUEST_CONFIG names another one).
 WORKDIR /app
 COPY web/gunicorn.conf.py web/
 COPY worker/supervisord.conf worker/

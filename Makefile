@@ -23,7 +23,7 @@ TEST_SYSTEM_PACKAGES := \
 	-=ruby-activejob \
 	-=ruby-pg
 
-.PHONY: help install system-packages test test-compose test-unit lint typecheck fmt dev up down scale logs bench chaos clean
+.PHONY: help install dist system-packages test test-compose test-unit lint typecheck fmt dev up down scale logs bench chaos clean
 
 help:
 	@echo "make dev        run the whole stack locally, without Docker"
@@ -33,6 +33,7 @@ help:
 	@echo "make scale N=4  run N worker containers"
 	@echo "make logs       follow the Compose stack's logs"
 	@echo "make lint       ruff, mypy and the import contracts"
+	@echo "make dist       build the sdists and wheels of sidequest and the demo app into dist/"
 	@echo "make bench      benchmarks against Sidekiq and the Python peers"
 	@echo "make chaos      the long chaos run: 20,000 jobs under kills, freezes, cuts and a Redis crash"
 
@@ -40,11 +41,22 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[test]'
+# Two distributions, both editable: sidequest (services/pyproject.toml) and the demo app
+# sidequest-shop (pyproject.toml), with the tooling's extras. Named together, so that pip
+# takes the app's sidequest requirement from services/ rather than from an index.
+$(VENV)/.installed: pyproject.toml services/pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e ./services -e '.[test]'
 	touch $@
 
 install: $(VENV)/.installed
+
+# What `pip install sidequest` installs, and the demo app's distribution, as sdists and
+# wheels (each wheel built from its sdist), checked by twine.
+dist: install
+	rm -rf dist
+	$(BIN)/python -m build --outdir dist services
+	$(BIN)/python -m build --outdir dist .
+	$(BIN)/twine check --strict dist/*
 
 system-packages:
 	@scripts/ensure-system-packages $(TEST_SYSTEM_PACKAGES)

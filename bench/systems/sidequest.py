@@ -1,4 +1,4 @@
-"""sidequest itself, run from the project's own environment (.venv, `pip install -e .`).
+"""sidequest itself, run from the project's own environment (.venv: `make install`, editable).
 
 CHECK WHEN THE CORE LANDS (this adapter was written against the announced API,
 before the core existed):

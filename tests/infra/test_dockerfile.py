@@ -166,9 +166,22 @@ def test_dockerignore_keeps_heavy_and_secret_paths_out() -> None:
         "services/sidequest/__pycache__/job.cpython-311.pyc",
         "web/static/.venv/x",
         "node_modules/x/index.js",
+        "dist/sidequest-0.1.0-py3-none-any.whl",
+        "services/dist/sidequest-0.1.0.tar.gz",
+        "services/build/lib/sidequest/job.py",
     ):
         assert dockerignore_excludes(path, patterns), f"{path} would be sent to the build"
-    for path in ("pyproject.toml", "services/sidequest/job.py", "worker/supervisord.conf"):
+    for path in (
+        "pyproject.toml",
+        "README.md",
+        "services/pyproject.toml",
+        "services/README.md",
+        "services/sidequest/job.py",
+        "services/sidequest/lua/exchange.lua",
+        "services/shop/alembic.ini",
+        "worker/supervisord.conf",
+        "worker/sidequest.yml",
+    ):
         assert not dockerignore_excludes(path, patterns), f"{path} is missing from the build"
 
 
@@ -178,6 +191,21 @@ def test_everything_the_dockerfile_copies_is_in_the_build_context(dockerfile: Pa
     for source in copy_sources(dockerfile):
         assert not dockerignore_excludes(source, patterns), f".dockerignore hides {source}"
         assert (REPO / source).exists(), f"COPY {source}: no such file in the repository"
+
+
+def test_image_installs_both_distributions_as_wheels_at_the_locked_versions() -> None:
+    """The app image holds the sidequest and sidequest-shop wheels (tests/packaging checks
+    what is in them), installed without resolving: every dependency comes from the lock
+    file, and `pip check` proves the lock satisfies both distributions."""
+    runs = [a for k, a in instructions(REPO / "Dockerfile") if k == "RUN"]
+    (install,) = [a for a in runs if "pip wheel" in a]
+    wheel, *rest = (step.strip() for step in install.split("&&"))
+    assert wheel.split()[-2:] == ["./services", "."], wheel
+    assert "--no-deps" in wheel.split()
+    assert rest[0].startswith("pip install") and "--no-deps" in rest[0].split(), rest
+    assert rest[0].endswith(".whl"), rest
+    assert rest[-1] == "pip check"
+    assert any(a.endswith("-r requirements/app.lock") for a in runs)
 
 
 def test_entrypoint_is_executable_and_execs_its_command() -> None:
