@@ -2,7 +2,7 @@
 
 This is the one place the web tier wires the dashboard in. It is mounted when
 `sidequest.dashboard` is installed and a login is configured (SIDEQUEST_WEB_USERNAME
-and SIDEQUEST_WEB_PASSWORD), or SIDEQUEST_WEB_DEV says this is a local run. Without
+and SIDEQUEST_WEB_PASSWORD), or SIDEQUEST_WEB_DEV is on: this is a local run. Without
 either, the shop still serves and the dashboard stays off, with a warning in the log:
 a job UI that can delete and retry jobs is never exposed without a login.
 """
@@ -28,8 +28,7 @@ def mount_dashboard(app: Flask, settings: WebSettings, client: redis.Redis) -> b
     if importlib.util.find_spec("sidequest.dashboard") is None:
         return False
     has_login = "SIDEQUEST_WEB_USERNAME" in settings.dashboard
-    development = settings.dashboard.get("SIDEQUEST_WEB_DEV", "").lower() in ("1", "true", "yes")
-    if not has_login and not development:
+    if not has_login and not settings.dashboard_dev:
         logger.warning(
             "the jobs dashboard is off: set SIDEQUEST_WEB_USERNAME and SIDEQUEST_WEB_PASSWORD "
             "(or SIDEQUEST_WEB_DEV=1 on a local machine) to mount it at %s",

@@ -5,13 +5,15 @@
 | REDIS_URL              | Redis the jobs are enqueued to                       | 127.0.0.1:6379 |
 | SECRET_KEY             | signs the session cookie (the forms' CSRF tokens)    | random, warned |
 | MAX_CONTENT_LENGTH     | largest request body accepted, bytes                 | 16384          |
-| MIGRATE_ON_START       | upgrade the database schema when the app starts      | true           |
+| MIGRATE_ON_START       | upgrade the database schema when the app starts      | on             |
 | SIDEQUEST_WEB_USERNAME | dashboard login (with SIDEQUEST_WEB_PASSWORD)        | no dashboard   |
-| SIDEQUEST_WEB_DEV      | mount the dashboard without a login (local runs)     | false          |
+| SIDEQUEST_WEB_DEV      | mount the dashboard without a login (local runs)     | off            |
 
 DATABASE_URL, SMTP_URL, REPORTS_DIR, APP_BASE_URL, MAIL_FROM and ADMIN_EMAIL are the
 domain's (see `shop.settings`).
-An empty variable counts as unset. `create_app(config)` overrides any of them.
+An empty variable counts as unset. On/off variables take 1/true/yes/on and
+0/false/no/off in any case (`sidequest.flags`, the parser of every settings module).
+`create_app(config)` overrides any of them.
 """
 
 from __future__ import annotations
@@ -25,14 +27,13 @@ from typing import Any
 from shop.settings import ShopSettings
 from sidequest.connection import DEFAULT_URL, check_url
 from sidequest.errors import ConfigError
+from sidequest.flags import flag
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_CONTENT_LENGTH = 16 * 1024
 #: largest MAX_CONTENT_LENGTH accepted: the API takes small JSON bodies only
 MAX_MAX_CONTENT_LENGTH = 10 * 1024 * 1024
-_TRUE = ("1", "true", "yes", "on")
-_FALSE = ("0", "false", "no", "off")
 #: dashboard settings passed through to `sidequest.dashboard` unchanged
 DASHBOARD_VARIABLES = (
     "SIDEQUEST_WEB_USERNAME",
@@ -54,6 +55,7 @@ class WebSettings:
         max_content_length: Largest request body, in bytes.
         migrate_on_start: Whether the app upgrades the schema when it starts.
         shop: The domain's settings (database, SMTP, reports directory, links).
+        dashboard_dev: SIDEQUEST_WEB_DEV: mount the dashboard without a login.
         dashboard: The SIDEQUEST_WEB_* variables that were set, for the dashboard.
     """
 
@@ -62,6 +64,7 @@ class WebSettings:
     max_content_length: int
     migrate_on_start: bool
     shop: ShopSettings
+    dashboard_dev: bool = False
     dashboard: Mapping[str, str] = field(default_factory=dict)
 
     def __repr__(self) -> str:
@@ -93,8 +96,9 @@ def settings_from(environ: Mapping[str, Any]) -> WebSettings:
         redis_url=redis_url,
         secret_key=secret_key,
         max_content_length=_size(values, "MAX_CONTENT_LENGTH", DEFAULT_MAX_CONTENT_LENGTH),
-        migrate_on_start=_flag(values, "MIGRATE_ON_START", default=True),
+        migrate_on_start=flag(values, "MIGRATE_ON_START", default=True),
         shop=ShopSettings.from_env(values),
+        dashboard_dev=flag(values, "SIDEQUEST_WEB_DEV"),
         dashboard={key: values[key] for key in DASHBOARD_VARIABLES if values.get(key)},
     )
 
@@ -106,14 +110,3 @@ def _size(values: Mapping[str, str], name: str, default: int) -> int:
     if not text.isdigit() or not 1 <= int(text) <= MAX_MAX_CONTENT_LENGTH:
         raise ConfigError(f"{name} must be a number of bytes from 1 to {MAX_MAX_CONTENT_LENGTH}")
     return int(text)
-
-
-def _flag(values: Mapping[str, str], name: str, *, default: bool) -> bool:
-    text = values.get(name, "").lower()
-    if not text:
-        return default
-    if text in _TRUE:
-        return True
-    if text in _FALSE:
-        return False
-    raise ConfigError(f"{name} must be true or false, got {text!r}")

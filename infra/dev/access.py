@@ -35,10 +35,10 @@ def dashboard_access(settings: DevSettings, environment: MutableMapping[str, str
     if settings.web_on_loopback:
         environment["SIDEQUEST_WEB_DEV"] = "1"
         return "no login: dev mode, served on loopback only"
-    if environment.get("SIDEQUEST_WEB_DEV"):
+    if settings.web_dev:
         raise DevConfigError(
             f"SIDEQUEST_WEB_DEV would serve the dashboard without a login on "
-            f"WEB_HOST={settings.web_host}; unset it (a login is then generated) or bind "
+            f"WEB_HOST={settings.web_host}; set it off (a login is then generated) or bind "
             f"WEB_HOST=127.0.0.1"
         )
     generated = secrets.token_urlsafe(12)

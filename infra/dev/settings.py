@@ -18,6 +18,8 @@
 | PROMETHEUS                 | the Prometheus binary                            | on PATH       |
 | DEV_SEED_ORDERS            | orders generated into a new SQLite database      | 20000         |
 | DEV_START_TIMEOUT          | seconds the stack may take to answer             | 90            |
+| SIDEQUEST_WEB_DEV          | dashboard without a login; refused on a WEB_HOST | off           |
+|                            | other machines reach (loopback: always on)       |               |
 
 On a loopback WEB_HOST the dashboard is mounted in dev mode (no login); on any other
 address it needs SIDEQUEST_WEB_USERNAME and SIDEQUEST_WEB_PASSWORD, or the launcher
@@ -25,8 +27,9 @@ generates a login for the run and prints it.
 
 Everything else in the environment (SIDEQUEST_CONCURRENCY, GUNICORN_WORKERS,
 DATABASE_URL, SIDEQUEST_WEB_USERNAME/PASSWORD, ...) reaches the processes unchanged.
-An empty variable counts as unset. A malformed one stops the launcher with a message
-naming it (`DevConfigError`).
+An empty variable counts as unset; on/off variables take 1/true/yes/on and
+0/false/no/off in any case (`sidequest.flags`, the parser of every settings module). A
+malformed variable stops the launcher with a message naming it (`DevConfigError`).
 """
 
 from __future__ import annotations
@@ -36,6 +39,9 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+from sidequest.errors import ConfigError
+from sidequest.flags import flag
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 _DURATION = re.compile(r"^([1-9][0-9]*)(ms|s|m)$")
@@ -86,6 +92,7 @@ class DevSettings:
         prometheus_binary: The Prometheus binary given by PROMETHEUS, if any.
         seed_orders: Orders generated into a newly created SQLite database.
         start_timeout: Seconds the stack may take until it answers.
+        web_dev: SIDEQUEST_WEB_DEV asks for the dashboard without a login.
     """
 
     root: Path
@@ -99,6 +106,7 @@ class DevSettings:
     prometheus_binary: str | None
     seed_orders: int
     start_timeout: float
+    web_dev: bool = False
 
     @property
     def web_on_loopback(self) -> bool:
@@ -150,6 +158,7 @@ class DevSettings:
             prometheus_binary=values.get("PROMETHEUS"),
             seed_orders=_number(values, "DEV_SEED_ORDERS", 20_000, 0, 10_000_000),
             start_timeout=float(_number(values, "DEV_START_TIMEOUT", 90, 5, 3600)),
+            web_dev=_flag(values, "SIDEQUEST_WEB_DEV"),
         )
 
 
@@ -178,6 +187,13 @@ def _number(values: Mapping[str, str], name: str, default: int, low: int, high: 
     if not text.isdigit() or not low <= int(text) <= high:
         raise DevConfigError(f"{name} must be a whole number from {low} to {high}, got {text!r}")
     return int(text)
+
+
+def _flag(values: Mapping[str, str], name: str) -> bool:
+    try:
+        return flag(values, name)
+    except ConfigError as error:
+        raise DevConfigError(str(error)) from None
 
 
 def _duration(values: Mapping[str, str], name: str, default: str) -> str:

@@ -220,8 +220,10 @@ def stats(redis_url: str, as_json: bool) -> None:
 @click.option(
     "--dev",
     is_flag=True,
-    envvar="SIDEQUEST_WEB_DEV",
-    help="local development run: serve without authentication (loopback host only)",
+    # No envvar=: click would parse SIDEQUEST_WEB_DEV with its own spellings; the
+    # dashboard reads it with sidequest.flags, as every other settings module does.
+    help="local development run: serve without authentication (loopback host only); "
+    "SIDEQUEST_WEB_DEV=on does the same",
 )
 def web(port: int, host: str, redis_url: str, dev: bool) -> None:
     """Serve the dashboard; basic auth from SIDEQUEST_WEB_USERNAME/SIDEQUEST_WEB_PASSWORD."""

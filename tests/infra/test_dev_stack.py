@@ -92,6 +92,7 @@ def test_defaults(tmp_path: Path) -> None:
         ({"WEB_HOST": "example.org"}, "WEB_HOST"),
         ({"DEV_DIR": "/tmp/with%percent"}, "DEV_DIR"),
         ({"DEV_DIR": "/tmp/" + "x" * 120}, "DEV_DIR"),
+        ({"SIDEQUEST_WEB_DEV": "sure"}, "SIDEQUEST_WEB_DEV"),
     ],
 )
 def test_malformed_settings_are_named(variables: dict[str, str], named: str) -> None:
@@ -203,14 +204,26 @@ def test_a_public_address_gets_a_generated_login(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "environment",
-    [{"SIDEQUEST_WEB_DEV": "1"}, {"SIDEQUEST_WEB_USERNAME": "ana"}],
-    ids=["dev-mode-on-a-public-address", "half-a-login"],
+    [{"SIDEQUEST_WEB_DEV": "1"}, {"SIDEQUEST_WEB_DEV": "on"}, {"SIDEQUEST_WEB_USERNAME": "ana"}],
+    ids=["dev-mode-on-a-public-address", "dev-mode-spelt-on", "half-a-login"],
 )
 def test_unsafe_or_partial_dashboard_settings_are_refused(
     tmp_path: Path, environment: dict[str, str]
 ) -> None:
+    settings = settings_for(tmp_path, WEB_HOST="0.0.0.0", **environment)
     with pytest.raises(DevConfigError, match="SIDEQUEST_WEB_"):
-        dashboard_access(settings_for(tmp_path, WEB_HOST="0.0.0.0"), environment)
+        dashboard_access(settings, environment)
+
+
+@pytest.mark.parametrize("spelling", ["0", "off", "No"])
+def test_dev_mode_set_off_on_a_public_address_gets_a_generated_login(
+    tmp_path: Path, spelling: str
+) -> None:
+    # Any non-empty value used to count as on, so SIDEQUEST_WEB_DEV=0 was refused here.
+    environment = {"SIDEQUEST_WEB_DEV": spelling}
+    settings = settings_for(tmp_path, WEB_HOST="0.0.0.0", **environment)
+    dashboard_access(settings, environment)
+    assert environment["SIDEQUEST_WEB_USERNAME"] == "admin"
 
 
 # ------------------------------------------------------------------ mail sink

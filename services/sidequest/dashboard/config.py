@@ -3,7 +3,8 @@
 SIDEQUEST_REDIS_URL                 Redis to inspect (default redis://127.0.0.1:6379/0)
 SIDEQUEST_WEB_USERNAME              basic-auth user name  } both or neither
 SIDEQUEST_WEB_PASSWORD              basic-auth password   }
-SIDEQUEST_WEB_DEV                   true: a local development run may go without auth
+SIDEQUEST_WEB_DEV                   on: a local development run may go without auth
+                                    (on/off as every flag: sidequest.flags)
 SIDEQUEST_WEB_PAGE_SIZE             default rows per page (10, 25, 50 or 100)
 SIDEQUEST_WEB_FILTER_SCAN_LIMIT     entries one filter request examines at most
                                     (default 50,000: about 50 ms on an idle 2-core machine)
@@ -21,6 +22,7 @@ from typing import Any
 from sidequest.connection import DEFAULT_URL
 from sidequest.dashboard import params
 from sidequest.errors import ConfigError
+from sidequest.flags import flag
 
 MAX_FILTER_SCAN_LIMIT = 1_000_000
 MAX_BULK_LIMIT = 100_000
@@ -67,7 +69,7 @@ def from_mapping(config: Mapping[str, Any]) -> DashboardConfig:
         redis_url=_text(config, "SIDEQUEST_REDIS_URL") or DEFAULT_URL,
         username=username,
         password=password,
-        dev=_flag(config, "SIDEQUEST_WEB_DEV"),
+        dev=flag(config, "SIDEQUEST_WEB_DEV"),
         page_size=page_size,
         filter_scan_limit=_number(
             config, "SIDEQUEST_WEB_FILTER_SCAN_LIMIT", 50_000, 100, MAX_FILTER_SCAN_LIMIT
@@ -83,18 +85,6 @@ def _text(config: Mapping[str, Any], key: str) -> str | None:
     if not isinstance(value, str):
         raise ConfigError(f"{key} must be a string")
     return value
-
-
-def _flag(config: Mapping[str, Any], key: str) -> bool:
-    value = config.get(key, False)
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("1", "true", "yes", "on"):
-        return True
-    if text in ("", "0", "false", "no", "off"):
-        return False
-    raise ConfigError(f"{key} must be true or false, got {value!r}")
 
 
 def _number(config: Mapping[str, Any], key: str, default: int, low: int, high: int) -> int:

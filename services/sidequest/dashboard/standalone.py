@@ -1,7 +1,7 @@
 """`sidequest web`: the dashboard as an app of its own, for teams without a Flask app.
 
 Settings come from flags and the environment: REDIS_URL (or --redis-url),
-SIDEQUEST_WEB_USERNAME / SIDEQUEST_WEB_PASSWORD for basic auth, SIDEQUEST_WEB_DEV=1
+SIDEQUEST_WEB_USERNAME / SIDEQUEST_WEB_PASSWORD for basic auth, SIDEQUEST_WEB_DEV=on
 (or --dev) for a local development run without auth, SIDEQUEST_WEB_SECRET to keep
 sessions valid across restarts (a random one per process otherwise). It serves with
 Werkzeug's threaded server: enough for the handful of people who watch a job system;
@@ -24,6 +24,7 @@ from werkzeug.serving import make_server
 
 from sidequest.connection import redact
 from sidequest.dashboard.extension import Dashboard
+from sidequest.dashboard.state import EXTENSION_KEY, DashboardState
 from sidequest.errors import ConfigError
 
 ENVIRONMENT_KEYS = (
@@ -77,7 +78,10 @@ def check_host(host: str, dev_without_auth: bool) -> None:
 
 def run(host: str, port: int, redis_url: str, dev: bool) -> None:
     app = create_app(redis_url, dev=dev)
-    check_host(host, dev and not app.config.get("SIDEQUEST_WEB_USERNAME"))
+    # The settings the dashboard parsed (--dev, or SIDEQUEST_WEB_DEV through the one
+    # flag parser), so the host check and the dashboard never disagree about dev mode.
+    state: DashboardState = app.extensions[EXTENSION_KEY]
+    check_host(host, state.config.dev and not state.config.basic_auth)
     server = make_server(host, port, app, threaded=True)
 
     def on_stop(signum: int, frame: FrameType | None) -> None:

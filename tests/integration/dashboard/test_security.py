@@ -90,7 +90,7 @@ def test_a_development_run_may_go_without_authentication(redis_url: str) -> None
     [
         ({"SIDEQUEST_WEB_USERNAME": "admin"}, "both SIDEQUEST_WEB_USERNAME and"),
         ({"SIDEQUEST_WEB_PASSWORD": "x"}, "both SIDEQUEST_WEB_USERNAME and"),
-        ({"SIDEQUEST_WEB_DEV": "maybe"}, "SIDEQUEST_WEB_DEV must be true or false"),
+        ({"SIDEQUEST_WEB_DEV": "maybe"}, "SIDEQUEST_WEB_DEV must be on or off"),
         ({"SIDEQUEST_WEB_DEV": "1", "SIDEQUEST_WEB_PAGE_SIZE": "7"}, "SIDEQUEST_WEB_PAGE_SIZE"),
         ({"SIDEQUEST_WEB_DEV": "1", "SIDEQUEST_WEB_BULK_LIMIT": "0"}, "SIDEQUEST_WEB_BULK_LIMIT"),
     ],

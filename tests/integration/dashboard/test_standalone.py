@@ -45,6 +45,32 @@ def test_a_dev_run_without_credentials_must_listen_on_loopback(redis_url: str) -
     assert "refusing to serve the dashboard without authentication on 0.0.0.0" in result.stderr
 
 
+@pytest.mark.parametrize("spelling", ["on", "Yes", "TRUE", "1"])
+def test_sidequest_web_dev_on_in_any_spelling_is_a_dev_run(redis_url: str, spelling: str) -> None:
+    # A dev run without credentials: refused on an address other machines reach.
+    result = run_web(
+        "--redis-url", redis_url, "--host", "0.0.0.0", env={"SIDEQUEST_WEB_DEV": spelling}
+    )
+    assert result.returncode == EX_CONFIG
+    assert "refusing to serve the dashboard without authentication on 0.0.0.0" in result.stderr
+
+
+@pytest.mark.parametrize("spelling", ["off", "No", "FALSE", "0"])
+def test_sidequest_web_dev_off_in_any_spelling_needs_credentials(
+    redis_url: str, spelling: str
+) -> None:
+    result = run_web("--redis-url", redis_url, env={"SIDEQUEST_WEB_DEV": spelling})
+    assert result.returncode == EX_CONFIG
+    assert "needs authentication" in result.stderr
+
+
+def test_a_malformed_sidequest_web_dev_is_an_error_naming_it(redis_url: str) -> None:
+    result = run_web("--redis-url", redis_url, env={"SIDEQUEST_WEB_DEV": "sure"})
+    assert result.returncode == EX_CONFIG
+    assert "error: SIDEQUEST_WEB_DEV must be on or off" in result.stderr
+    assert "'sure'" in result.stderr
+
+
 def test_half_configured_credentials_are_a_clear_error(redis_url: str) -> None:
     result = run_web("--redis-url", redis_url, env={"SIDEQUEST_WEB_USERNAME": "admin"})
     assert result.returncode == EX_CONFIG

@@ -6,6 +6,7 @@ import base64
 
 import pytest
 
+from sidequest.errors import ConfigError
 from tests.integration.web.conftest import MakeApp
 
 
@@ -30,6 +31,25 @@ def test_with_a_login_the_dashboard_asks_for_it(make_app: MakeApp, redis_url: st
     assert b'href="/sidequest/"' in client.get("/").data
 
 
-def test_a_development_run_mounts_it_without_a_login(make_app: MakeApp, redis_url: str) -> None:
-    client = make_app(redis_url, SIDEQUEST_WEB_DEV="1").test_client()
+@pytest.mark.parametrize("spelling", ["1", "on", "ON", "yes", "True"])
+def test_a_development_run_mounts_it_without_a_login(
+    make_app: MakeApp, redis_url: str, spelling: str
+) -> None:
+    # SIDEQUEST_WEB_DEV=on once mounted it in the dashboard's own parser but not here.
+    client = make_app(redis_url, SIDEQUEST_WEB_DEV=spelling).test_client()
     assert client.get("/sidequest/").status_code == 200
+
+
+@pytest.mark.parametrize("spelling", ["0", "off", "No", "FALSE"])
+def test_sidequest_web_dev_off_keeps_it_off(
+    make_app: MakeApp, redis_url: str, spelling: str
+) -> None:
+    client = make_app(redis_url, SIDEQUEST_WEB_DEV=spelling).test_client()
+    assert client.get("/sidequest/").status_code == 404
+
+
+def test_a_malformed_sidequest_web_dev_stops_the_app_naming_it(
+    make_app: MakeApp, redis_url: str
+) -> None:
+    with pytest.raises(ConfigError, match="SIDEQUEST_WEB_DEV must be on or off"):
+        make_app(redis_url, SIDEQUEST_WEB_DEV="enabled")
