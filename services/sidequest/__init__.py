@@ -3,7 +3,7 @@
 import sidequest
 from sidequest import Job, retry_on, discard_on
 
-sidequest.configure(redis_url="redis://localhost:6379/0")
+sidequest.configure(redis_url="redis://localhost:6379/0")   # or set REDIS_URL
 
 @retry_on(ConnectionError, wait="polynomially_longer", attempts=5)
 class ProcessReportJob(Job):
@@ -14,7 +14,7 @@ ProcessReportJob.perform_later(42)
 
 from __future__ import annotations
 
-from sidequest.adapter import EnqueueAdapter, current_adapter, set_adapter
+from sidequest.adapter import EnqueueAdapter, current_adapter, set_adapter, set_fallback
 from sidequest.errors import (
     ArgumentMismatchError,
     ConfigError,
@@ -48,18 +48,38 @@ def configure(
 ) -> EnqueueAdapter:
     """Send `perform_later` and friends to Redis at `redis_url` (or to `adapter`).
 
-    Call it once at start-up; the worker does so itself from REDIS_URL.
+    Call it once at start-up. Without it, jobs go to REDIS_URL's Redis. A worker
+    configures itself from its settings, and uses the `redis_url` given here by its
+    required modules when its flag, environment and config file name none
+    (`sidequest.redis_source`).
+
+    Raises:
+        ConfigError: `redis_url` is malformed; the message names this call's module.
     """
     if adapter is None:
         if redis_url is None:
             raise ConfigError("configure() needs redis_url or adapter")
         # Imported here so that `import sidequest` (and the job API) needs no Redis client.
+        from sidequest import redis_source  # noqa: PLC0415
         from sidequest.client import RedisAdapter  # noqa: PLC0415
         from sidequest.connection import connect  # noqa: PLC0415
 
-        adapter = RedisAdapter(connect(redis_url))
+        module = redis_source.caller_module()
+        source = redis_source.RedisSource("configure", module)
+        adapter = RedisAdapter(connect(redis_url, source=source.setting))
+        redis_source.remember_configured(redis_url, module)
     set_adapter(adapter)
     return adapter
+
+
+def _adapter_from_environment() -> EnqueueAdapter | None:
+    from sidequest.client import from_environment  # noqa: PLC0415
+
+    return from_environment()
+
+
+# A process that never calls configure() enqueues to REDIS_URL, as Sidekiq's clients do.
+set_fallback(_adapter_from_environment)
 
 
 __all__ = [

@@ -2,12 +2,15 @@
 
 The job API never talks to Redis itself. It builds a payload and hands it to the
 current adapter: the Redis client in production, `sidequest.testing`'s fake or inline
-adapters in tests. `sidequest.configure()` installs the Redis one.
+adapters in tests. `sidequest.configure()` installs the Redis one; in a process that
+never called it, the first enqueue installs the fallback (REDIS_URL's Redis, set up by
+`sidequest/__init__.py`), as a Sidekiq client uses REDIS_URL.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -46,6 +49,11 @@ class EnqueueAdapter(Protocol):
 
 
 _current: EnqueueAdapter | None = None
+# Builds the adapter of a process that never configured one, or returns None. It is
+# handed in (by sidequest/__init__.py) rather than imported, so that this module, which
+# the job API imports, never imports the Redis client.
+_fallback: Callable[[], EnqueueAdapter | None] | None = None
+_fallback_lock = threading.Lock()
 
 
 def set_adapter(adapter: EnqueueAdapter | None) -> None:
@@ -53,13 +61,33 @@ def set_adapter(adapter: EnqueueAdapter | None) -> None:
     _current = adapter
 
 
+def set_fallback(factory: Callable[[], EnqueueAdapter | None] | None) -> None:
+    global _fallback
+    _fallback = factory
+
+
 def current_adapter() -> EnqueueAdapter:
-    if _current is None:
+    adapter = _current
+    if adapter is None:
+        adapter = _install_fallback()
+    return adapter
+
+
+def _install_fallback() -> EnqueueAdapter:
+    # Under a lock: threads enqueueing at once at start-up share one connection pool.
+    with _fallback_lock:
+        adapter = _current
+        if adapter is None and _fallback is not None:
+            adapter = _fallback()
+            if adapter is not None:
+                set_adapter(adapter)
+    if adapter is None:
         raise ConfigError(
             "sidequest is not configured: call sidequest.configure(redis_url=...) at start-up "
-            "(the worker does this from REDIS_URL), or use sidequest.testing.fake() in tests"
+            "or set REDIS_URL (the worker does this from its settings), or use "
+            "sidequest.testing.fake() in tests"
         )
-    return _current
+    return adapter
 
 
 @contextmanager

@@ -21,18 +21,21 @@ import signal
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
 import click
 import redis
+from click.core import ParameterSource
 
 import sidequest
-from sidequest import api, arguments, logs, payload
+from sidequest import api, arguments, logs, payload, redis_source
+from sidequest.adapter import set_adapter
 from sidequest.client import RedisAdapter
 from sidequest.config import AUTO_CPUS, Settings, build_settings
-from sidequest.connection import connect, redact
+from sidequest.connection import check_url, connect, redact
 from sidequest.errors import ConfigError, SerializationError, SidequestError
 from sidequest.generator import generate_job
 from sidequest.middleware import Middleware
@@ -117,7 +120,8 @@ def run_worker(settings: Settings, middleware: Sequence[Middleware] = ()) -> int
     try:
         logs.configure(settings.log_format, settings.log_level)
         load_modules(settings.require)
-        sidequest.configure(settings.redis_url)
+        settings = choose_redis(settings)
+        set_adapter(RedisAdapter(connect(settings.redis_url, source=settings.redis_source.setting)))
         launcher = Launcher(settings, list(middleware))
         launcher.check_redis()
         # Before the launcher starts its threads, which inherit both.
@@ -133,6 +137,21 @@ def run_worker(settings: Settings, middleware: Sequence[Middleware] = ()) -> int
     if auto_pin is not None:
         auto_pin.stop()
     return 0
+
+
+def choose_redis(settings: Settings) -> Settings:
+    """The settings with the Redis the worker uses, logged once with where it came from.
+
+    The worker's own settings come first, then what its modules gave
+    sidequest.configure(), then the default (`redis_source.choose`).
+    """
+    choice = redis_source.choose(
+        settings.redis_url, settings.redis_source, redis_source.configured()
+    )
+    if choice.warning is not None:
+        logger.warning("%s", choice.warning)
+    logger.info("Redis %s (from %s)", redact(choice.url), choice.source)
+    return replace(settings, redis_url=choice.url, redis_source=choice.source)
 
 
 def _place(settings: Settings) -> AutoPin | None:
@@ -178,7 +197,7 @@ def load_modules(requires: Sequence[str]) -> None:
 @click.option("--json", "as_json", is_flag=True, help="print JSON instead of a table")
 def stats(redis_url: str, as_json: bool) -> None:
     """Queue depth, retries, dead jobs, processed and failed counts."""
-    client = _or_exit(lambda: connect(redis_url))
+    client = _or_exit(lambda: connect(redis_url, source=_url_source()))
     try:
         snapshot = api.Stats(client).snapshot()
         now = time.time()
@@ -230,6 +249,7 @@ def web(port: int, host: str, redis_url: str, dev: bool) -> None:
     # Imported here so that worker processes never load Flask.
     from sidequest.dashboard.standalone import run  # noqa: PLC0415
 
+    _or_exit(lambda: check_url(redis_url, _url_source()))
     _or_exit(lambda: run(host, port, redis_url, dev))
 
 
@@ -261,7 +281,7 @@ def enqueue(
         raise click.BadParameter(str(error), param_hint="JSON_ARGS") from None
     retry_option = _retry_option(retry)
     job = payload.build(job_class, args, queue=queue, retry=retry_option)
-    adapter = RedisAdapter(_or_exit(lambda: connect(redis_url)))
+    adapter = RedisAdapter(_or_exit(lambda: connect(redis_url, source=_url_source())))
     at = time.time() + delay if delay else None
     try:
         adapter.push(job, at=at)
@@ -301,6 +321,16 @@ def generate_job_command(name: str, path: str, test_path: str, queue: str, force
     )
     click.echo(f"created {generated.job_file}")
     click.echo(f"created {generated.test_file}")
+
+
+def _url_source() -> str:
+    """What a malformed --redis-url of the running command is called in its error."""
+    source = click.get_current_context().get_parameter_source("redis_url")
+    if source is ParameterSource.COMMANDLINE:
+        return "--redis-url"
+    if source is ParameterSource.ENVIRONMENT:
+        return "REDIS_URL"
+    return "the default Redis URL"
 
 
 def _or_exit(action: Any) -> Any:

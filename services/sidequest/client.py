@@ -4,20 +4,27 @@ push now:      SADD queues <q>; LPUSH queue:<q> <job with enqueued_at>   (one ro
 push later:    ZADD schedule <at> <job>; PUBLISH the wakeup channel     (one round trip)
 unique:        push_unique.lua takes the lock and pushes in one step
 bulk:          one SADD and one LPUSH of all jobs per queue             (one round trip)
+
+`from_environment()` is the adapter of a process that never called
+`sidequest.configure()`: REDIS_URL's Redis, as a Sidekiq client's.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections import defaultdict
+from collections.abc import Mapping
 
 import redis
 
 from sidequest import keys, payload, scripts
 from sidequest.adapter import PushResult, UniqueSpec
+from sidequest.connection import connect, redact
 from sidequest.errors import EnqueueError
 from sidequest.payload import JobDict
+from sidequest.redis_source import ENVIRONMENT
 
 logger = logging.getLogger("sidequest")
 
@@ -111,3 +118,19 @@ def _execute(pipe: redis.client.Pipeline, *, wakeup: bool) -> None:
     for result in results:
         if isinstance(result, Exception):
             raise result
+
+
+def from_environment(environ: Mapping[str, str] | None = None) -> RedisAdapter | None:
+    """An adapter for REDIS_URL's Redis; None when the variable is unset or empty.
+
+    Raises:
+        ConfigError: REDIS_URL is malformed; the message names it.
+    """
+    url = (os.environ if environ is None else environ).get(ENVIRONMENT.where, "").strip()
+    if not url:
+        return None
+    adapter = RedisAdapter(connect(url, source=ENVIRONMENT.setting))
+    logger.info(
+        "sidequest.configure() was not called: enqueuing to %s (%s)", redact(url), ENVIRONMENT
+    )
+    return adapter

@@ -1,7 +1,9 @@
 """Worker settings: defaults, the sidekiq.yml-shaped config file, environment and flags.
 
 Precedence, lowest first: defaults, the YAML file (`-C`), environment variables, CLI
-flags. The file keeps Sidekiq's shape, with or without the leading colons:
+flags. `redis_source` records which of them gave the Redis URL; a worker whose settings
+name none uses the URL its modules gave sidequest.configure() (`redis_source.py`). The
+file keeps Sidekiq's shape, with or without the leading colons:
 
     :concurrency: 5
     :queues:
@@ -23,6 +25,7 @@ import yaml
 
 from sidequest.connection import DEFAULT_URL, check_url
 from sidequest.errors import ConfigError
+from sidequest.redis_source import DEFAULT, ENVIRONMENT, FLAG, RedisSource
 
 #: the `cpus` setting's default: each worker process on a CPU of its own, while they fit
 AUTO_CPUS: Literal["auto"] = "auto"
@@ -39,6 +42,9 @@ class QueueSpec:
 @dataclass(frozen=True)
 class Settings:
     redis_url: str = DEFAULT_URL
+    #: where redis_url came from: the flag, the environment, the config file, a
+    #: sidequest.configure() call or the default
+    redis_source: RedisSource = DEFAULT
     #: processor threads per worker process
     concurrency: int = 5
     queues: tuple[QueueSpec, ...] = (QueueSpec("default"),)
@@ -82,7 +88,7 @@ class Settings:
 
     def validate(self) -> Settings:
         """Return self, or raise ConfigError naming the first bad setting."""
-        check_url(self.redis_url)
+        check_url(self.redis_url, self.redis_source.setting)
         if self.concurrency < 1:
             raise ConfigError(f"concurrency must be at least 1 (got {self.concurrency})")
         if not self.queues:
@@ -293,12 +299,18 @@ def build_settings(
     overrides: Mapping[str, Any] | None = None,
 ) -> Settings:
     """Defaults < config file < environment < explicit overrides (CLI flags)."""
-    values: dict[str, Any] = {}
+    layers: list[tuple[dict[str, Any], RedisSource]] = []
     if config_file is not None:
-        values.update(read_file(config_file))
-    values.update(read_environment(os.environ if environ is None else environ))
-    values.update({k: v for k, v in (overrides or {}).items() if v is not None})
-    return replace(Settings(), **_coerce(values)).validate()
+        layers.append((read_file(config_file), RedisSource("file", str(config_file))))
+    layers.append((read_environment(os.environ if environ is None else environ), ENVIRONMENT))
+    layers.append(({k: v for k, v in (overrides or {}).items() if v is not None}, FLAG))
+    values: dict[str, Any] = {}
+    redis_source = DEFAULT
+    for layer, source in layers:
+        values.update(layer)
+        if "redis_url" in layer:
+            redis_source = source
+    return replace(Settings(), redis_source=redis_source, **_coerce(values)).validate()
 
 
 def _whole_number(value: object) -> int:

@@ -1,7 +1,13 @@
-"""Redis connections from a URL, with the timeouts and retry behaviour we rely on."""
+"""Redis connections from a URL, with the timeouts and retry behaviour we rely on.
+
+Every URL check and error names where the URL came from (`source`: REDIS_URL,
+--redis-url, a config file, a sidequest.configure() call), and shows the URL only with
+its password masked.
+"""
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit
 
 import redis
@@ -12,6 +18,9 @@ from sidequest.errors import ConfigError
 
 DEFAULT_URL = "redis://127.0.0.1:6379/0"
 
+# redis-py also takes the password as a query parameter (`?password=...`).
+_QUERY_PASSWORD = re.compile(r"([?&]password=)[^&#]*", re.IGNORECASE)
+
 
 def connect(
     url: str,
@@ -19,6 +28,7 @@ def connect(
     retries: int = 1,
     socket_timeout: float | None = 5.0,
     max_connections: int | None = None,
+    source: str = "REDIS_URL",
 ) -> redis.Redis:
     """A client for `url` (redis://, rediss:// or unix://) returning bytes.
 
@@ -28,34 +38,56 @@ def connect(
             The worker runtime passes 0 and handles errors itself, because a repeated
             fetch could move jobs twice.
         socket_timeout: seconds to wait for a reply; blocking commands must use less.
+        source: what the URL came from, for the error when it is malformed.
+
+    Raises:
+        ConfigError: The URL is malformed; the message names `source`.
     """
-    check_url(url)
-    return redis.Redis.from_url(
-        url,
-        socket_timeout=socket_timeout,
-        socket_connect_timeout=5.0,
-        socket_keepalive=True,
-        health_check_interval=15,
-        retry=Retry(NoBackoff(), retries),
-        max_connections=max_connections,
-    )
+    check_url(url, source)
+    try:
+        return redis.Redis.from_url(
+            url,
+            socket_timeout=socket_timeout,
+            socket_connect_timeout=5.0,
+            socket_keepalive=True,
+            health_check_interval=15,
+            retry=Retry(NoBackoff(), retries),
+            max_connections=max_connections,
+        )
+    except ValueError as error:
+        # redis-py's own checks: a query option (?db=x, ?socket_timeout=...) it cannot use.
+        raise ConfigError(
+            f"{source} is not a usable Redis URL: {error} ({redact(url)!r})"
+        ) from None
 
 
-def check_url(url: str) -> None:
-    """Raise ConfigError unless `url` looks like a Redis URL."""
-    parts = urlsplit(url)
+def check_url(url: str, source: str = "REDIS_URL") -> None:
+    """Raise ConfigError, naming `source`, unless `url` looks like a Redis URL."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is no number 0-65535
+    except ValueError as error:
+        raise ConfigError(f"{source} is not a valid URL: {error} ({redact(url)!r})") from None
     if parts.scheme not in ("redis", "rediss", "unix"):
         raise ConfigError(
-            f"REDIS_URL must start with redis://, rediss:// or unix:// (got {redact(url)!r})"
+            f"{source} must start with redis://, rediss:// or unix:// (got {redact(url)!r})"
         )
     if parts.scheme != "unix" and not parts.hostname:
-        raise ConfigError(f"REDIS_URL has no host: {redact(url)!r}")
+        raise ConfigError(f"{source} has no host: {redact(url)!r}")
 
 
 def redact(url: str) -> str:
-    """The URL with its password replaced, for logs and error messages."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-    return parts._replace(netloc=netloc).geturl()
+    """The URL with its password replaced, for logs and error messages.
+
+    Works on text that is no valid URL too: error messages show such URLs as well.
+    """
+    scheme, separator, rest = url.partition("://")
+    if separator:
+        # Up to the last "@" before the query: a password with an unescaped "/" or "@"
+        # is masked whole, not cut where a URL parser would end the host.
+        end = min((i for i in map(rest.find, "?#") if i >= 0), default=len(rest))
+        userinfo, at, after = rest[:end].rpartition("@")
+        if at and ":" in userinfo:
+            user = userinfo.partition(":")[0]
+            url = f"{scheme}://{user}:***@{after}{rest[end:]}"
+    return _QUERY_PASSWORD.sub(r"\1***", url)

@@ -21,12 +21,15 @@ class WorkerProcess:
         args: Sequence[str] = (),
         requires: Sequence[str] = ("tests.integration.sidequest.fixture_jobs",),
         env: dict[str, str] | None = None,
+        unset: Sequence[str] = (),
     ):
         self.redis_url = redis_url
         self.log_path = log_path
         self.args = list(args)
         self.requires = list(requires)
         self.env = env or {}
+        #: variables removed from the worker's environment (REDIS_URL, to test without it)
+        self.unset = set(unset)
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> WorkerProcess:
@@ -41,6 +44,8 @@ class WorkerProcess:
             "TEST_REDIS_URL": self.redis_url,
             **self.env,
         }
+        for name in self.unset:
+            environment.pop(name, None)
         self.log_file = self.log_path.open("ab")
         self.process = subprocess.Popen(
             command, cwd=ROOT, env=environment, stdout=self.log_file, stderr=subprocess.STDOUT

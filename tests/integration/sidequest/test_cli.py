@@ -54,10 +54,15 @@ def queued(client: redis.Redis, queue: str) -> list[dict[str, Any]]:
     return [json.loads(raw) for raw in client.lrange(keys.queue(queue), 0, -1)]
 
 
+# A line of the worker's text log: "2026-12-02 07:11:49,976 pid=27033 tid=MainThread INFO ..."
+LOG_LINE = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ pid=\d+ ")
+
+
 def assert_one_line_error(result: subprocess.CompletedProcess[str], status: int) -> str:
+    """The error line; only log lines (such as the Redis a worker chose) may precede it."""
     assert result.returncode == status, result.stderr
     assert "Traceback" not in result.stderr
-    lines = result.stderr.strip().splitlines()
+    lines = [line for line in result.stderr.strip().splitlines() if not LOG_LINE.match(line)]
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("error: "), result.stderr
     return lines[0]

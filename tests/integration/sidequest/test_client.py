@@ -7,10 +7,14 @@ reads these keys, so the tests look at the raw keys and the commands sent.
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,10 +22,12 @@ import redis
 
 import sidequest
 from sidequest import EnqueueError, Job, keys, payload
+from sidequest import adapter as adapter_module
 from sidequest.adapter import UniqueSpec, set_adapter, using
 from sidequest.client import RedisAdapter
 from sidequest.connection import connect
 from tests.integration.sidequest.wakeups import Subscription
+from tests.support.ports import free_port
 from tests.support.redis_server import RedisServer
 
 HEX24 = re.compile(r"[0-9a-f]{24}")
@@ -418,7 +424,10 @@ def test_enqueue_works_again_once_redis_is_back(stopped_redis: RedisServer) -> N
         client.close()
 
 
-def test_using_installs_an_adapter_only_inside_the_block(redis_url: str) -> None:
+def test_using_installs_an_adapter_only_inside_the_block(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("REDIS_URL", raising=False)
     set_adapter(None)
     adapter = RedisAdapter(connect(redis_url))
     with using(adapter):
@@ -426,3 +435,115 @@ def test_using_installs_an_adapter_only_inside_the_block(redis_url: str) -> None
     with pytest.raises(sidequest.ConfigError, match="not configured"):
         sidequest.current_adapter()
     adapter.redis.close()
+
+
+# -- a client that never called sidequest.configure() ----------------------------------
+
+CLIENT_SCRIPT = """
+from tests.integration.sidequest.fixture_jobs import RecordJob
+print(RecordJob.perform_later(5).jid)
+"""
+
+
+def run_client(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """A fresh Python process enqueueing one job, with REDIS_URL only as `env` says."""
+    environment = {key: value for key, value in os.environ.items() if key != "REDIS_URL"}
+    root = str(Path(__file__).resolve().parents[3])
+    return subprocess.run(
+        [sys.executable, "-c", CLIENT_SCRIPT],
+        cwd=root,
+        env={**environment, "PYTHONPATH": root, **env},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+
+@pytest.fixture
+def unconfigured(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """This process as one that never called sidequest.configure(), REDIS_URL unset."""
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    set_adapter(None)
+    yield
+    installed = adapter_module._current
+    if isinstance(installed, RedisAdapter):
+        installed.redis.close()
+    set_adapter(None)
+
+
+def test_a_client_process_without_configure_enqueues_to_redis_url(
+    redis_url: str, redis_client: redis.Redis
+) -> None:
+    result = run_client({"REDIS_URL": redis_url})
+
+    assert result.returncode == 0, result.stderr
+    jid = result.stdout.strip()
+    [job] = stored(redis_client, keys.queue("default"))
+    assert (job["jid"], job["class"], job["args"]) == (jid, "RecordJob", [5])
+
+
+def test_a_client_process_with_neither_configure_nor_redis_url_gets_the_clear_error() -> None:
+    result = run_client({})
+
+    assert result.returncode == 1
+    assert "ConfigError: sidequest is not configured" in result.stderr
+    assert "set REDIS_URL" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("url", "complaint"),
+    [
+        ("localhost:6379", "REDIS_URL must start with redis://"),
+        ("redis://:hunter2@127.0.0.1:notaport/0", "REDIS_URL is not a valid URL"),
+        ("redis://127.0.0.1:6379/0?socket_timeout=soon", "REDIS_URL is not a usable Redis URL"),
+    ],
+)
+def test_a_malformed_redis_url_is_an_error_naming_the_variable(
+    unconfigured: None, monkeypatch: pytest.MonkeyPatch, url: str, complaint: str
+) -> None:
+    monkeypatch.setenv("REDIS_URL", url)
+
+    with pytest.raises(sidequest.ConfigError, match=re.escape(complaint)) as raised:
+        ClientReportJob.perform_later(1)
+
+    assert "hunter2" not in str(raised.value)
+    assert adapter_module._current is None, "nothing installed: the next enqueue reads again"
+
+
+def test_the_redis_url_adapter_is_built_once_and_configure_replaces_it(
+    unconfigured: None,
+    monkeypatch: pytest.MonkeyPatch,
+    redis_url: str,
+    redis_client: redis.Redis,
+) -> None:
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    first = ClientReportJob.perform_later(1)
+    installed = sidequest.current_adapter()
+    assert isinstance(installed, RedisAdapter)
+
+    # Read once, as Sidekiq builds its pool once: a later change of the variable does
+    # not move the enqueues, sidequest.configure() does.
+    monkeypatch.setenv("REDIS_URL", f"redis://127.0.0.1:{free_port()}/0")
+    second = ClientReportJob.perform_later(2)
+    assert sidequest.current_adapter() is installed
+    other = redis_url.removesuffix("/0") + "/1"
+    configured = sidequest.configure(redis_url=other)
+    third = ClientReportJob.perform_later(3)
+
+    queue = keys.queue("default")
+    assert [job["jid"] for job in stored(redis_client, queue)] == [second.jid, first.jid]
+    other_client = redis.Redis.from_url(other)
+    assert [job["jid"] for job in stored(other_client, queue)] == [third.jid]
+    other_client.close()
+    installed.redis.close()
+    assert isinstance(configured, RedisAdapter)
+    configured.redis.close()
+
+
+def test_an_empty_redis_url_counts_as_unset(
+    unconfigured: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REDIS_URL", "  ")
+    with pytest.raises(sidequest.ConfigError, match="not configured"):
+        ClientReportJob.perform_later(1)

@@ -360,6 +360,7 @@ def test_perform_later_without_an_adapter_raises_a_config_error(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(adapter, "_current", None)
+    monkeypatch.delenv("REDIS_URL", raising=False)  # it would be used instead
     with pytest.raises(ConfigError, match="configure"):
         EnqueueReportJob.perform_later(1)
 
