@@ -75,6 +75,7 @@ class Dashboard:
         if isinstance(redis, redis_py.Redis):
             client = redis
         else:
-            client = connect(redis or settings.redis_url)
+            source = "init_app(redis=...)" if redis else "SIDEQUEST_REDIS_URL"
+            client = connect(redis or settings.redis_url, source=source)
         app.extensions[EXTENSION_KEY] = DashboardState(settings, client, auth, prefix)
         app.register_blueprint(build_blueprint(), url_prefix=prefix or None)

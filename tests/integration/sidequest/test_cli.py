@@ -371,6 +371,17 @@ def test_worker_with_a_missing_config_file_exits_78(redis_url: str, tmp_path: Pa
     assert f"cannot read config file {missing}" in line
 
 
+@pytest.mark.parametrize("command", [("stats",), ("enqueue", "SomeJob"), ("web",)])
+def test_a_bad_redis_url_is_named_by_where_it_came_from(command: tuple[str, ...]) -> None:
+    from_flag = sidequest(*command, "--redis-url", "redis://:secret@h:port/0")
+    from_environment = sidequest(*command, env={"REDIS_URL": "http://:secret@h:6379/0"})
+
+    line = assert_one_line_error(from_flag, EX_CONFIG)
+    assert line.startswith("error: --redis-url is not a valid URL") and "secret" not in line
+    line = assert_one_line_error(from_environment, EX_CONFIG)
+    assert line.startswith("error: REDIS_URL must start with redis://") and "secret" not in line
+
+
 @pytest.mark.parametrize("url", ["http://127.0.0.1:6380/0", "localhost:6380", "redis://:secret@/0"])
 def test_worker_with_a_bad_redis_url_exits_78_without_showing_the_password(url: str) -> None:
     result = sidequest("worker", env={"REDIS_URL": url})
