@@ -7,7 +7,9 @@
     sidequest generate job NAME [--path DIR] [--test-path DIR]
 
 Settings come from defaults, then the config file, then the environment (REDIS_URL,
-SIDEQUEST_*), then flags. Configuration errors exit with status 78 (EX_CONFIG).
+SIDEQUEST_*), then flags; a worker whose settings name no Redis uses the URL its -r
+modules gave sidequest.configure() (redis_source.py). Configuration errors exit with
+status 78 (EX_CONFIG).
 """
 
 from __future__ import annotations
