@@ -22,22 +22,48 @@ def _in_thread(
     return thread
 
 
+def _parked(gate: Isolation) -> int:
+    """Threads blocked at the gate: waiting on its condition until a leave() notifies them.
+
+    A thread is counted from the moment it registered as a waiter (holding the
+    condition's lock, just before releasing it), so once the count includes it, it can
+    only get in through a notification: a test may then act, knowing the order.
+    """
+    conditions = [value for value in vars(gate).values() if isinstance(value, threading.Condition)]
+    assert len(conditions) == 1, "the gate is expected to keep one threading.Condition"
+    return len(conditions[0]._waiters)  # type: ignore[attr-defined]
+
+
+def _blocked(gate: Isolation, inside: threading.Event, parked: int, who: str) -> None:
+    """Wait until `parked` threads are blocked at the gate, and check `who` is not inside."""
+    wait_for(
+        lambda: inside.is_set() or _parked(gate) == parked,
+        timeout=5,
+        message=f"{who} to block at the gate",
+    )
+    assert not inside.is_set(), f"{who} got through the gate"
+
+
 def test_a_suspect_waits_for_running_jobs_and_holds_back_new_ones() -> None:
     gate = Isolation()
     first_in, first_out = threading.Event(), threading.Event()
     _in_thread(gate, False, first_in, first_out)
     assert first_in.wait(5)
 
+    # The suspect must be waiting before the later job arrives: started together, the
+    # later one could reach the gate first and rightly go in beside the first job.
     suspect_in, suspect_out = threading.Event(), threading.Event()
     _in_thread(gate, True, suspect_in, suspect_out)
+    _blocked(gate, suspect_in, 1, "the suspect, beside a running job,")
     later_in, later_out = threading.Event(), threading.Event()
     _in_thread(gate, False, later_in, later_out)
-    assert not suspect_in.wait(0.2), "the suspect started beside a running job"
-    assert not later_in.is_set(), "a new job started while a suspect waited"
+    _blocked(gate, later_in, 2, "a new job, while a suspect waited,")
 
+    # The first job leaves and wakes both: the suspect goes in, the later job must
+    # block again (a fresh wait: the notification emptied the waiters).
     first_out.set()
     assert suspect_in.wait(5)
-    assert not later_in.wait(0.2), "a job started beside the suspect"
+    _blocked(gate, later_in, 1, "a new job, beside the suspect,")
     suspect_out.set()
     assert later_in.wait(5)
     later_out.set()
