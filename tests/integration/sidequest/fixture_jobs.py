@@ -50,6 +50,21 @@ class SlowJob(Job):
         client.rpush("test:done", self.jid)
 
 
+class PidJob(Job):
+    """Records `<pid> <jid>` in `test:starts` and `test:finishes`, so a test can tell which
+    worker process ran and completed each job; with `hold`, waits while `test:hold` exists
+    (up to `limit` seconds) before it finishes."""
+
+    def perform(self, n: int, hold: bool, limit: float = 60.0) -> None:
+        client = recorder()
+        mark = f"{os.getpid()} {self.jid}"
+        client.rpush("test:starts", mark)
+        deadline = time.monotonic() + limit
+        while hold and client.exists("test:hold") and time.monotonic() < deadline:
+            time.sleep(0.02)
+        client.rpush("test:finishes", mark)
+
+
 class QuickJob(Job):
     def perform(self, seconds: float) -> None:
         client = recorder()

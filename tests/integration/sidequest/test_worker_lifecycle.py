@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import signal
 import time
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,29 +24,66 @@ def test_jobs_in_flight_in_a_killed_worker_complete_in_another(
     enqueue_to: str, redis_client: redis.Redis, start_worker: Start
 ) -> None:
     redis_client.set("test:hold", 1)
-    jids = jobs.SlowJob.perform_bulk([[n] for n in range(200)])
-    # 100 threads + 100 prefetched: all 200 jobs are in flight in this process.
+    # 100 threads + 100 prefetched: the doomed process holds up to 200 jobs at once.
     doomed = start_worker(
         enqueue_to, "-c", "100", "--log-level", "WARNING", env={"SIDEQUEST_PREFETCH": "100"}
     )
     identity = wait_for(lambda: redis_client.smembers("processes"), message="heartbeat").pop()
-    wait_for(
-        lambda: redis_client.hlen(keys.inflight(identity)) == 200,
-        timeout=20,
-        message="200 in flight",
-    )
-    wait_for(lambda: redis_client.llen("test:started") == 100, timeout=20, message="100 started")
-    assert redis_client.llen("queue:default") == 0
+    # First, jobs it completes and acknowledges before it dies.
+    acked = jobs.PidJob.perform_bulk([[n, False] for n in range(40)])
+    wait_for(lambda: redis_client.get("stat:processed") == "40", message="40 acknowledged")
+    # Then jobs that hold its 100 threads and fill its buffer, and 50 it cannot take.
+    held = jobs.PidJob.perform_bulk([[n, True] for n in range(250)])
+
+    def settled() -> bool:
+        return (
+            redis_client.hlen(keys.inflight(identity)) == 200
+            and redis_client.llen(keys.landing(identity)) == 0
+            and redis_client.llen("test:starts") == 140
+            and redis_client.llen("queue:default") == 50
+        )
+
+    wait_for(settled, timeout=20, message="200 in flight, 100 running, 50 queued")
+    # Every thread waits on `test:hold` and the buffer is full: nothing moves until the kill.
+    at_kill = {json.loads(raw)["jid"] for raw in redis_client.hvals(keys.inflight(identity))}
+    queued = {json.loads(raw)["jid"] for raw in redis_client.lrange("queue:default", 0, -1)}
+    assert len(at_kill) == 200 and at_kill | queued == set(held)
 
     doomed.kill()
     redis_client.delete("test:hold")
-    start_worker(enqueue_to, "-c", "20", "--log-level", "WARNING")
+    survivor = start_worker(enqueue_to, "-c", "20", "--log-level", "WARNING")
 
-    wait_for(lambda: redis_client.llen("test:done") >= 200, timeout=30, message="all 200 done")
-    assert set(redis_client.lrange("test:done", 0, -1)) == set(jids)
-    wait_for(
-        lambda: not redis_client.exists(keys.inflight(identity)), message="dead process's hash gone"
-    )
+    def drained() -> bool:
+        return (
+            redis_client.llen("test:finishes") >= 290
+            and redis_client.llen("queue:default") == 0
+            and not redis_client.exists(keys.inflight(identity))
+            and not any(redis_client.hlen(key) for key in redis_client.keys("sidequest:inflight:*"))
+            and not any(redis_client.llen(key) for key in redis_client.keys("sidequest:landing:*"))
+        )
+
+    wait_for(drained, timeout=30, message="every job done and nothing left in flight")
+    # Nothing is left that could run again: the counts below are final.
+    assert redis_client.zcard("retry") == redis_client.zcard("schedule") == 0
+    assert redis_client.zcard("dead") == 0
+    finishes = [entry.split() for entry in redis_client.lrange("test:finishes", 0, -1)]
+    starts = Counter(entry.split()[1] for entry in redis_client.lrange("test:starts", 0, -1))
+    completions = Counter(jid for _, jid in finishes)
+    by_pid: dict[int, Counter[str]] = defaultdict(Counter)
+    for pid, jid in finishes:
+        by_pid[int(pid)][jid] += 1
+    # Each job completed exactly once, except those in flight at the kill: at most twice
+    # (once in the dead process, once recovered).
+    for jid in acked + held:
+        allowed = 2 if jid in at_kill else 1
+        assert 1 <= completions[jid] <= allowed, f"{jid} completed {completions[jid]} times"
+    # Here the dead process could finish none of those (they waited on `test:hold`), so
+    # each completed exactly once, and where: the acknowledged jobs in the dead process
+    # and never again, every other job in the survivor.
+    assert by_pid[doomed.pid] == Counter(acked)
+    assert by_pid[survivor.pid] == Counter(held)
+    assert set(by_pid) == {doomed.pid, survivor.pid}
+    assert all(starts[jid] == 1 for jid in acked), "an acknowledged job ran again"
     assert identity not in redis_client.smembers(keys.OWNERS)
 
 
