@@ -127,10 +127,33 @@ class SleepTimeoutJob(Job):
     timeout = 0.5
     retry = 1
 
-    def perform(self) -> None:
+    def perform(self, seconds: float = 30.0) -> None:
         recorder().rpush("test:started", self.jid)
-        time.sleep(30)  # blocked in C: the watchdog must abandon the thread
-        recorder().rpush("test:after-sleep", self.jid)
+        try:
+            time.sleep(seconds)  # blocked in C: the watchdog must abandon the thread
+            # The timeout raised into the thread lands as soon as sleep returns: the job's
+            # code must not go on.
+            recorder().rpush("test:after-sleep", self.jid)
+        finally:
+            recorder().rpush("test:woke", self.jid)
+
+
+class BarrierJob(Job):
+    """Waits until `parties` BarrierJobs are running at once, then records its jid in
+    `test:barrier`; after `limit` seconds it gives up and records it in `test:gave-up`.
+
+    `parties` of them complete only in a process with `parties` free threads."""
+
+    def perform(self, parties: int, limit: float = 5.0) -> None:
+        client = recorder()
+        client.rpush("test:arrived", self.jid)
+        deadline = time.monotonic() + limit
+        while client.llen("test:arrived") < parties:
+            if time.monotonic() > deadline:
+                client.rpush("test:gave-up", self.jid)
+                return
+            time.sleep(0.01)
+        client.rpush("test:barrier", self.jid)
 
 
 class UniqueReportJob(Job):

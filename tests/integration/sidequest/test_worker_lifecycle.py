@@ -142,44 +142,96 @@ def test_the_worker_survives_a_redis_restart_and_finishes_the_queue(
     import sidequest
     from sidequest.adapter import set_adapter
 
-    url = own_redis_server.url
-    client = own_redis_server.client()
-    client.config_set("appendfsync", "always")
-    sidequest.configure(url)
+    # The jobs record themselves in a second Redis, which stays up throughout.
+    witness = RedisServer(tmp_path / "witness")
+    witness.start()
+    record = witness.client()
     try:
-        jids = jobs.QuickJob.perform_bulk([[0.002] for _ in range(600)])
+        url = own_redis_server.url
+        client = own_redis_server.client()
+        client.config_set("appendfsync", "always")
+        record.set("test:hold", 1)
+        sidequest.configure(url)
+        try:
+            first = jobs.QuickJob.perform_bulk([[0.002] for _ in range(100)])
+            # These two take both threads until `test:hold` goes: nothing after them can
+            # finish while Redis is down.
+            stuck = jobs.SlowJob.perform_bulk([[0], [1]])
+            rest = jobs.QuickJob.perform_bulk([[0.002] for _ in range(500)])
+        finally:
+            set_adapter(None)
+        worker = start_worker(
+            url, "-c", "2", "--log-level", "WARNING", env={"TEST_REDIS_URL": witness.url}
+        )
+        wait_for(
+            lambda: (
+                set(stuck) <= set(record.lrange("test:started", 0, -1))
+                and client.get("stat:processed") == "100"
+            ),
+            timeout=20,
+            message="the first 100 jobs acknowledged and both threads held",
+        )
+        pending = _jobs_waiting(client)
+        assert pending == set(stuck + rest)
+        identity = client.smembers("processes").pop()
+
+        own_redis_server.stop(kill=True)
+        # Down long enough for the worker's own retries to fail, not just a blip.
+        wait_for(
+            lambda: "heartbeat: Redis error" in worker.log(),
+            message="the worker to find Redis gone",
+        )
+        own_redis_server.start()
+        restarted = time.time()
+        client = own_redis_server.client()
+        # No job can finish until the hold goes: what Redis holds now is what it held
+        # when it died (fetches and requeues only move jobs between queue and in flight).
+        assert _jobs_waiting(client) == pending
+        wait_for(
+            lambda: float(client.hget(keys.process(identity), "beat") or 0) > restarted,
+            message="the worker to beat again after the restart",
+        )
+
+        record.delete("test:hold")
+        wait_for(
+            lambda: (
+                record.llen("test:done") >= 602
+                and not _jobs_waiting(client)
+                and not any(client.hlen(key) for key in client.keys("sidequest:inflight:*"))
+            ),
+            timeout=30,
+            message="every job done after the restart",
+        )
+        done = Counter(record.lrange("test:done", 0, -1))
+        assert done == Counter(first + stuck + rest), "a job was lost or ran twice"
+        assert client.zcard("retry") == client.zcard("dead") == 0
+        assert client.get("stat:processed") == "602"
+        assert worker.running()
     finally:
-        set_adapter(None)
-    worker = start_worker(url, "-c", "2", "--log-level", "WARNING")
-    wait_for(lambda: client.llen("test:done") > 50, message="some progress")
+        record.close()
+        witness.stop()
 
-    own_redis_server.stop(kill=True)
-    own_redis_server.start()
-    client = own_redis_server.client()
 
-    wait_for(
-        lambda: client.llen("queue:default") == 0 and not client.keys("sidequest:inflight:*"),
-        timeout=30,
-        message="queue drained after restart",
-    )
-    # Jobs running during the outage failed to record themselves and went to retry;
-    # make those retries due now rather than in 15-24 s.
-    for member in client.zrange("retry", 0, -1):
-        client.zadd("retry", {member: time.time()}, xx=True)
-    wait_for(
-        lambda: set(client.lrange("test:done", 0, -1)) >= set(jids),
-        timeout=10,
-        message="every job done",
-    )
-    assert worker.running()
-    assert "Redis" in worker.log()
+def _jobs_waiting(client: redis.Redis) -> set[str]:
+    """The jids in every queue, in-flight hash and landing list."""
+    raws: list[str] = list(client.lrange("queue:default", 0, -1))
+    for key in client.keys("sidequest:inflight:*"):
+        raws += [
+            raw
+            for field, raw in client.hgetall(key).items()
+            if ":" in field and not field.startswith("started:")
+        ]
+    for key in client.keys("sidequest:landing:*"):
+        raws += client.lrange(key, 0, -1)
+    return {json.loads(raw)["jid"] for raw in raws}
 
 
 def test_a_job_past_its_timeout_is_stopped_and_retried_while_others_run(
     enqueue_to: str, redis_client: redis.Redis, start_worker: Start
 ) -> None:
     looping = jobs.BusyLoopTimeoutJob.perform_later()
-    sleeping = jobs.SleepTimeoutJob.perform_later()
+    # Blocked in C for 6 s: abandoned at 1.5 s (timeout 0.5 s, grace 1 s), wakes at 6 s.
+    sleeping = jobs.SleepTimeoutJob.perform_later(6.0)
     worker = start_worker(enqueue_to, "-c", "4")
     wait_for(lambda: redis_client.llen("test:started") == 2, message="both started")
     neighbours = jobs.RecordJob.perform_bulk([[n] for n in range(20)])
@@ -195,13 +247,28 @@ def test_a_job_past_its_timeout_is_stopped_and_retried_while_others_run(
         message="neighbours ran",
     )
 
-    # The process keeps its full concurrency and goes on serving.
-    more = jobs.RecordJob.perform_bulk([[n] for n in range(8)])
+    # The process keeps its full concurrency while the abandoned thread is still stuck:
+    # four jobs that each wait for all four to be running at once need four threads,
+    # which the three left beside the stuck one could not give them.
+    together = jobs.BarrierJob.perform_bulk([[4] for _ in range(4)])
     wait_for(
-        lambda: set(redis_client.lrange("test:runs", 0, -1)) >= set(more), message="later jobs ran"
+        lambda: redis_client.llen("test:barrier") + redis_client.llen("test:gave-up") == 4,
+        timeout=10,
+        message="the four barrier jobs to finish",
     )
-    assert worker.running()
+    assert not redis_client.lrange("test:gave-up", 0, -1), "fewer than four threads ran them"
+    assert sorted(redis_client.lrange("test:barrier", 0, -1)) == sorted(together)
+    assert not redis_client.lrange("test:woke", 0, -1), "the stuck thread woke too early"
+
+    # When its sleep returns, the abandoned thread stops there: the timeout raised into it
+    # lands, and the job's code after the blocking call never runs.
+    wait_for(
+        lambda: redis_client.lrange("test:woke", 0, -1) == [sleeping.jid],
+        timeout=10,
+        message="the abandoned thread's sleep to return",
+    )
     assert not redis_client.lrange("test:after-sleep", 0, -1)
+    assert worker.running()
 
 
 def test_two_concurrent_enqueues_of_a_unique_job_run_it_once(
