@@ -4,6 +4,7 @@ and one clear line, which supervisord does not restart in a loop."""
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -176,20 +177,41 @@ def test_a_worker_that_does_not_trust_the_certificate_exits_78_at_once(
     assert PASSWORD not in worker.log()
 
 
+def _refused_subscribes(admin: redis.Redis) -> int:
+    """SUBSCRIBE calls Redis refused (ACL), counted by Redis itself."""
+    stats = admin.info("commandstats").get("cmdstat_subscribe", {})
+    return int(stats.get("rejected_calls", 0))
+
+
 def test_a_scheduler_refused_its_channel_backs_off_instead_of_spinning(
     guarded_redis: tuple[RedisServer, redis.Redis], start_worker: StartWorker
 ) -> None:
     server, admin = guarded_redis
     worker = start_worker(f"redis://worker:{WORKER_PASSWORD}@127.0.0.1:{server.port}/0", "-c", "2")
     wait_for(lambda: admin.smembers("processes"), message="heartbeat")
+    assert _refused_subscribes(admin) == 0
     # Taking the channel away at run time: Redis 7 disconnects the scheduler's
     # subscription, and every SUBSCRIBE from then on is refused.
     admin.acl_setuser("worker", enabled=True, reset_channels=True)
-    wait_for(lambda: "scheduler: Redis error" in worker.log(), message="the refusal noticed")
-    watched_until = time.monotonic() + 3.0
-    wait_for(lambda: time.monotonic() > watched_until, timeout=5, message="3 s of watching")
-    refusals = worker.log().count("scheduler: Redis error")
-    # Backing off, it logs the refusal once; a loop resetting its backoff on every
-    # SUBSCRIBE sent logged it ten times a second.
-    assert refusals == 1, f"{refusals} refusals logged in 3 s"
+    wait_for(lambda: _refused_subscribes(admin), message="the first refused SUBSCRIBE")
+    # Watch the attempts arrive at Redis for 5 s, sampling its count every 20 ms.
+    first = time.monotonic()
+    moments = [first]
+
+    def watched() -> bool:
+        count = _refused_subscribes(admin)
+        moments.extend([time.monotonic()] * (count - len(moments)))
+        return time.monotonic() > first + 5.0
+
+    wait_for(watched, timeout=7.0, interval=0.02, message="5 s of watching")
+    gaps = [later - earlier for earlier, later in itertools.pairwise(moments)]
+    # Its backoff doubles from 0.05-0.15 s up to 1-3 s: at most 10 attempts fit in 5 s
+    # (the shortest waits add up to 0.05+0.1+0.2+0.4+0.8+1+1+1+1 s); a loop that reset its
+    # backoff on every SUBSCRIBE sent made 30 or more, one without backoff thousands.
+    assert len(moments) <= 10, f"{len(moments)} SUBSCRIBE attempts in 5 s: {gaps[:20]}"
+    # It keeps trying, and the waits grow.
+    assert len(moments) >= 3, f"only {len(moments)} SUBSCRIBE attempts in 5 s"
+    assert max(gaps) >= 0.4, f"the waits between attempts never grew: {gaps}"
+    # The refusal is logged once, not at every attempt.
+    assert worker.log().count("scheduler: Redis error") == 1
     assert worker.running()
