@@ -1,29 +1,35 @@
-"""Judges a chaos run from its witness record and its fault log. Pure, no I/O.
+"""Judges a chaos run from its witness record, Redis's ledger and its fault log. Pure.
 
-A job is lost when no execution of it completed: for most jobs an execution that
-returned, for a doomed job one that raised (it must then sit in the dead set, which
-`inspection.py` checks).
+The witness records every execution (start, end, how it ended, which process ran it);
+the ledger (`ledger.py`, read from the job Redis's AOF) says which outcomes Redis
+**accepted**; a refused (fenced) outcome is no completion. So:
 
-Executions beyond what a job needs (one, or two for a job that fails once) are
-duplicates. Every execution must either be one of those needed, or be explained by a
-fault that hit it in flight: a fault on the process that ran it (SIGKILL, SIGTERM,
-SIGSTOP, a network cut), or the Redis crash, which hits every process. "In flight"
-spans from the fetch, which comes before the start, to the acknowledgement, which
-comes after the end; the witness only sees start and end, so:
-- the fault must begin no later than `ack_slack` after the execution ended (the ack
-  was being written), or the execution never ended (it died with the process);
-- the execution must start no later than `start_slack` after the fault ended: jobs
-  fetched before a freeze or a cut still wait in the process's buffer afterwards.
+- a job is lost unless an execution of it completed and Redis accepted that outcome:
+  for most jobs a success, for a doomed job a failure (it must then sit in the dead
+  set, which `inspection.py` checks);
+- a job whose final outcome Redis accepted more than once ran to completion twice: never
+  allowed, whatever the faults (a flaky job's one accepted failure is not final);
+- every execution whose outcome was not accepted (it never ended, or Redis refused its
+  outcome) is a duplicate, and must be explained by a fault that hit the process that
+  held the job: the fault's record names the jobs that process held (in its in-flight
+  hash or landing list) while the fault lasted. The Redis crash hits every process: it
+  names the jobs whose writes it dropped, and those each process held until every
+  process beat again;
+- an accepted outcome with no finished execution of that process behind it is a
+  phantom: Redis recorded work nobody did.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
+#: executions a job needs: a flaky job fails once (its retry accepted), then succeeds
 NEEDED = {"ok": 1, "flaky": 2, "doomed": 1}
 COMPLETES_WITH = {"ok": "ok", "flaky": "ok", "doomed": "fail"}
+#: accepted(pid, jid, kind): outcomes of that kind ("ok" or "fail") Redis accepted
+Accepted = Callable[[int, str, str], int]
 
 
 @dataclass(frozen=True)
@@ -41,6 +47,7 @@ class Execution:
     start: float
     end: float | None = None
     outcome: str | None = None  # ok or fail
+    accepted: bool = False  # Redis accepted its outcome (set by `judge`)
 
 
 @dataclass(frozen=True)
@@ -49,6 +56,8 @@ class Fault:
     pid: int | None  # None: every process
     start: float
     end: float
+    #: the jobs the process held (in flight) while the fault lasted
+    held: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -61,10 +70,24 @@ class Verdict:
     unexplained: dict[str, list[Execution]] = field(default_factory=dict)
     early: list[str] = field(default_factory=list)
     strangers: list[str] = field(default_factory=list)
+    #: jobs whose final outcome Redis accepted more than once
+    twice: list[str] = field(default_factory=list)
+    #: (pid, jid, kind): outcomes Redis accepted beyond the finished executions behind them
+    phantoms: list[tuple[int, str, str]] = field(default_factory=list)
+    #: lost jobs that did complete, but whose every outcome Redis refused
+    refused_only: list[str] = field(default_factory=list)
+    accepted: int = 0
 
     @property
     def ok(self) -> bool:
-        return not (self.lost or self.unexplained or self.early or self.strangers)
+        return not (
+            self.lost
+            or self.unexplained
+            or self.early
+            or self.strangers
+            or self.twice
+            or self.phantoms
+        )
 
 
 def parse_events(lines: Iterable[bytes | str]) -> list[Execution]:
@@ -85,28 +108,44 @@ def parse_events(lines: Iterable[bytes | str]) -> list[Execution]:
     return list(runs.values())
 
 
-def cause(
-    run: Execution, faults: Sequence[Fault], ack_slack: float, start_slack: float
-) -> str | None:
-    """The fault that explains this execution being wasted, if any."""
+def cause(run: Execution, faults: Sequence[Fault]) -> str | None:
+    """The fault that hit the process holding this execution's job, if any."""
     for fault in faults:
-        if fault.pid is not None and fault.pid != run.pid:
-            continue
-        if run.start > fault.end + start_slack:
-            continue
-        if run.end is not None and run.end + ack_slack < fault.start:
-            continue
-        return fault.kind
+        if (fault.pid is None or fault.pid == run.pid) and run.jid in fault.held:
+            return fault.kind
     return None
+
+
+def mark_accepted(runs: Sequence[Execution], accepted: Accepted) -> list[tuple[int, str, str]]:
+    """Flag the runs whose outcome Redis accepted; returns the phantoms.
+
+    `accepted(pid, jid, kind)` counts accepted outcomes. When one process finished the
+    same job more than once, its later runs are taken as the accepted ones: an earlier
+    run of a job taken back from it was the one refused.
+    """
+    phantoms = []
+    groups: dict[tuple[int, str, str], list[Execution]] = defaultdict(list)
+    for run in runs:
+        run.accepted = False
+        if run.outcome is not None:
+            groups[(run.pid, run.jid, run.outcome)].append(run)
+    seen = {(run.pid, run.jid) for run in runs}
+    for pid, jid in seen:
+        for kind in ("ok", "fail"):
+            finished = sorted(groups.get((pid, jid, kind), []), key=lambda run: run.end or 0.0)
+            count = accepted(pid, jid, kind)
+            if count > len(finished):
+                phantoms.append((pid, jid, kind))
+            for run in finished[len(finished) - min(count, len(finished)) :]:
+                run.accepted = True
+    return phantoms
 
 
 def judge(
     jobs: Sequence[Job],
     executions: Sequence[Execution],
     faults: Sequence[Fault],
-    *,
-    ack_slack: float,
-    start_slack: float,
+    accepted: Accepted,
 ) -> Verdict:
     verdict = Verdict(jobs=len(jobs), executions=len(executions))
     by_jid: dict[str, list[Execution]] = defaultdict(list)
@@ -114,18 +153,24 @@ def judge(
         by_jid[run.jid].append(run)
     for job in jobs:
         runs = sorted(by_jid.pop(job.jid, []), key=lambda run: run.start)
-        if not any(run.outcome == COMPLETES_WITH[job.kind] for run in runs):
+        verdict.phantoms += mark_accepted(runs, accepted)
+        final = COMPLETES_WITH[job.kind]
+        finals = sum(1 for run in runs if run.accepted and run.outcome == final)
+        if finals == 0:
             verdict.lost.append(job.jid)
+            if any(run.outcome == final for run in runs):
+                verdict.refused_only.append(job.jid)
+        passing = sum(1 for run in runs if run.accepted and run.outcome != final)
+        if finals > 1 or passing > NEEDED[job.kind] - 1:
+            verdict.twice.append(job.jid)
         if job.due and runs and runs[0].start < job.due:
             verdict.early.append(job.jid)
-        needed = NEEDED[job.kind]
-        extra = max(0, len(runs) - needed)
-        verdict.duplicates += extra
-        causes = [cause(run, faults, ack_slack, start_slack) for run in runs]
-        unexplained = [run for run, found in zip(runs, causes, strict=True) if found is None]
-        if len(unexplained) > needed:
+        wasted = [run for run in runs if not run.accepted]
+        verdict.accepted += len(runs) - len(wasted)
+        verdict.duplicates += len(wasted)
+        causes = [cause(run, faults) for run in wasted]
+        if None in causes:
             verdict.unexplained[job.jid] = runs
-        explained = [found for found in causes if found is not None]
-        verdict.causes.update(explained[:extra])
+        verdict.causes.update(found for found in causes if found is not None)
     verdict.strangers = sorted(by_jid)
     return verdict

@@ -34,20 +34,29 @@ class Crash:
     rolled_back_to: float
     bytes_lost: int
     up_at: float
+    #: the incremental AOF file as it was when the server died, and where it was cut
+    #: (Redis then drops a half-written command or transaction at the cut)
+    before: bytes = b""
+    cut: int = 0
 
 
-def incremental_file(directory: Path) -> Path:
-    """The AOF file Redis appends to now, from the manifest of its multi-part AOF."""
+def incremental_files(directory: Path) -> list[Path]:
+    """The incremental AOF files, oldest first, from the manifest of its multi-part AOF."""
     aof_dir = directory / "appendonlydir"
     manifest = next(aof_dir.glob("*.manifest"))
-    current = None
+    found = []
     for line in manifest.read_text().splitlines():
         fields = line.split()
         if "type" in fields and fields[fields.index("type") + 1] == "i":
-            current = fields[fields.index("file") + 1]
-    if current is None:
+            found.append(aof_dir / fields[fields.index("file") + 1])
+    if not found:
         raise RuntimeError(f"no incremental AOF file in {manifest}")
-    return aof_dir / current
+    return found
+
+
+def incremental_file(directory: Path) -> Path:
+    """The AOF file Redis appends to now."""
+    return incremental_files(directory)[-1]
 
 
 class AofHistory:
@@ -99,7 +108,9 @@ def crash_losing(server: RedisServer, history: AofHistory, seconds: float) -> Cr
     sampled_at, size = history.at(crashed_at - seconds)
     server.stop(kill=True)
     path = incremental_file(server.directory)
-    full = path.stat().st_size
-    os.truncate(path, min(size, full))
+    before = path.read_bytes()
+    full = len(before)
+    cut = min(size, full)
+    os.truncate(path, cut)
     server.start()
-    return Crash(crashed_at, sampled_at, full - min(size, full), time.time())
+    return Crash(crashed_at, sampled_at, full - cut, time.time(), before, cut)

@@ -4,7 +4,9 @@ Two profiles: `short` runs in `make test` (about a minute), `long` in `make chao
 (20,000 jobs). The environment picks and adjusts them:
 
     CHAOS_PROFILE=long      the long profile (default: short)
-    CHAOS_SEED=8            the seed of the fault schedule and of the job mix
+    CHAOS_SEED=8            the seed of the fault schedule and of the job mix (default:
+                            drawn afresh for every run, and printed, so that a failing
+                            run can be replayed)
     CHAOS_JOBS=5000         override the number of jobs
     CHAOS_DURATION=60       override the length of the fault window, seconds
 """
@@ -12,13 +14,14 @@ Two profiles: `short` runs in `make test` (about a minute), `long` in `make chao
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True)
 class ChaosConfig:
-    seed: int = 8
+    seed: int = 0
     #: jobs enqueued before the faults start
     jobs: int = 2000
     #: seconds during which faults are injected
@@ -80,13 +83,17 @@ def from_environment(environ: Mapping[str, str] | None = None) -> ChaosConfig:
         raise ValueError(f"CHAOS_PROFILE must be one of {sorted(PROFILES)}, got {profile!r}")
     config = PROFILES[profile]
     changes: dict[str, object] = {}
-    if "CHAOS_SEED" in env:
-        changes["seed"] = int(env["CHAOS_SEED"])
+    changes["seed"] = int(env["CHAOS_SEED"]) if "CHAOS_SEED" in env else draw_seed()
     if "CHAOS_JOBS" in env:
         changes["jobs"] = int(env["CHAOS_JOBS"])
     if "CHAOS_DURATION" in env:
         changes["duration"] = float(env["CHAOS_DURATION"])
     return replace(config, **changes)  # type: ignore[arg-type]
+
+
+def draw_seed() -> int:
+    """A fresh seed for a run that was given none."""
+    return secrets.randbelow(1_000_000) + 1
 
 
 def long_run_requested(environ: Mapping[str, str] | None = None) -> bool:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import redis
 
 from sidequest import keys
+from tests.chaos import ledger
 
 #: keys that may live without a TTL: the data users put there and the running totals
 PERMANENT = {
@@ -124,6 +125,17 @@ def leftovers(client: redis.Redis) -> list[str]:
     for key in client.scan_iter(match=keys.lease("*"), count=1000):
         problems.append(f"lease left behind: {_text(key)}")
     return problems
+
+
+def holdings(client: redis.Redis) -> dict[int, set[str]]:
+    """pid -> jids of the jobs each worker process holds (in-flight hash and landing list)."""
+    held: dict[int, set[str]] = {}
+    for prefix in (ledger.INFLIGHT, ledger.LANDING):
+        for key in client.scan_iter(match=prefix + b"*", count=1000):
+            raws = client.hvals(key) if prefix == ledger.INFLIGHT else client.lrange(key, 0, -1)
+            jids = {ledger.jid_of(raw) for raw in raws} - {""}
+            held.setdefault(ledger.pid_of(key, prefix), set()).update(jids)
+    return held
 
 
 def dead_set_problems(client: redis.Redis, doomed: Iterable[str], error_class: str) -> list[str]:

@@ -1,5 +1,6 @@
 """The seeded fault schedule and job mix of a chaos run. Pure: the same seed gives the
-same plan, so a failing run can be replayed with CHAOS_SEED."""
+same plan, so a failing run can be replayed with CHAOS_SEED (each run draws its seed
+and prints it)."""
 
 from __future__ import annotations
 
@@ -57,11 +58,16 @@ def faults(config: ChaosConfig) -> list[PlannedFault]:
     targets = chaos_slots(config)
     for kind, every in (("kill", config.kill_every), ("term", config.term_every)):
         at = 0.05 * window
+        times = []
         while True:
             at += rng.expovariate(1.0 / every)
             if at > 0.95 * window:
                 break
-            planned.append(PlannedFault(at, kind, rng.choice(targets), rng.uniform(0.2, 1.0)))
+            times.append(at)
+        # Every run has at least one of each: the run checks that every kind happened.
+        times = times or [rng.uniform(0.3, 0.6) * window]
+        for moment in times:
+            planned.append(PlannedFault(moment, kind, rng.choice(targets), rng.uniform(0.2, 1.0)))
     return sorted(planned, key=lambda fault: fault.at)
 
 

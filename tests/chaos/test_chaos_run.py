@@ -4,7 +4,8 @@ The short run is part of `make test`; `make chaos` runs the long one (20,000 job
 
     CHAOS_PROFILE=long .venv/bin/pytest tests/chaos/test_chaos_run.py -p no:cacheprovider
 
-CHAOS_SEED, CHAOS_JOBS and CHAOS_DURATION adjust either run (see config.py).
+CHAOS_SEED, CHAOS_JOBS and CHAOS_DURATION adjust either run (see config.py); without
+CHAOS_SEED each run draws a seed and prints it.
 """
 
 from __future__ import annotations
@@ -20,14 +21,19 @@ from tests.chaos.harness import ChaosRun
 
 def _run(tmp_path: Path) -> None:
     config = chaos_config.from_environment()
+    # Printed first, so that a run that fails or hangs before its report can be replayed.
+    print(f"chaos seed {config.seed}: replay with CHAOS_SEED={config.seed}", flush=True)
+    REPORTS.append(f"chaos seed {config.seed}")
     report = ChaosRun(config, tmp_path).run()
     text = report.format()
-    REPORTS.append(text)
+    REPORTS[-1] = text
     print(text)
     assert report.verdict.lost == [], text
+    assert report.verdict.twice == [], text
     assert report.verdict.unexplained == {}, text
     assert report.ok, text
-    assert report.figures["kills (SIGKILL)"], text
+    for kind in ("kills (SIGKILL)", "terms (SIGTERM)", "freezes (SIGSTOP)", "redis restarts"):
+        assert report.figures[kind], f"no {kind}\n{text}"
 
 
 @pytest.mark.chaos
