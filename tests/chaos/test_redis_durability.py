@@ -1,12 +1,17 @@
 """What a Redis restart can take, with AOF and without persistence.
 
-With `appendfsync always`, Redis writes and fsyncs every command before it replies: a
-redis-server process that dies (SIGKILL, the OOM killer) loses nothing it acknowledged.
-With `everysec` it writes the command to the file (the page cache, which outlives the
-process) before it replies, except while its previous once-a-second fsync still runs:
-then it holds new writes in memory for up to 2 s and replies anyway, so a process crash
-can lose those. What it has written survives the process; only a host crash loses the
-unsynced tail, which the chaos run simulates (aof.py).
+A redis-server **process** that dies (SIGKILL, the OOM killer) loses nothing it wrote to
+its AOF, whatever `appendfsync` says: the written bytes are in the kernel's page cache,
+which outlives the process. With `everysec` Redis writes each command to the file
+before it replies, except while its previous once-a-second fsync still runs: then it
+holds new writes in memory for up to 2 s and replies anyway, so a process crash can
+lose those.
+
+A **host** crash (power loss, kernel panic) also loses the page cache: only what was
+fsynced survives. With `appendfsync always` Redis fsyncs every write before it replies,
+so a host crash loses nothing it acknowledged; `host_crash.py` shows it by keeping only
+the bytes that a completed fsync covered (strace sees every write and fsync). With
+`everysec` the unsynced last second is lost, which the chaos run simulates (aof.py).
 
 Without persistence, a restart empties Redis: whatever waited in a queue or a set is
 gone. Jobs a worker had already fetched still run, once.
@@ -25,21 +30,70 @@ from sidequest import keys
 from sidequest.adapter import set_adapter
 from tests.chaos import fault_jobs as jobs
 from tests.chaos.conftest import StartWorker
+from tests.chaos.host_crash import TracedRedis, synced_size
 from tests.support.polling import wait_for
 from tests.support.redis_server import RedisServer
 
 
-def test_with_appendfsync_always_a_redis_process_crash_loses_no_acknowledged_enqueue(
+def test_with_appendfsync_always_a_host_crash_loses_no_acknowledged_enqueue(
     tmp_path: Path,
 ) -> None:
-    server = RedisServer(tmp_path / "redis", appendonly=True, extra=["--appendfsync", "always"])
-    server.start()
+    server = TracedRedis(tmp_path / "redis", appendfsync="always")
+    server.start_traced()
     try:
-        assert server.client().config_get("appendfsync") == {"appendfsync": "always"}
-        jids = _enqueue_and_crash(server, lambda client: None)
-        assert _queued_jids(server) == set(jids)
+        sidequest.configure(server.url)
+        try:
+            jids = jobs.RecordJob.perform_bulk([[n] for n in range(5000)])
+            # One by one too: each is acknowledged after a round trip of its own.
+            jids += [jobs.RecordJob.perform_later(n).jid for n in range(200)]
+        finally:
+            set_adapter(None)
+        # The host dies the moment the last enqueue was acknowledged: everything not
+        # fsynced by then is gone.
+        server.crash()
+        server.start()
+        assert _queued_jids(server.server) == set(jids)
     finally:
         server.stop()
+
+
+def test_the_simulated_host_crash_keeps_only_what_fsync_covered(tmp_path: Path) -> None:
+    # The control: with `appendfsync no` Redis leaves syncing to the kernel, so the
+    # same crash takes acknowledged enqueues. The simulation tells the policies apart.
+    server = TracedRedis(tmp_path / "redis", appendfsync="no")
+    server.start_traced()
+    try:
+        sidequest.configure(server.url)
+        try:
+            jids = jobs.RecordJob.perform_bulk([[n] for n in range(5000)])
+        finally:
+            set_adapter(None)
+        assert server.crash() > 0
+        server.start()
+        assert len(_queued_jids(server.server)) < len(jids)
+    finally:
+        server.stop()
+
+
+def test_synced_size_counts_writes_a_completed_sync_began_after() -> None:
+    path = Path("/data/appendonlydir/a.incr.aof")
+    trace = "\n".join(
+        [
+            f'100 write(7<{path}>, "...", 10) = 10',
+            '100 write(8</other/file>, "...", 99) = 99',
+            f"100 fdatasync(7<{path}>) = 0",
+            f'100 write(7<{path}>, "...", 5) = 5',
+            f"101 fdatasync(7<{path}> <unfinished ...>",
+            f'100 write(7<{path}>, "...", 7) = 7',
+            "101 <... fdatasync resumed>) = 0",
+            f'100 write(7<{path}>, "...", 3) = 3',
+            f"101 fdatasync(7<{path}> <unfinished ...>",
+        ]
+    )
+    # The second sync began after 15 bytes (the 7 written meanwhile may not be on disk);
+    # the third never returned.
+    assert synced_size(trace, path) == 15
+    assert synced_size("\n".join(trace.splitlines()[:3]), path) == 10
 
 
 def test_with_everysec_a_redis_process_crash_keeps_every_enqueue_redis_wrote_to_its_file(

@@ -39,9 +39,12 @@ class RedisServer:
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
-    def start(self) -> None:
+    def start(self, prefix: list[str] | None = None) -> None:
+        """Start the server and wait for its PING; `prefix` runs it under another
+        program (strace), which then is `process`."""
         self.directory.mkdir(parents=True, exist_ok=True)
         args = [
+            *(prefix or []),
             self.binary,
             "--port",
             str(self.port),
