@@ -21,7 +21,8 @@ TEST_SYSTEM_PACKAGES := \
 	sidekiq=ruby-sidekiq \
 	rackup=ruby-rack \
 	-=ruby-activejob \
-	-=ruby-pg
+	-=ruby-pg \
+	strace=strace
 
 .PHONY: help install dist system-packages test test-compose test-unit lint typecheck fmt dev up down scale logs bench chaos clean
 
