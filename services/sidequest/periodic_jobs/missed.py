@@ -85,7 +85,7 @@ def plan(timing: Timing, watermark: int, now: float, policy: Missed, limit: int)
     unseen = timing.count_between(watermark, low, COUNT_CAP) if low > watermark else 0
     if not ticks and not unseen:
         return NOTHING_DUE
-    caught_up = missed[len(missed) - wanted :] if wanted else []
+    caught_up = missed[max(0, len(missed) - wanted) :] if wanted else []
     missed_count = len(missed) + unseen
     return Plan(
         run=tuple(sorted(on_time + caught_up)),
