@@ -33,6 +33,12 @@ def pushed(client: redis.Redis, queue: str = "default") -> list[dict[str, object
     return [decode(raw) for raw in reversed(client.lrange(keys.queue(queue), 0, -1))]
 
 
-def ticks_pushed(client: redis.Redis, queue: str = "default") -> Counter[int]:
-    """How many jobs each tick (`periodic_at`) has on `queue`."""
-    return Counter(int(str(job["periodic_at"])) for job in pushed(client, queue))
+def ticks_pushed(
+    client: redis.Redis, queue: str = "default", schedule: str | None = None
+) -> Counter[int]:
+    """How many jobs each tick (`periodic_at`) has on `queue` (of one schedule, if named)."""
+    return Counter(
+        int(str(job["periodic_at"]))
+        for job in pushed(client, queue)
+        if schedule is None or job["periodic"] == schedule
+    )
