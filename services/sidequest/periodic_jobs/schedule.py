@@ -39,6 +39,9 @@ _FIELDS = ("cron", "every", "tz", "class", "args", "queue", "missed", "missed_li
 #: the most missed ticks `all` may enqueue at once
 MAX_MISSED_LIMIT = 1000
 
+#: builds the ConfigError for one field of the schedule being parsed
+Problem = Callable[[str, str], ConfigError]
+
 
 @dataclass(frozen=True)
 class Schedule:
@@ -136,6 +139,10 @@ def parse(name: str, entry: object) -> Schedule:
         return ConfigError(f"periodic schedule {name!r}: {field}: {text}")
 
     cron, every = _timing_fields(fields, problem)
+    if every is not None and fields.get("tz", "UTC") != "UTC":
+        # Refused rather than ignored: `every: 86400, tz: Europe/Berlin` reads as "daily at
+        # Berlin midnight", but `every` ticks fall on multiples of N s since the epoch.
+        raise problem("tz", "applies to `cron` only; `every` ticks are counted from the epoch")
     schedule = Schedule(
         name=name,
         job_class=_job_class(fields.get("class"), problem),
@@ -154,10 +161,6 @@ def parse(name: str, entry: object) -> Schedule:
     if timing.next_after(0) is None:
         raise problem("cron", f"{cron!r} never fires")
     return schedule
-
-
-#: builds the ConfigError for one field of the schedule being parsed
-Problem = Callable[[str, str], ConfigError]
 
 
 def _timing_fields(fields: Mapping[str, object], problem: Problem) -> tuple[str | None, int | None]:

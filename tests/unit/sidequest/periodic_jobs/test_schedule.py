@@ -99,6 +99,7 @@ class TestValidationNamesTheScheduleAndTheField:
             (good(cron=None, every=True), "every", "whole number of seconds"),
             (good(tz="Mars/Olympus"), "tz", "unknown time zone 'Mars/Olympus'"),
             (good(tz="../../etc/passwd"), "tz", "unknown time zone"),
+            (good(cron=None, every=60, tz="Europe/Berlin"), "tz", "applies to `cron` only"),
             (good(**{"class": None}), "class", "must name a job class"),
             (good(**{"class": "Nightly Report"}), "class", "must name a job class"),
             (good(args=7), "args", "must be a list"),
