@@ -134,7 +134,9 @@ def test_three_processes_claim_each_tick_once_through_a_kill_and_a_stop(
     pushes = [push for ticker in tickers for push in ticker.pushed()]
     assert sorted(push.tick for push in pushes) == ticks
     assert all(push.tick > started + 6 for push in tickers[2].pushed()[-3:])
-    lateness = [push.lateness for push in pushes]
+    # Lateness of the ticks that fell due while the tickers ran (the first fire of each
+    # may claim a tick from before it started, late by the start-up time).
+    lateness = [push.lateness for push in pushes if push.tick > started]
     record_property("lateness_p99_seconds", p99(lateness))
     print(
         f"\n{len(ticks)} ticks; lateness p50 {sorted(lateness)[len(lateness) // 2]:.4f} s, "

@@ -131,7 +131,7 @@ class TestClaim:
         assert state[b"jid"].decode() == jobs[-1]["jid"]
         assert float(state[b"enqueued_at"]) == NOW
 
-    def test_a_claim_planned_from_an_old_watermark_is_refused_and_pushes_nothing(
+    def test_a_claim_made_twice_by_two_processes_or_a_retried_call_pushes_once(
         self, store: PeriodicStore, client: redis.Redis
     ) -> None:
         store.publish([schedule()], NOW)
