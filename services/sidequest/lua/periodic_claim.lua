@@ -28,16 +28,21 @@ local watermark = redis.call('HGET', KEYS[2], 'watermark') or ''
 if watermark ~= ARGV[3] or (watermark ~= '' and tonumber(ARGV[4]) <= tonumber(watermark)) then
   return {'moved', watermark}
 end
-redis.call('HSET', KEYS[2], 'watermark', ARGV[4])
-if redis.call('HEXISTS', KEYS[2], 'paused') == 1 then
-  return {'paused', ARGV[4]}
-end
+local paused = redis.call('HEXISTS', KEYS[2], 'paused') == 1
 local last = #ARGV - 2
-if last >= 7 then
+-- Pushes first: a script is refused for lack of memory only at its first write, so a
+-- refusal leaves nothing half done, and no error can settle a tick whose job is not in.
+if not paused and last >= 7 then
   redis.call('SADD', KEYS[3], ARGV[5])
   for at = 7, last, 3 do
     redis.call('LPUSH', KEYS[4], ARGV[at + 2])
   end
+end
+redis.call('HSET', KEYS[2], 'watermark', ARGV[4])
+if paused then
+  return {'paused', ARGV[4]}
+end
+if last >= 7 then
   redis.call('HSET', KEYS[2], 'tick', ARGV[last], 'jid', ARGV[last + 1], 'enqueued_at', ARGV[6])
   redis.call('HDEL', KEYS[2], 'outcome', 'outcome_at')
 end

@@ -182,6 +182,15 @@ class TestClaim:
         assert reply.status == "claimed"
         assert len(pushed(client)) == 1
 
+    def test_a_push_that_fails_settles_no_tick(
+        self, store: PeriodicStore, client: redis.Redis
+    ) -> None:
+        store.publish([schedule()], NOW)
+        client.set(sidekiq_keys.queue("default"), "not a list")
+        with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
+            store.claim([request(store, "report", "1700000000", [1_700_000_040])])
+        assert client.hget(keys.state("report"), "watermark") == b"1700000000"
+
     def test_queue_names_the_list_and_the_queues_set(
         self, store: PeriodicStore, client: redis.Redis
     ) -> None:
