@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -183,9 +184,21 @@ def parse_queue(entry: object) -> QueueSpec:
     raise ConfigError(f"a queue must be a name, 'name,weight' or [name, weight] (got {entry!r})")
 
 
+# `critical:3` is the spelling people guess for a weight; Sidekiq's is `critical,3`.
+# Taken as a name, it is a queue nobody enqueues to, and the worker idles without a word.
+_NAME_COLON_WEIGHT = re.compile(r"(?P<name>.+):(?P<weight>[0-9]+)")
+
+
 def _queue(name: str, weight: object) -> QueueSpec:
     if not name or any(ch.isspace() for ch in name):
         raise ConfigError(f"invalid queue name {name!r}")
+    guessed = _NAME_COLON_WEIGHT.fullmatch(name)
+    if guessed is not None:
+        queue, number = guessed["name"], guessed["weight"]
+        raise ConfigError(
+            f"queue {name!r}: a weight follows a comma, not a colon: write {queue},{number} "
+            f"(-q {queue},{number}; in a config file also [{queue}, {number}])"
+        )
     try:
         number = int(str(weight))
     except ValueError:

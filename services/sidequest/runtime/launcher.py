@@ -194,7 +194,9 @@ class Launcher:
             "sidequest worker %s starting: concurrency %d, queues %s",
             self.identity,
             settings.concurrency,
-            ", ".join(f"{q.name}:{q.weight}" if q.weight else q.name for q in settings.queues),
+            ", ".join(
+                f"{q.name} (weight {q.weight})" if q.weight else q.name for q in settings.queues
+            ),
         )
         # Everything imported and built so far lives as long as the process: keep it out
         # of the garbage collector's full passes, which would otherwise walk it all and

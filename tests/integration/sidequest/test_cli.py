@@ -451,3 +451,34 @@ def test_a_worker_refuses_cpus_it_may_not_use_naming_those_it_may(redis_url: str
 
     line = assert_one_line_error(result, EX_CONFIG)
     assert "may not run on CPU 4095" in line and "it may use" in line
+
+
+# -- queues and their weights ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("where", ["flag", "environment"])
+def test_a_worker_refuses_a_queue_written_name_colon_weight(
+    redis_url: str, redis_client: redis.Redis, where: str
+) -> None:
+    if where == "flag":
+        result = sidequest("worker", "-q", "critical:3", redis_url=redis_url)
+    else:
+        result = sidequest(
+            "worker", redis_url=redis_url, env={"SIDEQUEST_QUEUES": "critical:3 default"}
+        )
+
+    line = assert_one_line_error(result, EX_CONFIG)
+    assert "'critical:3'" in line and "critical,3" in line
+    assert not redis_client.smembers(keys.PROCESSES)
+
+
+def test_the_start_line_shows_each_queue_with_its_weight_spelled_out(
+    redis_url: str, redis_client: redis.Redis, start_worker: Callable[..., WorkerProcess]
+) -> None:
+    worker = start_worker(redis_url, "-q", "critical,3", "-q", "default")
+
+    line = wait_for(
+        lambda: next((line for line in worker.log().splitlines() if " starting: " in line), None),
+        message="the worker's start line",
+    )
+    assert line.endswith("queues critical (weight 3), default"), line

@@ -164,6 +164,30 @@ def test_queue_entries_in_every_accepted_spelling(entry: object, expected: Queue
     assert parse_queue(entry) == expected
 
 
+@pytest.mark.parametrize(
+    "where",
+    ["flag", "environment", "file", "file-list-entry"],
+)
+def test_a_queue_written_name_colon_weight_is_refused_showing_name_comma_weight(
+    tmp_path: Path, where: str
+) -> None:
+    # Taken as a name, `critical:3` would be a queue nobody enqueues to.
+    files = {"file": "queues: ['critical:3']\n", "file-list-entry": "queues: [[critical:3, 2]]\n"}
+    with pytest.raises(ConfigError) as raised:
+        build_settings(
+            config_file=_file(tmp_path, files[where]) if where in files else None,
+            environ={"SIDEQUEST_QUEUES": "default critical:3"} if where == "environment" else {},
+            overrides={"queues": ["critical:3"]} if where == "flag" else None,
+        )
+    assert "'critical:3'" in str(raised.value)
+    assert "critical,3" in str(raised.value)
+
+
+@pytest.mark.parametrize("name", ["mailers:low", "v2:reports", "3:", ":3x"])
+def test_queue_names_with_a_colon_but_no_weight_after_it_are_kept(name: str) -> None:
+    assert parse_queue(name) == QueueSpec(name)
+
+
 def test_duplicate_queues_keep_their_first_spelling(tmp_path: Path) -> None:
     path = _file(tmp_path, "queues: [default, [default, 5], low]\n")
     settings = build_settings(config_file=path, environ={})
