@@ -37,7 +37,7 @@ from sidequest import api, arguments, logs, payload, redis_source
 from sidequest.adapter import set_adapter
 from sidequest.client import RedisAdapter
 from sidequest.config import AUTO_CPUS, Settings, build_settings
-from sidequest.connection import check_url, connect, redact
+from sidequest.connection import DEFAULT_URL, check_url, connect, redact
 from sidequest.errors import ConfigError, SerializationError, SidequestError
 from sidequest.generator import generate_job
 from sidequest.middleware import Middleware
@@ -48,6 +48,19 @@ from sidequest.runtime.launcher import Launcher
 EX_CONFIG = 78
 
 logger = logging.getLogger("sidequest")
+
+
+#: --redis-url of the commands that only talk to Redis (stats, web, enqueue): the flag,
+#: else REDIS_URL, as a Sidekiq client reads it. Click shows no envvar in --help unless
+#: asked, and users reading the help did not learn that REDIS_URL is read (issue 22).
+_client_redis_url = click.option(
+    "--redis-url",
+    envvar="REDIS_URL",
+    default=DEFAULT_URL,
+    show_default=True,
+    show_envvar=True,
+    help="Redis to use",
+)
 
 
 @click.group()
@@ -75,7 +88,11 @@ def main() -> None:
 @click.option("-q", "--queue", "queues", multiple=True, help="QUEUE or QUEUE,WEIGHT (repeatable)")
 @click.option("-t", "--timeout", type=float, help="shutdown timeout in seconds (default 25)")
 @click.option("-g", "--tag", help="tag shown in the dashboard")
-@click.option("--redis-url", help="overrides REDIS_URL")
+@click.option(
+    "--redis-url",
+    help="Redis to use; wins over REDIS_URL, the config file's redis_url and the URL the "
+    "-r modules gave sidequest.configure() (default redis://127.0.0.1:6379/0)",
+)
 @click.option("--log-format", type=click.Choice(["text", "json"]))
 @click.option("--log-level")
 @click.option(
@@ -193,9 +210,7 @@ def load_modules(requires: Sequence[str]) -> None:
 
 
 @main.command()
-@click.option(
-    "--redis-url", envvar="REDIS_URL", default="redis://127.0.0.1:6379/0", show_default=True
-)
+@_client_redis_url
 @click.option("--json", "as_json", is_flag=True, help="print JSON instead of a table")
 def stats(redis_url: str, as_json: bool) -> None:
     """Queue depth, retries, dead jobs, processed and failed counts."""
@@ -235,9 +250,7 @@ def stats(redis_url: str, as_json: bool) -> None:
 @main.command()
 @click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option(
-    "--redis-url", envvar="REDIS_URL", default="redis://127.0.0.1:6379/0", show_default=True
-)
+@_client_redis_url
 @click.option(
     "--dev",
     is_flag=True,
@@ -263,9 +276,7 @@ def web(port: int, host: str, redis_url: str, dev: bool) -> None:
 @click.option(
     "--retry", default="true", show_default=True, help="true, false or a number of retries"
 )
-@click.option(
-    "--redis-url", envvar="REDIS_URL", default="redis://127.0.0.1:6379/0", show_default=True
-)
+@_client_redis_url
 def enqueue(
     job_class: str, json_args: str, queue: str, delay: float | None, retry: str, redis_url: str
 ) -> None:

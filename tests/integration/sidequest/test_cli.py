@@ -382,6 +382,29 @@ def test_a_bad_redis_url_is_named_by_where_it_came_from(command: tuple[str, ...]
     assert line.startswith("error: REDIS_URL must start with redis://") and "secret" not in line
 
 
+@pytest.mark.parametrize("command", ["worker", "stats", "enqueue", "web"])
+def test_a_redis_url_with_a_port_that_is_no_number_is_one_line_and_status_78(
+    command: str,
+) -> None:
+    # The URL of issue 22's report, which once ended in a traceback and status 1.
+    arguments = [command, "SomeJob"] if command == "enqueue" else [command]
+
+    result = sidequest(*arguments, "--redis-url", "redis://127.0.0.1:notaport/0")
+
+    line = assert_one_line_error(result, EX_CONFIG)
+    assert line.startswith("error: --redis-url is not a valid URL")
+    assert "notaport" in line
+
+
+@pytest.mark.parametrize("command", ["worker", "stats", "enqueue", "web"])
+def test_the_help_of_redis_url_names_the_redis_url_variable(command: str) -> None:
+    result = sidequest(command, "--help")
+
+    assert result.returncode == 0, result.stderr
+    option = result.stdout.split("--redis-url", 1)[1].split("\n  -", 1)[0]
+    assert "REDIS_URL" in option, option
+
+
 @pytest.mark.parametrize("url", ["http://127.0.0.1:6380/0", "localhost:6380", "redis://:secret@/0"])
 def test_worker_with_a_bad_redis_url_exits_78_without_showing_the_password(url: str) -> None:
     result = sidequest("worker", env={"REDIS_URL": url})
