@@ -10,6 +10,7 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
+from sidequest import keywords
 from sidequest.errors import SerializationError
 
 _SCALARS = (str, int, bool, type(None))
@@ -32,7 +33,32 @@ def validate(args: tuple[Any, ...] | list[Any], job_name: str) -> list[Any]:
                 f"{job_name}: argument {index + 1} ({path}) is {description}, which is not "
                 f"JSON-native. {ADVICE}"
             )
+        if type(value) is dict and keywords.MARKER in value:
+            # Stored last, it would be read back as keyword arguments.
+            raise SerializationError(
+                f"{job_name}: argument {index + 1} is a dict with the key "
+                f"{keywords.MARKER!r}, which marks keyword arguments in a payload; pass "
+                "keyword arguments as keywords"
+            )
     return list(args)
+
+
+def validate_keywords(kwargs: dict[str, Any], job_name: str) -> dict[str, Any]:
+    """Return the keyword arguments, raising SerializationError naming the bad one."""
+    for name, value in kwargs.items():
+        if name in keywords.RESERVED:
+            raise SerializationError(
+                f"{job_name}: the keyword argument name {name!r} is reserved by ActiveJob's "
+                "payload format, which would read it back as a marker"
+            )
+        problem = _find_problem(value, f"kwargs[{name!r}]")
+        if problem is not None:
+            path, description = problem
+            raise SerializationError(
+                f"{job_name}: keyword argument {name!r} ({path}) is {description}, which is "
+                f"not JSON-native. {ADVICE}"
+            )
+    return kwargs
 
 
 def _find_problem(value: Any, path: str) -> tuple[str, str] | None:

@@ -192,15 +192,26 @@ def display_class(payload: JobDict) -> str:
 
 
 def display_args(payload: JobDict) -> list[Any]:
-    """The arguments a person should see: ActiveJob's `arguments` when wrapped."""
+    """The arguments a person should see: ActiveJob's `arguments` when wrapped.
+
+    As stored, markers included (as Sidekiq's `display_args`); a keyword hash at the end
+    is told apart by `sidequest.keywords.split`.
+    """
     args = payload.get("args")
     if not isinstance(args, list):
         return []
+    wrapped = active_job_arguments(payload)
+    return list(wrapped) if wrapped is not None else args
+
+
+def active_job_arguments(payload: JobDict) -> list[Any] | None:
+    """The ActiveJob-serialized `arguments` of a wrapped payload; None for other payloads."""
     if str(payload.get("class", "")) in ACTIVE_JOB_WRAPPERS:
         job_data = _active_job_data(payload)
-        if job_data is not None and isinstance(job_data.get("arguments"), list):
-            return list(job_data["arguments"])
-    return args
+        arguments = None if job_data is None else job_data.get("arguments")
+        if isinstance(arguments, list):
+            return arguments
+    return None
 
 
 def _active_job_data(payload: JobDict) -> dict[str, Any] | None:

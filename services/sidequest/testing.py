@@ -6,6 +6,7 @@
         with testing.fake() as jobs:
             signup("ann@example.com")
             jobs.assert_enqueued(SendWelcomeEmailJob, args=[1])
+            jobs.assert_enqueued(ReportJob, args=[7], kwargs={"format": "pdf"})
             jobs.drain()            # performs them (and what they enqueue), in order
 
     def test_whole_flow():
@@ -25,7 +26,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sidequest import adapter, payload
+from sidequest import adapter, keywords, payload
 from sidequest.adapter import PushResult, UniqueSpec, enqueuing_class
 from sidequest.errors import UnknownJobError
 from sidequest.job import registry
@@ -46,12 +47,24 @@ class EnqueuedJob:
 
     @property
     def args(self) -> list[Any]:
-        args: list[Any] = self.payload["args"]
-        return args
+        """The positional arguments (the payload's `args` holds the keywords too)."""
+        return keywords.split(self.payload["args"])[0]
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        """The keyword arguments; {} for a job enqueued without any."""
+        return keywords.split(self.payload["args"])[1]
 
     @property
     def queue(self) -> str:
         return str(self.payload["queue"])
+
+    def summary(self) -> tuple[Any, ...]:
+        """(class, args, queue), with the keyword arguments before the queue when any."""
+        positional, named = keywords.split(self.payload["args"])
+        if named:
+            return (self.job_class, positional, named, self.queue)
+        return (self.job_class, positional, self.queue)
 
     @property
     def jid(self) -> str:
@@ -96,26 +109,33 @@ class FakeAdapter:
         job_class: type[Job] | str,
         *,
         args: list[Any] | None = None,
+        kwargs: dict[str, Any] | None = None,
         queue: str | None = None,
         count: int | None = None,
     ) -> list[EnqueuedJob]:
+        """The jobs of `job_class` with these positional and keyword arguments and queue.
+
+        Each of `args`, `kwargs` and `queue` is compared only when given. Raises
+        AssertionError when none match, or not `count` of them.
+        """
         matches = [
-            job for job in self.enqueued(job_class, queue=queue) if args is None or job.args == args
+            job
+            for job in self.enqueued(job_class, queue=queue)
+            if (args is None or job.args == args) and (kwargs is None or job.kwargs == kwargs)
         ]
         if (count is None and not matches) or (count is not None and len(matches) != count):
             wanted = "some" if count is None else str(count)
-            shown = [(job.job_class, job.args, job.queue) for job in self.jobs]
+            named = "" if kwargs is None else f" kwargs={kwargs}"
+            shown = [job.summary() for job in self.jobs]
             raise AssertionError(
-                f"expected {wanted} {job_class} jobs with args={args} queue={queue}; "
+                f"expected {wanted} {job_class} jobs with args={args}{named} queue={queue}; "
                 f"enqueued: {shown}"
             )
         return matches
 
     def assert_nothing_enqueued(self) -> None:
         if self.jobs:
-            raise AssertionError(
-                f"expected no jobs, got {[(j.job_class, j.args) for j in self.jobs]}"
-            )
+            raise AssertionError(f"expected no jobs, got {[job.summary() for job in self.jobs]}")
 
     def clear(self) -> None:
         self.jobs.clear()
@@ -165,7 +185,7 @@ def perform_payload(job: JobDict, job_type: type[Job] | None = None) -> Any:
     job_class = job_type or registry.resolve(str(job["class"]))
     if job_class is None:
         raise UnknownJobError(f"no job class named {job['class']!r} is registered")
-    job_class.check_arity(len(job["args"]))
+    # from_payload splits off the keywords and checks the call, as in a worker.
     return job_class.from_payload(job, list(job["args"])).perform_inline()
 
 

@@ -35,6 +35,7 @@ def record(job: Job) -> None:
         "jid": job.jid,
         "class": type(job).job_name,
         "args": job.args,
+        "kwargs": job.kwargs,
         "queue": job.queue_name,
         "started_at": time.time(),
         "pid": os.getpid(),
@@ -49,6 +50,19 @@ def runs(client: redis.Redis) -> list[dict[str, Any]]:
 
 class ReportBrokenError(Exception):
     """The failure the tests make jobs raise, so its name and message can be compared."""
+
+
+class KeywordReportJob(Job):
+    """Takes keyword arguments: what Ruby's ActiveJob sent as keywords arrives as keywords.
+
+    Ruby's class of the same name (defined in the tests' Rails console) takes the same
+    ones, so each side performs what the other enqueued.
+    """
+
+    queue = "reports"
+
+    def perform(self, report_id: int, *, format: str, pages: list[int] | None = None) -> None:
+        record(self)
 
 
 class ProcessReportJob(Job):

@@ -17,6 +17,8 @@ from urllib.parse import urlencode
 
 from markupsafe import Markup
 
+from sidequest import keywords
+
 NOTHING = "\N{EN DASH}"  # shown where there is no value
 _UNITS = (("year", 365 * 86400), ("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1))
 
@@ -108,6 +110,28 @@ def json_text(value: Any, limit: int | None = None) -> str:
     return text
 
 
+def args_text(args: list[Any], limit: int | None = None) -> str:
+    """A job's arguments for a cell: JSON values, then keyword arguments as name=value.
+
+    A keyword hash is shown as the keywords it stands for (`[42, format="pdf"]`), not as
+    the trailing dict with ActiveJob's marker that the payload stores.
+    """
+    positional, named = keywords.split(args)
+    if not named:
+        return json_text(positional, limit)
+    parts = [json_text(value) for value in positional]
+    parts += [f"{name}={json_text(value)}" for name, value in named.items()]
+    text = "[" + ", ".join(parts) + "]"
+    if limit is not None and len(text) > limit:
+        return text[: limit - 1] + "…"
+    return text
+
+
+def split_keywords(args: list[Any]) -> tuple[list[Any], dict[str, Any]]:
+    """(positional, keyword) arguments, for pages that show them apart."""
+    return keywords.split(args)
+
+
 def pretty_json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, indent=2, sort_keys=True, default=str)
 
@@ -133,6 +157,8 @@ FILTERS: dict[str, Callable[..., Any]] = {
     "kilobytes": kilobytes,
     "percent": percent,
     "json_text": json_text,
+    "args_text": args_text,
+    "split_keywords": split_keywords,
     "pretty_json": pretty_json,
     "truncate_text": truncate,
 }

@@ -8,6 +8,7 @@
         def perform(self, report_id: int) -> None: ...
 
     ProcessReportJob.perform_later(42)
+    ProcessReportJob.perform_later(42, format="pdf")      # keywords, as ActiveJob stores them
     ProcessReportJob.set(wait=timedelta(minutes=5), queue="critical").perform_later(42)
 
 This module holds the class: its options, the state a running job sees, its callbacks
@@ -18,15 +19,13 @@ work with the test adapters and no server.
 
 from __future__ import annotations
 
-import inspect
 import logging
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
 from typing import Any, ClassVar, Self
 
 from sidequest import payload
-from sidequest.errors import ArgumentMismatchError
-from sidequest.job import callbacks, enqueuing, registry, rescue
+from sidequest.job import callbacks, enqueuing, registry, rescue, signature
 from sidequest.job.enqueuing import ConfiguredJob
 from sidequest.job.options import NO_OPTIONS, Delay, EnqueueOptions, When
 from sidequest.payload import JobDict
@@ -61,7 +60,7 @@ class Job:
 
     _perform_chain: ClassVar[callbacks.CallbackChain | None] = None
     _enqueue_chain: ClassVar[callbacks.CallbackChain | None] = None
-    _arity: ClassVar[tuple[int, int | None] | None] = None
+    _shape: ClassVar[signature.Shape | None] = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -69,11 +68,14 @@ class Job:
             cls.job_name = cls.__name__
         cls._perform_chain = None
         cls._enqueue_chain = None
-        cls._arity = None
+        cls._shape = None
         registry.register(cls)
 
     # What one job is; __init__ and from_payload both set all of it through _assign.
+    #: positional arguments of perform
     args: list[Any]
+    #: keyword arguments of perform (stored as ActiveJob stores them: `sidequest.keywords`)
+    kwargs: dict[str, Any]
     jid: str
     queue_name: str
     payload: JobDict
@@ -83,18 +85,24 @@ class Job:
     #: the jid holding the unique lock that refused this enqueue
     duplicate_of: str | None
 
-    def __init__(self, *args: Any) -> None:
-        self._assign(list(args), payload.new_jid(), type(self).queue)
+    # Positional-only, like every method below that takes perform's arguments, so that
+    # perform may have a keyword named `cls`, `delay` or `when`.
+    def __init__(self, /, *args: Any, **kwargs: Any) -> None:
+        self._assign(list(args), kwargs, payload.new_jid(), type(self).queue)
 
     @classmethod
     def from_payload(cls, job_payload: JobDict, args: list[Any]) -> Self:
         """The instance a worker performs, carrying the payload's identity.
 
-        Built without calling `__init__`, which would draw a jid only to replace it.
+        `args` are the stored arguments (the last may be a keyword hash); they are split
+        and checked against perform here (ArgumentMismatchError). Built without calling
+        `__init__`, which would draw a jid only to replace it.
         """
+        positional, named = signature.call(cls.perform_shape(), cls.job_name, job_payload, args)
         job = cls.__new__(cls)
         job._assign(
-            args,
+            positional,
+            named,
             str(job_payload.get("jid", "")),
             str(job_payload.get("queue", cls.queue)),
             job_payload,
@@ -105,6 +113,7 @@ class Job:
     def _assign(
         self,
         args: list[Any],
+        kwargs: dict[str, Any],
         jid: str,
         queue_name: str,
         job_payload: JobDict | None = None,
@@ -112,6 +121,7 @@ class Job:
         enqueued: bool = False,
     ) -> None:
         self.args = args
+        self.kwargs = kwargs
         self.jid = jid
         self.queue_name = queue_name
         self.payload = {} if job_payload is None else job_payload
@@ -119,11 +129,15 @@ class Job:
         self.successfully_enqueued = enqueued
         self.duplicate_of = None
 
-    def perform(self, *args: Any) -> Any:
+    def perform(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError(f"{type(self).__name__} must define perform()")
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} jid={self.jid} queue={self.queue_name} args={self.args!r}>"
+        named = f" kwargs={self.kwargs!r}" if self.kwargs else ""
+        return (
+            f"<{type(self).__name__} jid={self.jid} queue={self.queue_name} "
+            f"args={self.args!r}{named}>"
+        )
 
     # -- state seen by callbacks and perform when run by a worker -------------------------
 
@@ -154,50 +168,63 @@ class Job:
         return ConfiguredJob(cls, EnqueueOptions(queue, wait, wait_until, retry))
 
     @classmethod
-    def perform_later(cls, *args: Any) -> Self:
+    def perform_later(cls, /, *args: Any, **kwargs: Any) -> Self:
         """Enqueue the job; returns it (see `jid`, `successfully_enqueued`)."""
-        return enqueuing.enqueue(cls, args, NO_OPTIONS)
+        return enqueuing.enqueue(cls, args, NO_OPTIONS, kwargs)
 
     @classmethod
-    def perform_in(cls, delay: Delay, *args: Any) -> Self:
+    def perform_in(cls, delay: Delay, /, *args: Any, **kwargs: Any) -> Self:
         """Run after `delay` seconds (or a timedelta)."""
-        return enqueuing.enqueue(cls, args, EnqueueOptions(wait=delay))
+        return enqueuing.enqueue(cls, args, EnqueueOptions(wait=delay), kwargs)
 
     @classmethod
-    def perform_at(cls, when: When, *args: Any) -> Self:
+    def perform_at(cls, when: When, /, *args: Any, **kwargs: Any) -> Self:
         """Run at `when`: a datetime or epoch seconds."""
-        return enqueuing.enqueue(cls, args, EnqueueOptions(wait_until=when))
+        return enqueuing.enqueue(cls, args, EnqueueOptions(wait_until=when), kwargs)
 
     @classmethod
-    def perform_now(cls, *args: Any) -> Any:
+    def perform_now(cls, /, *args: Any, **kwargs: Any) -> Any:
         """Run inline, with callbacks and retry_on/discard_on as a worker would apply them."""
-        return enqueuing.perform_now(cls, args, NO_OPTIONS)
+        return enqueuing.perform_now(cls, args, NO_OPTIONS, kwargs)
 
     @classmethod
     def perform_bulk(
-        cls, args_list: Iterable[Sequence[Any]], *, batch_size: int = 1000
+        cls, args_list: Iterable[Sequence[Any] | Job], *, batch_size: int = 1000
     ) -> list[str]:
         """Enqueue one job per argument list in pipelined batches; returns the jids.
 
-        Like Sidekiq's push_bulk (and ActiveJob's perform_all_later), enqueue callbacks
-        do not run. Unique jobs fall back to one push each, so each takes its lock; a
-        refused duplicate is left out of the returned jids.
+        An item is a list of positional arguments, or a job built with its arguments,
+        keywords included (`ReportJob(1, format="pdf")`, as ActiveJob's
+        perform_all_later takes jobs), whose jid it keeps. Like Sidekiq's push_bulk (and
+        ActiveJob's perform_all_later), enqueue callbacks do not run. Unique jobs fall
+        back to one push each, so each takes its lock; a refused duplicate is left out
+        of the returned jids.
         """
         return enqueuing.enqueue_bulk(cls, args_list, NO_OPTIONS, batch_size)
 
     @classmethod
+    def check_call(cls, args: list[Any], kwargs: dict[str, Any]) -> None:
+        """Raise ArgumentMismatchError unless perform(*args, **kwargs) would bind."""
+        signature.check(cls.perform_shape(), cls.job_name, args, kwargs)
+
+    @classmethod
     def check_arity(cls, count: int) -> None:
-        """Raise ArgumentMismatchError unless `perform` accepts `count` positional arguments."""
-        if cls._arity is None:
-            cls._arity = _positional_arity(cls.perform)
-        low, high = cls._arity
-        if count < low or (high is not None and count > high):
-            expected = (
-                f"{low}" if low == high else f"{low} to {high if high is not None else 'any'}"
-            )
-            raise ArgumentMismatchError(
-                f"{cls.job_name}.perform takes {expected} argument(s), got {count}"
-            )
+        """Raise ArgumentMismatchError unless `count` stored arguments could fit perform.
+
+        The last of them may be a keyword hash, so a count alone cannot tell more; the
+        exact checks are `check_call` at enqueue and `from_payload` at perform.
+        """
+        shape = cls.perform_shape()
+        if not signature.could_fit(shape, count):
+            raise signature.count_error(shape, cls.job_name, count)
+
+    @classmethod
+    def perform_shape(cls) -> signature.Shape:
+        """What perform accepts (read from its signature once)."""
+        shape = cls._shape
+        if shape is None:
+            shape = cls._shape = signature.Shape.of(cls.perform)
+        return shape
 
     # -- performing -----------------------------------------------------------------------
 
@@ -208,8 +235,8 @@ class Job:
         if chain is None:
             chain = cls._perform_chain = callbacks.collect(cls, "perform")
         if chain.empty:
-            return self.perform(*self.args)
-        return callbacks.run(self, chain, lambda: self.perform(*self.args))
+            return self.perform(*self.args, **self.kwargs)
+        return callbacks.run(self, chain, lambda: self.perform(*self.args, **self.kwargs))
 
     @classmethod
     def _enqueue_callbacks(cls) -> callbacks.CallbackChain:
@@ -241,7 +268,7 @@ class Job:
                     wait=decision.delay,
                     extra=(("exception_executions", counts),),
                 )
-                retry = enqueuing.enqueue(cls, job.args, retry_options, retry_of=job)
+                retry = enqueuing.enqueue(cls, job.args, retry_options, job.kwargs, retry_of=job)
                 logger.info("%s failed with %r; retry %s enqueued", job, error, retry.jid)
                 return None
             if isinstance(decision, rescue.Discard) and decision.by_rule:
@@ -275,20 +302,3 @@ def _number(value: Any) -> float | None:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
     return None
-
-
-def _positional_arity(perform: Any) -> tuple[int, int | None]:
-    """(required, maximum or None) positional arguments of `perform`, self excluded."""
-    signature = inspect.signature(perform)
-    parameters = list(signature.parameters.values())[1:]
-    low = 0
-    high: int | None = 0
-    for parameter in parameters:
-        if parameter.kind in (parameter.POSITIONAL_ONLY, parameter.POSITIONAL_OR_KEYWORD):
-            if high is not None:
-                high += 1
-            if parameter.default is parameter.empty:
-                low += 1
-        elif parameter.kind is parameter.VAR_POSITIONAL:
-            high = None
-    return low, high

@@ -11,26 +11,34 @@ Every entry point prepares its job in one step, `prepare`: the instance (its
 - `perform_now`: perform_now and set(...).perform_now. Prepares without the JSON
   check (nothing crosses Redis) and runs the job inline.
 
-Nothing here talks to Redis: pushes go to the current adapter (`sidequest.adapter`).
+Arguments are checked before anything is built (`checked_call`): JSON-native, and a
+call perform accepts. Keyword arguments are stored after the positional ones as
+ActiveJob stores them (`sidequest.keywords`). Nothing here talks to Redis: pushes go to
+the current adapter (`sidequest.adapter`).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sidequest import arguments, payload
+from sidequest import arguments, keywords, payload
 from sidequest.adapter import EnqueueAdapter, UniqueSpec, current_adapter, enqueuing
-from sidequest.job import callbacks
+from sidequest.job import callbacks, signature
 from sidequest.job.options import EnqueueOptions, to_seconds
 
 if TYPE_CHECKING:
     from sidequest.job.base import Job
 
 J = TypeVar("J", bound="Job")
+T = TypeVar("T")
+
+#: the keyword arguments of a call without any, shared
+NO_KEYWORDS: Mapping[str, Any] = MappingProxyType({})
 
 logger = logging.getLogger("sidequest")
 
@@ -40,20 +48,23 @@ def prepare(
     args: list[Any],
     options: EnqueueOptions,
     now: float,
+    kwargs: Mapping[str, Any] = NO_KEYWORDS,
     *,
     jid: str | None = None,
 ) -> J:
     """The job ready to push: its queue, payload and run time (None: at once).
 
     Args:
-        args: The arguments, checked by `checked_args` unless the job runs inline.
+        args: The positional arguments, and `kwargs` the keyword ones, checked by
+            `checked_call` unless the job runs inline.
         jid: Keep this jid instead of a new one (a retry keeps its job's).
     """
-    job = job_class(*args)
+    job = job_class(*args, **kwargs)
     if jid is not None:
         job.jid = jid
     job.queue_name = options.queue or job_class.queue
-    job.payload = build_payload(job_class, job.jid, job.args, job.queue_name, options, now)
+    stored = keywords.encode(job.args, job.kwargs)
+    job.payload = build_payload(job_class, job.jid, stored, job.queue_name, options, now)
     job.scheduled_at = options.scheduled_at(now)
     return job
 
@@ -62,13 +73,15 @@ def enqueue(
     job_class: type[J],
     args: Sequence[Any],
     options: EnqueueOptions,
+    kwargs: Mapping[str, Any] = NO_KEYWORDS,
     *,
     retry_of: Job | None = None,
 ) -> J:
     """Prepare and push one job inside its enqueue callbacks; returns it."""
     now = time.time()
     jid = None if retry_of is None else retry_of.jid
-    job = prepare(job_class, checked_args(job_class, args), options, now, jid=jid)
+    checked, named = checked_call(job_class, args, kwargs)
+    job = prepare(job_class, checked, options, now, named, jid=jid)
     # A retry keeps its job's jid (as ActiveJob's retry_job keeps job_id) and inherits
     # the unique lock that jid holds: taking the lock again would refuse the retry as a
     # duplicate of the very execution that failed.
@@ -86,14 +99,15 @@ def enqueue(
 
 def enqueue_bulk(
     job_class: type[Job],
-    args_list: Iterable[Sequence[Any]],
+    args_list: Iterable[Sequence[Any] | Job],
     options: EnqueueOptions,
     batch_size: int,
 ) -> list[str]:
-    """Push one job per argument list, in pipelined batches; returns the jids.
+    """Push one job per item, in pipelined batches; returns the jids.
 
-    No enqueue callbacks run, as with Sidekiq's push_bulk and ActiveJob's
-    perform_all_later.
+    An item is a list of positional arguments, or a job of `job_class` built with its
+    arguments (keywords included), whose jid it keeps. No enqueue callbacks run, as with
+    Sidekiq's push_bulk and ActiveJob's perform_all_later.
     """
     if job_class.unique_for is not None:
         return _enqueue_bulk_unique(job_class, args_list, options)
@@ -105,28 +119,66 @@ def enqueue_bulk(
     # once instead of preparing an instance per job (a bulk enqueue of 1,000 jobs is
     # one round trip, so the Python side is most of its cost).
     template = build_payload(job_class, "", [], queue, options, now)
+    shape = job_class.perform_shape()
     jids: list[str] = []
-    for batch_args in _batches(args_list, batch_size):
-        batch_jids = payload.new_jids(len(batch_args))
+    for batch_items in _batches(args_list, batch_size):
+        batch_jids = payload.new_jids(len(batch_items))
         batch = [
-            {**template, "args": checked_args(job_class, args), "jid": jid}
-            for args, jid in zip(batch_args, batch_jids, strict=True)
+            _bulk_payload(job_class, shape, template, item, jid)
+            for item, jid in zip(batch_items, batch_jids, strict=True)
         ]
         with enqueuing(job_class):
             adapter.push_bulk(batch, at=at)
-        jids += batch_jids
+        jids += [job["jid"] for job in batch]
     return jids
 
 
+def _bulk_payload(
+    job_class: type[Job],
+    shape: signature.Shape,
+    template: payload.JobDict,
+    item: Sequence[Any] | Job,
+    jid: str,
+) -> payload.JobDict:
+    """One bulk job: the template with its checked arguments and its jid."""
+    if isinstance(item, (list, tuple)):
+        # Most items: an argument list that fits by its count (a tenth of the per-job
+        # cost of a bulk enqueue goes into the general path below).
+        checked = arguments.validate(item, job_class.job_name)
+        if shape.required_keywords or not shape.counts(len(checked)):
+            signature.check(shape, job_class.job_name, checked, {})
+        return {**template, "args": checked, "jid": jid}
+    args, kwargs, own_jid = _bulk_call(job_class, item)
+    checked, named = checked_call(job_class, args, kwargs)
+    return {**template, "args": keywords.encode(checked, named), "jid": own_jid or jid}
+
+
+def _bulk_call(
+    job_class: type[Job], item: Sequence[Any] | Job
+) -> tuple[Sequence[Any], Mapping[str, Any], str | None]:
+    """The positional and keyword arguments of one perform_bulk item, and its own jid."""
+    # Argument lists first: they are most items, and an ABC check costs more.
+    if isinstance(item, (list, tuple, Sequence)):
+        return item, NO_KEYWORDS, None
+    if not isinstance(item, job_class):
+        raise TypeError(
+            f"{job_class.__name__}.perform_bulk takes argument lists or "
+            f"{job_class.__name__} jobs, not {item!r}"
+        )
+    return item.args, item.kwargs, item.jid
+
+
 def _enqueue_bulk_unique(
-    job_class: type[Job], args_list: Iterable[Sequence[Any]], options: EnqueueOptions
+    job_class: type[Job], args_list: Iterable[Sequence[Any] | Job], options: EnqueueOptions
 ) -> list[str]:
     """One push per job so each takes its lock; refused duplicates get no jid."""
     adapter = current_adapter()
     jids: list[str] = []
-    for args in args_list:
+    for item in args_list:
         now = time.time()
-        job = prepare(job_class, checked_args(job_class, args), options, now)
+        args, kwargs, own_jid = _bulk_call(job_class, item)
+        checked, named = checked_call(job_class, args, kwargs)
+        job = prepare(job_class, checked, options, now, named, jid=own_jid)
         _push(job_class, job, unique_spec(job_class, job, now), adapter)
         if job.successfully_enqueued:
             jids.append(job.jid)
@@ -142,20 +194,29 @@ def _push(
     job.duplicate_of = result.holder
 
 
-def perform_now(job_class: type[Job], args: Sequence[Any], options: EnqueueOptions) -> Any:
+def perform_now(
+    job_class: type[Job],
+    args: Sequence[Any],
+    options: EnqueueOptions,
+    kwargs: Mapping[str, Any] = NO_KEYWORDS,
+) -> Any:
     """Run the job inline, with callbacks and retry_on/discard_on (see `perform_inline`)."""
     # Inline runs skip the JSON check (nothing crosses Redis), as ActiveJob's do.
-    job_class.check_arity(len(args))
-    job = prepare(job_class, list(args), options, time.time())
+    positional, named = list(args), dict(kwargs)
+    job_class.check_call(positional, named)
+    job = prepare(job_class, positional, options, time.time(), named)
     job.scheduled_at = None  # it runs now, whatever `wait` was given
     return job.perform_inline()
 
 
-def checked_args(job_class: type[Job], args: Sequence[Any]) -> list[Any]:
-    """The arguments as a list, once they are JSON-native and as many as perform takes."""
+def checked_call(
+    job_class: type[Job], args: Sequence[Any], kwargs: Mapping[str, Any]
+) -> tuple[list[Any], dict[str, Any]]:
+    """The positional and keyword arguments, once JSON-native and a call perform takes."""
     checked = arguments.validate(list(args), job_class.job_name)
-    job_class.check_arity(len(checked))
-    return checked
+    named = arguments.validate_keywords(dict(kwargs), job_class.job_name) if kwargs else {}
+    job_class.check_call(checked, named)
+    return checked, named
 
 
 def build_payload(
@@ -204,20 +265,20 @@ class ConfiguredJob:
     def set(self, **changes: Any) -> ConfiguredJob:
         return ConfiguredJob(self.job_class, replace(self.options, **changes))
 
-    def perform_later(self, *args: Any) -> Job:
-        return enqueue(self.job_class, args, self.options)
+    def perform_later(self, /, *args: Any, **kwargs: Any) -> Job:
+        return enqueue(self.job_class, args, self.options, kwargs)
 
-    def perform_now(self, *args: Any) -> Any:
-        return perform_now(self.job_class, args, self.options)
+    def perform_now(self, /, *args: Any, **kwargs: Any) -> Any:
+        return perform_now(self.job_class, args, self.options, kwargs)
 
     def perform_bulk(
-        self, args_list: Iterable[Sequence[Any]], *, batch_size: int = 1000
+        self, args_list: Iterable[Sequence[Any] | Job], *, batch_size: int = 1000
     ) -> list[str]:
         return enqueue_bulk(self.job_class, args_list, self.options, batch_size)
 
 
-def _batches(items: Iterable[Sequence[Any]], size: int) -> Iterator[list[Sequence[Any]]]:
-    batch: list[Sequence[Any]] = []
+def _batches(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    batch: list[T] = []
     for item in items:
         batch.append(item)
         if len(batch) >= size:

@@ -207,3 +207,22 @@ def test_payload_json_round_trips_through_the_entry_page(browser: Browser, db: r
     page = text(browser.get(f"/scheduled/entry/{1_900_000_000.25!r}|{entry['jid']}"))
     assert "Grüße" in page and "&#34;nested&#34;" in page
     assert json.dumps(entry["args"][1]["nested"]) == "[1, 2.5, null]"
+
+
+def test_keyword_arguments_show_as_keywords_in_lists_and_on_the_entry_page(
+    browser: Browser, db: redis.Redis
+) -> None:
+    stored = [42, {"format": "pdf", "_aj_ruby2_keywords": ["format"]}]
+    seed.enqueue(db, seed.job("ReportJob", stored, queue="reports"))
+    item = seed.job("ReportJob", stored)
+    seed.add_to_set(db, "schedule", item, 1_900_000_000.5)
+
+    listed = text(browser.get("/queues/reports"))
+    scheduled = text(browser.get("/scheduled"))
+    entry = text(browser.get(f"/scheduled/entry/{1_900_000_000.5!r}|{item['jid']}"))
+
+    for page in (listed, scheduled):
+        assert "[42, format=&#34;pdf&#34;]" in page
+        assert "_aj_ruby2_keywords" not in page
+    assert "Keyword arguments</dt>" in entry
+    assert "&#34;format&#34;: &#34;pdf&#34;" in entry

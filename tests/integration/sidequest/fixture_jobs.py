@@ -6,6 +6,7 @@ so the test can check every execution from the outside.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from datetime import timedelta
@@ -169,3 +170,11 @@ class CrashesItsProcessJob(Job):
     def perform(self) -> None:
         recorder().incr("test:crashes")
         os._exit(3)
+
+
+class KeywordJob(Job):
+    """Records the keyword arguments perform received."""
+
+    def perform(self, report_id: int, *, format: str, pages: list[int] | None = None) -> None:
+        entry = {"jid": self.jid, "report_id": report_id, "format": format, "pages": pages}
+        recorder().rpush("test:keywords", json.dumps(entry))

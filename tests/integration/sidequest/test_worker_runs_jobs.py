@@ -217,3 +217,31 @@ def test_a_finished_job_is_acknowledged_at_once_while_its_neighbours_still_run(
     wait_for(lambda: redis_client.llen("test:started") == 3, message="two slow jobs started")
     redis_client.delete("test:hold")
     wait_for(lambda: redis_client.get("stat:processed") == "7", timeout=20, message="the rest")
+
+
+def test_a_worker_performs_keyword_arguments_as_keywords_and_buries_a_call_that_cannot_bind(
+    enqueue_to: str, redis_client: redis.Redis, start_worker: Start
+) -> None:
+    good = jobs.KeywordJob.perform_later(7, format="pdf", pages=[1, 2])
+    scheduled = jobs.KeywordJob.perform_in(0.2, 8, format="csv")
+    # A stored call perform cannot take (written by hand: enqueueing it would raise).
+    unknown = {"format": "pdf", "colour": "red", "_aj_ruby2_keywords": ["colour", "format"]}
+    bad = payload.build("KeywordJob", [9, unknown], jid="d" * 24)
+    redis.Redis.from_url(enqueue_to).lpush("queue:default", payload.encode(bad))
+    start_worker(enqueue_to)
+
+    runs = wait_for(
+        lambda: (
+            len(redis_client.lrange("test:keywords", 0, -1)) == 2
+            and [json.loads(run) for run in redis_client.lrange("test:keywords", 0, -1)]
+        ),
+        message="both keyword jobs",
+    )
+    assert sorted(runs, key=lambda run: run["report_id"]) == [
+        {"jid": good.jid, "report_id": 7, "format": "pdf", "pages": [1, 2]},
+        {"jid": scheduled.jid, "report_id": 8, "format": "csv", "pages": None},
+    ]
+    [dead] = wait_for(lambda: redis_client.zrange("dead", 0, -1), message="the bad call dead")
+    assert json.loads(dead)["error_class"] == "sidequest.errors.ArgumentMismatchError"
+    assert "unexpected keyword argument 'colour'" in json.loads(dead)["error_message"]
+    assert redis_client.zcard("retry") == 0

@@ -54,6 +54,18 @@ def test_durations_sizes_and_json_cells() -> None:
     assert formatting.query({"page": "2", "filter": "a&b"}, page=3) == "page=3&filter=a%26b"
 
 
+def test_keyword_arguments_show_as_name_value_pairs_not_as_the_stored_hash() -> None:
+    stored = [42, {"format": "pdf", "pages": [1, 2], "_aj_ruby2_keywords": ["format", "pages"]}]
+
+    assert formatting.args_text(stored) == '[42, format="pdf", pages=[1, 2]]'
+    assert formatting.args_text(stored, limit=12) == "[42, format…"
+    assert formatting.split_keywords(stored) == ([42], {"format": "pdf", "pages": [1, 2]})
+    # A hash that is no keyword hash (a plain dict, ActiveJob's symbol keys) shows as stored.
+    plain = [42, {"format": "pdf", "_aj_symbol_keys": ["format"]}]
+    assert formatting.args_text(plain) == formatting.json_text(plain)
+    assert formatting.args_text([]) == "[]"
+
+
 def test_the_history_chart_places_every_day_oldest_first() -> None:
     today = date(2026, 5, 4)
     days = [(today - timedelta(days=n), 10 * n, n) for n in range(7)]  # newest first
