@@ -3,7 +3,7 @@
     sidequest worker [-C FILE] [-r MODULE]... [-c N] [-q QUEUE[,WEIGHT]]... [-t SECONDS]
     sidequest stats [--json]
     sidequest web [--port 8080] [--host 127.0.0.1] [--redis-url URL] [--dev]
-    sidequest enqueue CLASS [JSON_ARGS] [--queue Q] [--in SECONDS]
+    sidequest enqueue CLASS [JSON_ARGS] [--kwargs JSON] [-r MODULE]... [--queue Q] [--in SECONDS]
     sidequest generate job NAME [--path DIR] [--test-path DIR]
 
 Settings come from defaults, then the config file, then the environment (REDIS_URL,
@@ -14,11 +14,8 @@ status 78 (EX_CONFIG).
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import json
 import logging
-import os
 import signal
 import sys
 import time
@@ -30,37 +27,28 @@ from typing import Any
 
 import click
 import redis
-from click.core import ParameterSource
 
 import sidequest
-from sidequest import api, arguments, logs, payload, redis_source
+from sidequest import api, logs, redis_source
 from sidequest.adapter import set_adapter
+from sidequest.cli_common import EX_CONFIG, client_redis_url, or_exit, url_source
 from sidequest.client import RedisAdapter
 from sidequest.config import AUTO_CPUS, Settings, build_settings
-from sidequest.connection import DEFAULT_URL, check_url, connect, redact
-from sidequest.errors import ConfigError, SerializationError, SidequestError
+from sidequest.connection import check_url, connect, redact
+from sidequest.enqueue_command import enqueue
+from sidequest.errors import ConfigError
 from sidequest.generator import generate_job
+from sidequest.job import registry
 from sidequest.middleware import Middleware
+from sidequest.registered_classes import RegisteredClasses
+from sidequest.require import load_modules
 from sidequest.runtime import affinity, timer_slack
 from sidequest.runtime.cpu_claims import AutoPin
 from sidequest.runtime.launcher import Launcher
 
-EX_CONFIG = 78
+__all__ = ["EX_CONFIG", "choose_redis", "load_modules", "main", "run_worker"]
 
 logger = logging.getLogger("sidequest")
-
-
-#: --redis-url of the commands that only talk to Redis (stats, web, enqueue): the flag,
-#: else REDIS_URL, as a Sidekiq client reads it. Click shows no envvar in --help unless
-#: asked, and users reading the help did not learn that REDIS_URL is read (issue 22).
-_client_redis_url = click.option(
-    "--redis-url",
-    envvar="REDIS_URL",
-    default=DEFAULT_URL,
-    show_default=True,
-    show_envvar=True,
-    help="Redis to use",
-)
 
 
 @click.group()
@@ -125,7 +113,7 @@ def worker(
     }
     if requires:
         overrides["require"] = list(requires)
-    settings = _or_exit(lambda: build_settings(config_file=config_file, overrides=overrides))
+    settings = or_exit(lambda: build_settings(config_file=config_file, overrides=overrides))
     sys.exit(run_worker(settings))
 
 
@@ -140,8 +128,11 @@ def run_worker(settings: Settings, middleware: Sequence[Middleware] = ()) -> int
         logs.configure(settings.log_format, settings.log_level)
         load_modules(settings.require)
         settings = choose_redis(settings)
-        set_adapter(RedisAdapter(connect(settings.redis_url, source=settings.redis_source.setting)))
-        launcher = Launcher(settings, list(middleware))
+        client = connect(settings.redis_url, source=settings.redis_source.setting)
+        set_adapter(RedisAdapter(client))
+        # What `sidequest enqueue` checks a class name against (registered_classes.py).
+        published = RegisteredClasses(client, registry.registered_names())
+        launcher = Launcher(settings, [*middleware, published])
         launcher.check_redis()
         # Before the launcher starts its threads, which inherit both.
         auto_pin = _place(settings)
@@ -186,35 +177,12 @@ def _exit_while_booting(signum: int, frame: FrameType | None) -> None:
     raise SystemExit(0)
 
 
-def load_modules(requires: Sequence[str]) -> None:
-    """Import each module (dotted name) or file (path ending in .py)."""
-    if os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
-    for target in requires:
-        if target.endswith(".py") or os.sep in target:
-            path = Path(target).resolve()
-            if not path.is_file():
-                raise ConfigError(f"cannot require {target}: no such file")
-            sys.path.insert(0, str(path.parent))
-            spec = importlib.util.spec_from_file_location(path.stem, path)
-            if spec is None or spec.loader is None:
-                raise ConfigError(f"cannot import {target}")
-            module = importlib.util.module_from_spec(spec)
-            sys.modules[path.stem] = module
-            spec.loader.exec_module(module)
-        else:
-            try:
-                importlib.import_module(target)
-            except ModuleNotFoundError as error:
-                raise ConfigError(f"cannot require {target}: {error}") from None
-
-
 @main.command()
-@_client_redis_url
+@client_redis_url
 @click.option("--json", "as_json", is_flag=True, help="print JSON instead of a table")
 def stats(redis_url: str, as_json: bool) -> None:
     """Queue depth, retries, dead jobs, processed and failed counts."""
-    client = _or_exit(lambda: connect(redis_url, source=_url_source()))
+    client = or_exit(lambda: connect(redis_url, source=url_source()))
     try:
         snapshot = api.Stats(client).snapshot()
         now = time.time()
@@ -250,7 +218,7 @@ def stats(redis_url: str, as_json: bool) -> None:
 @main.command()
 @click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
 @click.option("--host", default="127.0.0.1", show_default=True)
-@_client_redis_url
+@client_redis_url
 @click.option(
     "--dev",
     is_flag=True,
@@ -264,54 +232,11 @@ def web(port: int, host: str, redis_url: str, dev: bool) -> None:
     # Imported here so that worker processes never load Flask.
     from sidequest.dashboard.standalone import run  # noqa: PLC0415
 
-    _or_exit(lambda: check_url(redis_url, _url_source()))
-    _or_exit(lambda: run(host, port, redis_url, dev))
+    or_exit(lambda: check_url(redis_url, url_source()))
+    or_exit(lambda: run(host, port, redis_url, dev))
 
 
-@main.command()
-@click.argument("job_class")
-@click.argument("json_args", required=False, default="[]")
-@click.option("--queue", default="default", show_default=True)
-@click.option("--in", "delay", type=float, help="run after this many seconds")
-@click.option(
-    "--retry", default="true", show_default=True, help="true, false or a number of retries"
-)
-@_client_redis_url
-def enqueue(
-    job_class: str, json_args: str, queue: str, delay: float | None, retry: str, redis_url: str
-) -> None:
-    """Enqueue JOB_CLASS (any name, Ruby's included) with a JSON array of arguments."""
-    try:
-        args = json.loads(json_args)
-    except ValueError as error:
-        raise click.BadParameter(f"not valid JSON: {error}", param_hint="JSON_ARGS") from None
-    if not isinstance(args, list):
-        raise click.BadParameter("must be a JSON array, e.g. '[42]'", param_hint="JSON_ARGS")
-    try:
-        # Python's JSON parser takes NaN, Infinity and 1e400, which JSON itself has not.
-        arguments.validate(args, job_class)
-    except SerializationError as error:
-        raise click.BadParameter(str(error), param_hint="JSON_ARGS") from None
-    retry_option = _retry_option(retry)
-    job = payload.build(job_class, args, queue=queue, retry=retry_option)
-    adapter = RedisAdapter(_or_exit(lambda: connect(redis_url, source=_url_source())))
-    at = time.time() + delay if delay else None
-    try:
-        adapter.push(job, at=at)
-    except SidequestError as error:
-        click.echo(f"error: {error}", err=True)
-        sys.exit(1)
-    click.echo(job["jid"])
-
-
-def _retry_option(value: str) -> bool | int:
-    lowered = value.lower()
-    if lowered in ("true", "false"):
-        return lowered == "true"
-    try:
-        return int(value)
-    except ValueError:
-        raise click.BadParameter("use true, false or a number", param_hint="--retry") from None
+main.add_command(enqueue)
 
 
 @main.group()
@@ -327,31 +252,13 @@ def generate() -> None:
 @click.option("--force", is_flag=True, help="overwrite existing files")
 def generate_job_command(name: str, path: str, test_path: str, queue: str, force: bool) -> None:
     """A job module NAME_job.py and its test (like `rails generate job NAME`)."""
-    generated = _or_exit(
+    generated = or_exit(
         lambda: generate_job(
             name, path=Path(path), test_path=Path(test_path), queue=queue, force=force
         )
     )
     click.echo(f"created {generated.job_file}")
     click.echo(f"created {generated.test_file}")
-
-
-def _url_source() -> str:
-    """What a malformed --redis-url of the running command is called in its error."""
-    source = click.get_current_context().get_parameter_source("redis_url")
-    if source is ParameterSource.COMMANDLINE:
-        return "--redis-url"
-    if source is ParameterSource.ENVIRONMENT:
-        return "REDIS_URL"
-    return "the default Redis URL"
-
-
-def _or_exit(action: Any) -> Any:
-    try:
-        return action()
-    except ConfigError as error:
-        click.echo(f"error: {error}", err=True)
-        sys.exit(EX_CONFIG)
 
 
 if __name__ == "__main__":

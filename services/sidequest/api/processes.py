@@ -11,6 +11,11 @@ import redis
 from sidequest import keys
 from sidequest.api.records import JobRecord, text
 
+#: the process hash field where a sidequest worker lists the job class names it
+#: registered, as a JSON array (`sidequest.registered_classes`). Sidekiq reads the
+#: fields it knows by name (HMGET), so an extra one changes nothing for it.
+JOB_CLASSES_FIELD = "job_classes"
+
 
 @dataclass
 class Process:
@@ -22,6 +27,9 @@ class Process:
     rss_kb: int
     rtt_us: int
     concurrency: int
+    #: the job class names the process registered; None when it does not say (Ruby's
+    #: Sidekiq, older sidequest workers, or one whose entry Redis lost and rebuilt)
+    job_classes: frozenset[str] | None = None
 
     @property
     def hostname(self) -> str:
@@ -147,7 +155,20 @@ def _process(identity: str, fields: dict[str, str]) -> Process:
         rss_kb=_int(fields.get("rss")),
         rtt_us=_int(fields.get("rtt_us")),
         concurrency=concurrency,
+        job_classes=_names(fields.get(JOB_CLASSES_FIELD)),
     )
+
+
+def _names(value: str | None) -> frozenset[str] | None:
+    if value is None:
+        return None
+    try:
+        names = json.loads(value)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(names, list):
+        return None
+    return frozenset(name for name in names if isinstance(name, str))
 
 
 def _work(identity: str, thread: str, value: str) -> Work | None:

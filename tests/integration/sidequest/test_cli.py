@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import redis
 
-from sidequest import keys
+from sidequest import api, keys
 from tests.support.polling import wait_for
 from tests.support.ports import free_port
 from tests.support.worker_process import WorkerProcess
@@ -172,6 +172,181 @@ def test_enqueue_with_redis_unreachable_fails_with_a_message() -> None:
     assert line.startswith("error: could not enqueue ReportJob")
     assert f"127.0.0.1:{port}" in line
     assert result.stdout == ""
+
+
+# -- enqueue: checks with -r, warnings without ------------------------------------------
+
+CLI_JOBS = """\
+from sidequest import Job
+
+
+class CliReportJob(Job):
+    queue = "reports"
+    retry = 2
+
+    def perform(self, report_id: int, *, format: str = "pdf") -> None:
+        pass
+"""
+
+
+@pytest.fixture
+def job_file(tmp_path: Path) -> Path:
+    (tmp_path / "cli_jobs.py").write_text(CLI_JOBS)
+    return tmp_path
+
+
+def test_enqueue_with_r_enqueues_as_the_classs_perform_later_does(
+    redis_url: str, redis_client: redis.Redis, job_file: Path
+) -> None:
+    result = sidequest(
+        "enqueue",
+        "-r",
+        "cli_jobs.py",
+        "CliReportJob",
+        "[7]",
+        "--kwargs",
+        '{"format": "csv"}',
+        redis_url=redis_url,
+        cwd=job_file,
+    )
+
+    assert result.returncode == 0, result.stderr
+    [job] = queued(redis_client, "reports")
+    assert job["jid"] == result.stdout.strip()
+    assert (job["class"], job["retry"]) == ("CliReportJob", 2)
+    assert job["args"] == [7, {"format": "csv", "_aj_ruby2_keywords": ["format"]}]
+
+
+def test_enqueue_with_r_writes_the_job_name_when_given_the_dotted_path(
+    redis_url: str, redis_client: redis.Redis, job_file: Path
+) -> None:
+    result = sidequest(
+        "enqueue",
+        "-r",
+        "cli_jobs.py",
+        "cli_jobs.CliReportJob",
+        "[7]",
+        "--queue",
+        "q",
+        redis_url=redis_url,
+        cwd=job_file,
+    )
+
+    assert result.returncode == 0, result.stderr
+    [job] = queued(redis_client, "q")
+    assert job["class"] == "CliReportJob"
+
+
+@pytest.mark.parametrize(
+    ("arguments", "hint", "complaint"),
+    [
+        (("CliRepotJob", "[7]"), "JOB_CLASS", "no job class named 'CliRepotJob' in cli_jobs.py"),
+        (("CliReportJob", "[]"), "JSON_ARGS", "takes 1 positional argument(s), got 0"),
+        (("CliReportJob", "[7, 8]"), "JSON_ARGS", "got 2"),
+        (("CliReportJob", "[7]", "--kwargs", '{"colour": 1}'), "JSON_ARGS", "'colour'"),
+        (("CliReportJob", "[7]", "--kwargs", "[1]"), "--kwargs", "must be a JSON object"),
+    ],
+    ids=["unknown-class", "too-few", "too-many", "unknown-keyword", "kwargs-not-an-object"],
+)
+def test_enqueue_with_r_refuses_an_unknown_class_or_arguments_perform_would_not_take(
+    redis_url: str,
+    redis_client: redis.Redis,
+    job_file: Path,
+    arguments: tuple[str, ...],
+    hint: str,
+    complaint: str,
+) -> None:
+    result = sidequest(
+        "enqueue", "-r", "cli_jobs.py", *arguments, redis_url=redis_url, cwd=job_file
+    )
+
+    assert result.returncode == EX_USAGE, result.stderr
+    assert hint in result.stderr and complaint in result.stderr
+    assert "Traceback" not in result.stderr
+    assert redis_client.dbsize() == 0
+    if hint == "JOB_CLASS":
+        assert "registered: CliReportJob, cli_jobs.CliReportJob" in result.stderr
+
+
+def test_enqueue_with_r_uses_the_redis_the_modules_configure_when_no_setting_names_one(
+    redis_url: str, redis_client: redis.Redis, job_file: Path
+) -> None:
+    # As a worker with the same -r modules would (redis_source.py).
+    configured = f"import sidequest\nsidequest.configure({redis_url!r})\n"
+    (job_file / "cli_jobs.py").write_text(configured + CLI_JOBS)
+
+    result = sidequest(
+        "enqueue", "-r", "cli_jobs.py", "CliReportJob", "[7]", cwd=job_file, env={"REDIS_URL": ""}
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert queued(redis_client, "reports")[0]["jid"] == result.stdout.strip()
+
+
+def test_enqueue_warns_when_no_worker_process_is_running(
+    redis_url: str, redis_client: redis.Redis
+) -> None:
+    result = sidequest("enqueue", "ReportJob", "[1]", redis_url=redis_url)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.startswith("warning: no worker process is running")
+    assert queued(redis_client, "default")[0]["jid"] == result.stdout.strip()
+
+
+def test_a_worker_lists_the_job_classes_it_registered_in_its_process_entry(
+    redis_url: str, redis_client: redis.Redis, start_worker: Callable[..., WorkerProcess]
+) -> None:
+    start_worker(redis_url)
+
+    [process] = wait_for(
+        lambda: [p for p in api.ProcessSet(redis_client).all() if p.job_classes],
+        message="the worker's class list",
+    )
+    assert process.job_classes is not None
+    assert {"RecordJob", "tests.integration.sidequest.fixture_jobs.RecordJob"} <= set(
+        process.job_classes
+    )
+    # One field beside those of Sidekiq's process hash, which Sidekiq reads by name.
+    assert set(redis_client.hkeys(process.identity)) == {
+        "info",
+        "busy",
+        "beat",
+        "quiet",
+        "rss",
+        "rtt_us",
+        "concurrency",
+        "job_classes",
+    }
+
+
+def test_enqueue_warns_about_a_queue_or_a_class_no_live_worker_has(
+    redis_url: str, redis_client: redis.Redis, start_worker: Callable[..., WorkerProcess]
+) -> None:
+    start_worker(redis_url)
+    wait_for(
+        lambda: any(p.job_classes for p in api.ProcessSet(redis_client).all()),
+        message="the worker's class list",
+    )
+
+    known = sidequest("enqueue", "RecordJob", "[1]", redis_url=redis_url)
+    wrong_queue = sidequest(
+        "enqueue", "RecordJob", "[1]", "--queue", "critical:3", redis_url=redis_url
+    )
+    wrong_class = sidequest("enqueue", "RecrodJob", "[1]", redis_url=redis_url)
+
+    for result in (known, wrong_queue, wrong_class):
+        assert result.returncode == 0, result.stderr
+        assert HEX24.fullmatch(result.stdout.strip())
+    assert known.stderr == ""
+    assert wrong_queue.stderr.splitlines() == [
+        "warning: no live worker process watches queue 'critical:3' (they watch: default): "
+        "the job waits there until one does"
+    ]
+    [line] = wrong_class.stderr.splitlines()
+    assert line.startswith(
+        "warning: no live worker process watching queue 'default' has registered a job "
+        "class named 'RecrodJob'"
+    )
 
 
 # -- stats -----------------------------------------------------------------------------
