@@ -28,8 +28,12 @@ sidequest's own keys (what Sidekiq's layout has no place for)
 sidequest:lease:<identity>     STRING  heartbeat SET PX heartbeat_timeout: the process is
                                        alive while this exists; its expiry triggers recovery
 sidequest:inflight:<identity>  HASH    exchange.lua: field "<token>:<queue>" -> raw job for
-                                       every job the process holds; emptied by ack, retry,
-                                       dead, requeue and recovery; no TTL (recovered instead)
+                                       every job the process holds (inflight_field); emptied
+                                       by ack, retry, dead, requeue and recovery; no TTL
+                                       (recovered instead). Field "started:<token>:<queue>"
+                                       -> "1" while a job recovered before runs
+                                       (started_marker; recovery.py): exchange.lua, fail.lua,
+                                       requeue.lua and recover.lua spell the same prefix
 sidequest:landing:<identity>   LIST    queue waiters BLMOVE a job here the moment it arrives at
                                        an idle worker (one round trip, no second fetch);
                                        drained by exchange.lua into the in-flight hash, by
@@ -64,13 +68,15 @@ SCHEDULE = "schedule"
 RETRY = "retry"
 DEAD = "dead"
 PROCESSES = "processes"
-STAT_PROCESSED = "stat:processed"
-STAT_FAILED = "stat:failed"
-
+STAT_PROCESSED = "stat:processed"  # stat("processed")
+STAT_FAILED = "stat:failed"  # stat("failed")
 OWNERS = PREFIX + "owners"
 RECOVERIES = PREFIX + "recoveries"
 RECOVERY_LOCK = PREFIX + "recovery-lock"
 SCHEDULE_WAKEUP_CHANNEL = PREFIX + "schedule-wakeup"
+
+# In-flight hash fields that are not jobs: `started:<field>` notes that <field> runs.
+STARTED_PREFIX = "started:"
 
 STATS_TTL_SECONDS = 5 * 365 * 24 * 3600
 PROCESS_TTL_SECONDS = 60
@@ -88,10 +94,21 @@ def queue_name(key: str) -> str:
     return key[len("queue:") :]
 
 
-def stat_daily(stat: str, when: datetime | None = None) -> str:
-    """`stat:processed:YYYY-MM-DD` for `stat` (processed or failed), by UTC date."""
+def stat(name: str) -> str:
+    """`stat:processed` or `stat:failed`, the all-time counter."""
+    return "stat:" + name
+
+
+def stat_daily(name: str, when: datetime | None = None) -> str:
+    """`stat:processed:YYYY-MM-DD` for `name`, by UTC date."""
     day = (when or datetime.now(UTC)).strftime("%Y-%m-%d")
-    return f"stat:{stat}:{day}"
+    return f"stat:{name}:{day}"
+
+
+def stat_days(when: datetime | None = None) -> tuple[str, str]:
+    """The daily processed and failed counters of the same UTC date (now by default)."""
+    moment = when or datetime.now(UTC)
+    return stat_daily("processed", moment), stat_daily("failed", moment)
 
 
 def process(identity: str) -> str:
@@ -141,6 +158,16 @@ def inflight_field(token: int, queue_name: str) -> str:
     return f"{token}:{queue_name}"
 
 
-def split_inflight_field(field: str) -> tuple[int, str]:
-    token, _, name = field.partition(":")
-    return int(token), name
+def inflight_queue(field: str) -> str:
+    """The queue name in an in-flight field (`<token>:<queue>`); "" when it has none."""
+    return field.partition(":")[2]
+
+
+def started_marker(field: str) -> str:
+    """The in-flight hash field noting that the job under `field` runs (recovery.py)."""
+    return STARTED_PREFIX + field
+
+
+def marked_field(name: str) -> str | None:
+    """The job field a `started:<field>` marker notes; None when `name` is no marker."""
+    return name[len(STARTED_PREFIX) :] if name.startswith(STARTED_PREFIX) else None

@@ -105,7 +105,7 @@ class Stats:
         names = which or ("processed", "failed")
         pipe = self.redis.pipeline(transaction=False)
         for name in names:
-            pipe.set(f"stat:{name}", 0)
+            pipe.set(keys.stat(name), 0)
         pipe.execute()
 
     def redis_info(self) -> dict[str, str]:

@@ -30,6 +30,7 @@ from collections.abc import Callable
 
 import redis
 
+from sidequest import keys
 from sidequest.runtime.isolation import MARK as RECOVERED_MARK
 from sidequest.runtime.manager import Manager
 from sidequest.runtime.outcome import Ack, Failure, Outcome
@@ -285,17 +286,17 @@ class Fetcher:
         known = self.manager.known_fields()
         entries = self.store.inflight()
         stray = [
-            Fetched(field, field.partition(":")[2], raw)
+            Fetched(field, keys.inflight_queue(field), raw)
             for field, raw in entries.items()
-            if field not in known and not field.startswith("started:")
+            if field not in known and keys.marked_field(field) is None
         ]
         # A run marker whose job is neither in the hash nor ours: a run noted after the
         # job was recovered elsewhere, whose unmarking failed (Redis unreachable) and
         # whose outcome was refused. Left alone it would keep our hash, and so our
         # owner entry, forever.
-        for marker in entries:
-            field = marker.removeprefix("started:")
-            if field != marker and field not in entries and field not in known:
+        for name in entries:
+            field = keys.marked_field(name)
+            if field is not None and field not in entries and field not in known:
                 self.store.unmark_started(field)
         if stray:
             moved = self.store.requeue(stray)

@@ -27,12 +27,16 @@ class Ack:
     job: Fetched | None = None
 
 
+# What fail.lua does with a failed execution: schedule a retry, bury it, or drop it.
+FailureMode = Literal["retry", "dead", "discard"]
+
+
 @dataclass(slots=True)
 class Failure:
     """Failed: move to `retry` (at `score`), to `dead`, or drop it (discard)."""
 
     field: str
-    mode: Literal["retry", "dead", "discard"]
+    mode: FailureMode
     score: float
     payload: str
     jid: str = ""

@@ -31,15 +31,14 @@ import logging
 import time
 from dataclasses import replace
 
-from sidequest import payload
+from sidequest import keys, payload
 from sidequest.config import Settings
 from sidequest.errors import MalformedPayloadError, PoisonPillError
 from sidequest.runtime import failure
-from sidequest.runtime.store import RecoveryEntry, WorkerStore
+from sidequest.runtime.store import RecoveryEntry, RecoveryMode, WorkerStore
 
 logger = logging.getLogger("sidequest")
 
-STARTED_PREFIX = "started:"
 RECOVERIES_FIELD = "recoveries"
 
 
@@ -63,17 +62,16 @@ class Recovery:
 
     def recover(self, owner: str) -> int:
         inflight = self.store.inflight(owner)
-        started = {
-            field[len(STARTED_PREFIX) :] for field in inflight if field.startswith(STARTED_PREFIX)
-        }
-        jobs = {
-            field: raw for field, raw in inflight.items() if not field.startswith(STARTED_PREFIX)
-        }
+        markers = {name: keys.marked_field(name) for name in inflight}
+        started = {field for field in markers.values() if field is not None}
+        jobs = {name: raw for name, raw in inflight.items() if markers[name] is None}
         decoded = {field: _decode(raw) for field, raw in jobs.items()}
         jids = [str(job.get("jid")) for job in decoded.values() if job and job.get("jid")]
         charged = self.store.recovery_counts(jids)
         entries = [
-            self._plan(field, raw, decoded[field], charged, field in started)
+            self._plan(
+                field, keys.inflight_queue(field), raw, decoded[field], charged, field in started
+            )
             for field, raw in jobs.items()
         ]
         # Landed jobs went to a processor the moment they landed: count them as running.
@@ -82,8 +80,8 @@ class Recovery:
             if landed_job is not None and landed_job.get("jid"):
                 charged.update(self.store.recovery_counts([str(landed_job["jid"])]))
             queue = str(landed_job.get("queue", "")) if landed_job is not None else ""
-            planned = self._plan(f"0:{queue}", raw, landed_job, charged, True)
-            entries.append(replace(planned, field="", landed_raw=raw))
+            planned = self._plan("", queue, raw, landed_job, charged, True)
+            entries.append(replace(planned, landed_raw=raw))
         moved = self.store.recover(owner, entries)
         if moved > 0:
             poisoned = sum(1 for entry in entries if entry.mode == "dead")
@@ -98,12 +96,12 @@ class Recovery:
     def _plan(
         self,
         field: str,
+        queue: str,
         raw: bytes,
         job: payload.JobDict | None,
         charged: dict[str, int],
         was_running: bool,
     ) -> RecoveryEntry:
-        queue = field.partition(":")[2]
         if job is None:
             if not queue:
                 # Not a job, and landed from a queue we cannot name: bury it as such.
@@ -120,7 +118,7 @@ class Recovery:
         if blamed and count > self.settings.max_recoveries:
             return RecoveryEntry(field, queue, "", "dead", self._poison_payload(job, count))
         job[RECOVERIES_FIELD] = count
-        mode = "back" if marked else "front"
+        mode: RecoveryMode = "back" if marked else "front"
         return RecoveryEntry(field, queue, jid if blamed else "", mode, payload.encode(job))
 
     def _poison_payload(self, job: payload.JobDict, count: int) -> str:

@@ -6,13 +6,11 @@ itself. Connection errors propagate: each thread's loop decides how to back off.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from dataclasses import field as default
-from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import redis
 
@@ -86,12 +84,17 @@ class Beat:
     legacy_work: dict[str, str]
 
 
+# What recover.lua does with a job: back to the front of its queue, to the back (a job
+# recovered before, kept away from the jobs it died with), or to the dead set.
+RecoveryMode = Literal["front", "back", "dead"]
+
+
 @dataclass(frozen=True)
 class RecoveryEntry:
     field: str  # "" for a job in the landing list
     queue: str
     jid: str
-    mode: str  # "front", "back" or "dead"
+    mode: RecoveryMode
     job: str | bytes  # the payload to push or bury
     landed_raw: bytes = b""  # a landed job as it sits in the landing list
 
@@ -124,7 +127,7 @@ class WorkerStore:
         outcomes, when the fetch was refused because our lease had expired.
         """
         landing = landing or Landing()
-        processed_day, failed_day = _daily_keys()
+        processed_day, failed_day = keys.stat_days()
         first_token = self._next_token
         call = self._exchange_call(acks, limit, queues, processed_day, landing, first_token)
         if not failures:
@@ -218,7 +221,7 @@ class WorkerStore:
         fetched = []
         for field_bytes, raw in zip(reply[first_pair::2], reply[first_pair + 1 :: 2], strict=True):
             name = field_bytes.decode()
-            fetched.append(Fetched(name, name[name.index(":") + 1 :], raw))
+            fetched.append(Fetched(name, keys.inflight_queue(name), raw))
         exchanged = Exchanged(fetched, refused, adopted, gone)
         if limit > 0 and int(reply[1]) == 0:
             raise LeaseLost(exchanged)
@@ -289,10 +292,10 @@ class WorkerStore:
 
     def mark_started(self, field: str) -> None:
         """Note that a job recovered before is running now (see recovery.py)."""
-        self.redis.hset(self.inflight_key, "started:" + field, "1")
+        self.redis.hset(self.inflight_key, keys.started_marker(field), "1")
 
     def unmark_started(self, field: str) -> None:
-        self.redis.hdel(self.inflight_key, "started:" + field)
+        self.redis.hdel(self.inflight_key, keys.started_marker(field))
 
     def inflight(self, identity: str | None = None) -> dict[str, bytes]:
         raw: dict[bytes, bytes] = self.redis.hgetall(keys.inflight(identity or self.identity))  # type: ignore[assignment]
@@ -386,7 +389,7 @@ class WorkerStore:
         ]
         for entry in entries:
             args.extend((entry.field, entry.mode, entry.jid, entry.job, entry.landed_raw))
-        _, failed_day = _daily_keys()
+        _, failed_day = keys.stat_days()
         script_keys = [
             keys.lease(identity),
             keys.inflight(identity),
@@ -454,12 +457,3 @@ class WorkerStore:
 
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
-
-
-def _daily_keys() -> tuple[str, str]:
-    now = datetime.now(UTC)
-    return keys.stat_daily("processed", now), keys.stat_daily("failed", now)
-
-
-def info_json(values: dict[str, Any]) -> str:
-    return json.dumps(values, separators=(",", ":"))
