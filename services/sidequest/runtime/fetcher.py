@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import logging
-import random
 import threading
 import time
 from collections.abc import Callable
@@ -31,6 +30,7 @@ from collections.abc import Callable
 import redis
 
 from sidequest import keys
+from sidequest.runtime.backoff import Backoff
 from sidequest.runtime.isolation import MARK as RECOVERED_MARK
 from sidequest.runtime.manager import Manager
 from sidequest.runtime.outcome import Ack, Failure, Outcome
@@ -75,7 +75,7 @@ class Fetcher:
         self._reconcile = False
         self._reconcile_every = store.settings.heartbeat_timeout
         self._next_reconcile = time.monotonic() + self._reconcile_every
-        self._failures = 0
+        self._backoff = Backoff("fetcher")
         self._sleeping = False
         self._sleep_until = 0.0
         self._landing_suspects: set[bytes] = set()
@@ -163,9 +163,7 @@ class Fetcher:
             fetched = self._timed_exchange(outcomes, limit)
         except redis.RedisError as error:
             return self._exchange_failed(outcomes, error, stopping)
-        if self._failures:
-            logger.info("fetcher: Redis is reachable again")
-            self._failures = 0
+        self._backoff.succeeded()
         if fetched:
             self.gate.leave_idle()
             self.manager.dispatch(fetched)
@@ -190,7 +188,7 @@ class Fetcher:
         if stopping:
             logger.error("could not write %d outcomes at shutdown: %s", len(outcomes), error)
             return False
-        self._back_off(error)
+        self.wakeup.wait(self._backoff.failed(error))
         return True
 
     def _gathered(self, limit: int) -> bool:
@@ -327,13 +325,6 @@ class Fetcher:
             self.manager.dispatch_landed(Fetched("", _queue_of(raw), raw, landed=True))
         if stranded:
             logger.warning("running %d landed jobs this process had not heard of", len(stranded))
-
-    def _back_off(self, error: Exception) -> None:
-        self._failures += 1
-        if self._failures == 1:
-            logger.warning("fetcher: Redis error: %s; retrying with backoff", error)
-        delay = min(2.0, 0.05 * 2 ** min(self._failures, 6)) * (0.5 + random.random())
-        self.wakeup.wait(delay)
 
 
 def _report_refused(refused: int) -> None:

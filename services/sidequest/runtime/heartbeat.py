@@ -26,6 +26,7 @@ import redis
 
 from sidequest.config import Settings
 from sidequest.middleware import MiddlewareChain
+from sidequest.runtime.backoff import Backoff
 from sidequest.runtime.manager import Manager
 from sidequest.runtime.recovery import Recovery
 from sidequest.runtime.store import Beat, WorkerStore
@@ -87,7 +88,7 @@ class Heartbeat:
         self._stopped = threading.Event()
         self._healthy_since: float | None = None
         self._lease_good_until = 0.0
-        self._failures = 0
+        self._backoff = Backoff("heartbeat")
         self._thread = threading.Thread(target=self._run, name="sidequest-heartbeat", daemon=True)
 
     def _info(self) -> str:
@@ -176,17 +177,13 @@ class Heartbeat:
             )
         except redis.RedisError as error:
             self._healthy_since = None
-            self._failures += 1
-            if self._failures == 1:
-                logger.warning("heartbeat: Redis error: %s; will keep trying", error)
+            self._backoff.failed(error)  # the next beat comes at the interval regardless
             return False
         # Half the lease's TTL: a margin for a slow reply and clocks that drift apart.
         self._lease_good_until = sent + self.settings.heartbeat_timeout / 2
+        self._backoff.succeeded()
         if self._healthy_since is None:
-            if self._failures:
-                logger.info("heartbeat: Redis is reachable again")
             self._healthy_since = time.monotonic()
-            self._failures = 0
         if signal:
             self._handle(signal)
         return True

@@ -31,6 +31,7 @@ from sidequest.connection import connect, redact
 from sidequest.errors import ConfigError
 from sidequest.job_metrics import JobMetrics
 from sidequest.middleware import Middleware, MiddlewareChain, ProcessInfo
+from sidequest.runtime.backoff import Backoff
 from sidequest.runtime.executor import Executor
 from sidequest.runtime.fetcher import Fetcher
 from sidequest.runtime.heartbeat import Heartbeat, dump_threads, new_identity
@@ -134,12 +135,13 @@ class Launcher:
     def check_redis(self, wait: float = 30.0) -> None:
         """Wait for Redis to answer; stop at once on errors that waiting cannot fix."""
         deadline = time.monotonic() + wait
-        delay = 0.1
+        backoff = Backoff(f"waiting for Redis at {redact(self.settings.redis_url)}")
         while True:
             try:
                 self.redis.ping()
                 scripts.load_all(self.redis)
                 self._probe_permissions()
+                backoff.succeeded()
                 return
             except redis.AuthenticationError as error:
                 raise ConfigError(
@@ -172,11 +174,7 @@ class Launcher:
                     raise ConfigError(
                         f"Redis at {redact(self.settings.redis_url)} is unreachable: {error}"
                     ) from None
-                logger.warning(
-                    "waiting for Redis at %s: %s", redact(self.settings.redis_url), error
-                )
-                time.sleep(delay)
-                delay = min(2.0, delay * 2)
+                time.sleep(backoff.failed(error))
 
     def _probe_permissions(self) -> None:
         """Use each kind of access a worker needs once, so that a Redis user missing an

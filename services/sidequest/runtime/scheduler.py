@@ -15,7 +15,6 @@ milliseconds of its due time, never before it.
 from __future__ import annotations
 
 import logging
-import random
 import threading
 import time
 from collections.abc import Callable
@@ -25,6 +24,7 @@ import redis
 from sidequest import keys, payload
 from sidequest.errors import MalformedPayloadError
 from sidequest.runtime import failure
+from sidequest.runtime.backoff import Backoff
 from sidequest.runtime.store import WorkerStore
 
 logger = logging.getLogger("sidequest")
@@ -48,7 +48,7 @@ class Scheduler:
         self._stopped.set()
 
     def _run(self) -> None:
-        failures = 0
+        backoff = Backoff("scheduler")
         while not self._stopped.is_set():
             client = self.connect()
             pubsub = client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
@@ -58,15 +58,10 @@ class Scheduler:
                 # proxy without pub/sub) only shows there, and must count as a failure
                 # rather than reset the backoff and loop ten times a second.
                 pubsub.get_message(timeout=_SUBSCRIBE_REPLY_SECONDS)
-                if failures:
-                    logger.info("scheduler: Redis is reachable again")
-                failures = 0
+                backoff.succeeded()
                 self._loop(pubsub)
             except redis.RedisError as error:
-                failures += 1
-                if failures == 1:
-                    logger.warning("scheduler: Redis error: %s; retrying with backoff", error)
-                self._stopped.wait(min(2.0, 0.05 * 2 ** min(failures, 6)) * (0.5 + random.random()))
+                self._stopped.wait(backoff.failed(error))
             finally:
                 try:
                     pubsub.close()

@@ -27,6 +27,7 @@ from typing import Protocol
 import redis
 
 from sidequest import keys
+from sidequest.runtime.backoff import Backoff
 from sidequest.runtime.store import Fetched
 
 logger = logging.getLogger("sidequest")
@@ -126,7 +127,7 @@ class Waiters:
         key = keys.queue(name)
         client = self.connect()
         fired_in = -1
-        failures = 0
+        backoff = Backoff(f"queue waiter for {name}")
         while not self._stopped.is_set():
             generation = self.gate.wait_idle(fired_in, timeout=BLOCK_SECONDS)
             if generation is None:
@@ -138,13 +139,10 @@ class Waiters:
                 continue
             try:
                 found = client.blmove(key, self.landing_key, BLOCK_SECONDS, "RIGHT", "LEFT")
-                failures = 0
             except redis.RedisError as error:
-                failures += 1
-                if failures == 1:
-                    logger.warning("queue waiter for %s: %s; retrying", name, error)
-                self._stopped.wait(min(2.0, 0.1 * 2**failures))
+                self._stopped.wait(backoff.failed(error))
                 continue
+            backoff.succeeded()
             if found is not None:
                 fired_in = generation
                 raw = found if isinstance(found, bytes) else str(found).encode()
