@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol
 
@@ -32,9 +33,9 @@ from sidequest.job import rescue
 from sidequest.job.base import Job, failure_state
 from sidequest.middleware import DEAD, DISCARDED, RETRIED, SUCCEEDED, JobContext, MiddlewareChain
 from sidequest.runtime import failure, resolution
+from sidequest.runtime.fetched import Fetched
 from sidequest.runtime.joblog import JobLog
 from sidequest.runtime.outcome import Ack, Failure, Outcome
-from sidequest.runtime.store import Fetched
 from sidequest.runtime.watchdog import Guard, Watchdog
 
 logger = logging.getLogger("sidequest")
@@ -51,12 +52,24 @@ class RunningMarks(Protocol):
     def unmark_started(self, field: str) -> None: ...
 
 
+@dataclass(slots=True)
+class TimedRun:
+    """A job running under the watchdog: what reporting it needs if its thread is abandoned."""
+
+    fetched: Fetched
+    job: payload.JobDict
+    job_class: type[Job]
+    instance: Job
+    context: JobContext
+    seconds: float
+
+
 class Executor:
     def __init__(
         self,
         settings: Settings,
         middleware: MiddlewareChain,
-        watchdog: Watchdog,
+        watchdog: Watchdog[TimedRun],
         marks: RunningMarks | None = None,
     ):
         self.settings = settings
@@ -111,7 +124,7 @@ class Executor:
     def _perform(self, fetched: Fetched, job: payload.JobDict, context: JobContext) -> _Run:
         """Resolve the class and arguments and run perform, under the watchdog if timed."""
         run = _Run()
-        guard: Guard | None = None
+        guard: Guard[TimedRun] | None = None
         try:
             run.job_class = job_class = resolution.resolve(job)
             args = resolution.perform_args(job)
@@ -119,7 +132,8 @@ class Executor:
             run.instance = instance = job_class.from_payload(job, args)
             seconds = _seconds(job_class.timeout)
             if seconds is not None:
-                guard = self.watchdog.begin(seconds, (fetched, job, job_class, instance, context))
+                timed = TimedRun(fetched, job, job_class, instance, context, seconds)
+                guard = self.watchdog.begin(seconds, timed)
             try:
                 instance.run_perform()
             finally:
@@ -183,14 +197,14 @@ class Executor:
         failure.count_rule_execution(job, decision.rule_key, decision.executions)
         return Failure(fetched.field, "dead", now, payload.encode(job), jid, digest), DEAD
 
-    def abandoned_outcome(self, guard: Guard) -> Failure:
+    def abandoned_outcome(self, run: TimedRun) -> Failure:
         """The Failure for a job the watchdog gave up on (its thread is still stuck)."""
-        fetched, job, job_class, instance, context = guard.context
         error = JobTimeoutError(
-            f"job exceeded its timeout of {_seconds(job_class.timeout):g}s and did not stop; "
+            f"job exceeded its timeout of {run.seconds:g}s and did not stop; "
             "its thread was abandoned"
         )
-        outcome, label = self.failed(fetched, job, job_class, instance, error)
+        outcome, label = self.failed(run.fetched, run.job, run.job_class, run.instance, error)
+        context = run.context
         duration = time.time() - context.started_at
         self.log.finish(context, label, duration, error)
         if self._has_middleware:

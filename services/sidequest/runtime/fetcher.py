@@ -31,11 +31,12 @@ import redis
 
 from sidequest import keys
 from sidequest.runtime.backoff import Backoff
+from sidequest.runtime.fetched import Fetched
 from sidequest.runtime.isolation import MARK as RECOVERED_MARK
 from sidequest.runtime.manager import Manager
 from sidequest.runtime.outcome import Ack, Failure, Outcome
 from sidequest.runtime.queue_order import QueueOrder
-from sidequest.runtime.store import Fetched, Landing, LeaseLost, WorkerStore
+from sidequest.runtime.store.inflight import InflightStore, Landing, LeaseLost
 from sidequest.runtime.waiter import IdleGate
 
 logger = logging.getLogger("sidequest")
@@ -57,11 +58,12 @@ GONE = "gone:"
 class Fetcher:
     def __init__(
         self,
-        store: WorkerStore,
+        store: InflightStore,
         manager: Manager,
         order: QueueOrder,
         gate: IdleGate,
         on_lease_lost: Callable[[], None],
+        reconcile_every: float,
     ):
         self.store = store
         self.manager = manager
@@ -73,7 +75,7 @@ class Fetcher:
         self._stopping = False
         self._quiet_seen = threading.Event()
         self._reconcile = False
-        self._reconcile_every = store.settings.heartbeat_timeout
+        self._reconcile_every = reconcile_every
         self._next_reconcile = time.monotonic() + self._reconcile_every
         self._backoff = Backoff("fetcher")
         self._sleeping = False

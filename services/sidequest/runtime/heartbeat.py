@@ -29,7 +29,7 @@ from sidequest.middleware import MiddlewareChain
 from sidequest.runtime.backoff import Backoff
 from sidequest.runtime.manager import Manager
 from sidequest.runtime.recovery import Recovery
-from sidequest.runtime.store import Beat, WorkerStore
+from sidequest.runtime.store.heartbeat import Beat, HeartbeatStore
 
 logger = logging.getLogger("sidequest")
 
@@ -66,10 +66,11 @@ def tid(thread_id: int) -> str:
 class Heartbeat:
     def __init__(
         self,
-        store: WorkerStore,
+        store: HeartbeatStore,
         settings: Settings,
         manager: Manager,
         middleware: MiddlewareChain,
+        recovery: Recovery,
         on_quiet: Callable[[], None],
         on_stop: Callable[[], None],
         is_quiet: Callable[[], bool],
@@ -81,7 +82,7 @@ class Heartbeat:
         self.on_quiet = on_quiet
         self.on_stop = on_stop
         self.is_quiet = is_quiet
-        self.recovery = Recovery(store, settings)
+        self.recovery = recovery
         self.started_at = time.time()
         self.info = self._info()
         self._now = threading.Event()
@@ -136,6 +137,10 @@ class Heartbeat:
         self._now.set()
         if self._thread.is_alive() and self._thread is not threading.current_thread():
             self._thread.join(timeout)
+
+    def clear(self) -> None:
+        """Remove our process entries and lease at a clean exit, after stop()."""
+        self.store.clear_process()
 
     def lease_good(self) -> bool:
         """True while our lease surely holds: renewed recently, by this process's clock.

@@ -32,15 +32,20 @@ from sidequest.errors import ConfigError
 from sidequest.job_metrics import JobMetrics
 from sidequest.middleware import Middleware, MiddlewareChain, ProcessInfo
 from sidequest.runtime.backoff import Backoff
-from sidequest.runtime.executor import Executor
+from sidequest.runtime.executor import Executor, TimedRun
+from sidequest.runtime.fetched import Fetched
 from sidequest.runtime.fetcher import Fetcher
 from sidequest.runtime.heartbeat import Heartbeat, dump_threads, new_identity
 from sidequest.runtime.manager import Manager
 from sidequest.runtime.queue_order import QueueOrder
+from sidequest.runtime.recovery import Recovery
 from sidequest.runtime.scheduler import Scheduler
-from sidequest.runtime.store import Fetched, WorkerStore
+from sidequest.runtime.store.heartbeat import HeartbeatStore
+from sidequest.runtime.store.inflight import InflightStore
+from sidequest.runtime.store.recovery import RecoveryStore
+from sidequest.runtime.store.schedule import ScheduleStore
 from sidequest.runtime.waiter import IdleGate, Waiters
-from sidequest.runtime.watchdog import Watchdog
+from sidequest.runtime.watchdog import Guard, Watchdog
 
 logger = logging.getLogger("sidequest")
 
@@ -67,32 +72,38 @@ class Launcher:
         )
         # Every worker records per-class metrics for the dashboard's Metrics page.
         self.middleware = MiddlewareChain([JobMetrics(self.redis), *(middleware or [])])
-        self.store = WorkerStore(self.redis, self.identity, settings)
-        self.watchdog = Watchdog(settings.timeout_grace, self._abandon)
-        self.executor = Executor(settings, self.middleware, self.watchdog, self.store)
+        self.inflight = InflightStore(self.redis, self.identity, settings)
+        self.watchdog: Watchdog[TimedRun] = Watchdog(settings.timeout_grace, self._abandon)
+        self.executor = Executor(settings, self.middleware, self.watchdog, self.inflight)
         self.gate = IdleGate()
         self.manager = Manager(settings, self.executor, self._wake_fetcher, self._landing_started)
         self.heartbeat = Heartbeat(
-            self.store,
+            HeartbeatStore(self.redis, self.identity, settings),
             settings,
             self.manager,
             self.middleware,
+            Recovery(RecoveryStore(self.redis, self.identity, settings), settings),
             on_quiet=self.quiet,
             on_stop=self.request_stop,
             is_quiet=lambda: self.quieted,
         )
         self.fetcher = Fetcher(
-            self.store,
+            self.inflight,
             self.manager,
             QueueOrder(settings.queues),
             self.gate,
             self.heartbeat.beat_soon,
+            settings.heartbeat_timeout,
         )
         queue_names = [queue.name for queue in settings.queues]
         self.waiters = Waiters(
-            self._dedicated_client, queue_names, self.gate, self.store.landing_key, self
+            self._dedicated_client, queue_names, self.gate, self.inflight.landing_key, self
         )
-        self.scheduler = Scheduler(self.store, self._dedicated_client, settings.scheduler_max_sleep)
+        self.scheduler = Scheduler(
+            ScheduleStore(self.redis, settings),
+            self._dedicated_client,
+            settings.scheduler_max_sleep,
+        )
         self.process_info = ProcessInfo(self.identity, settings.concurrency, tuple(queue_names))
         self.quieted = False
         self.stopped = threading.Event()
@@ -111,7 +122,7 @@ class Launcher:
         """A waiter landed `job`: run it now, unless we are quiet (then it goes back)."""
         if self.quieted:
             try:
-                self.store.requeue([job])
+                self.inflight.requeue([job])
             except redis.RedisError as error:
                 logger.warning("could not put back a job landed while quiet (%s)", error)
             return
@@ -127,8 +138,8 @@ class Launcher:
     def _landing_started(self) -> None:
         self.fetcher.job_landed()
 
-    def _abandon(self, guard: object) -> None:
-        self.manager.abandon(guard)  # type: ignore[arg-type]
+    def _abandon(self, guard: Guard[TimedRun]) -> None:
+        self.manager.abandon(guard)
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -184,7 +195,7 @@ class Launcher:
         and an exchange with nothing to acknowledge and nothing to fetch writes nothing.
         """
         self.redis.publish(keys.SCHEDULE_WAKEUP_CHANNEL, "")
-        self.store.exchange([], [], 0, [queue.name for queue in self.settings.queues])
+        self.inflight.exchange([], [], 0, [queue.name for queue in self.settings.queues])
 
     def start(self) -> None:
         settings = self.settings
@@ -247,7 +258,7 @@ class Launcher:
         self.fetcher.stop()
         if unfinished:
             try:
-                moved = self.store.requeue(unfinished)
+                moved = self.inflight.requeue(unfinished)
                 logger.warning("pushed %d unfinished jobs back to their queues", moved)
             except redis.RedisError as error:
                 logger.error(
@@ -265,7 +276,7 @@ class Launcher:
         # we drop our owner entry, or nobody would ever recover it.
         self.waiters.join()
         try:
-            self.store.clear_process()
+            self.heartbeat.clear()
         except redis.RedisError as error:
             logger.warning("could not remove our heartbeat: %s", error)
         self.stopped.set()
@@ -276,7 +287,7 @@ class Launcher:
         if not unstarted:
             return
         try:
-            self.store.requeue(unstarted)
+            self.inflight.requeue(unstarted)
         except redis.RedisError as error:
             logger.error("could not push %d unstarted jobs back: %s", len(unstarted), error)
 

@@ -22,11 +22,11 @@ from dataclasses import dataclass
 
 from sidequest.config import Settings
 from sidequest.runtime import failure
-from sidequest.runtime.executor import Executor
+from sidequest.runtime.executor import Executor, TimedRun
+from sidequest.runtime.fetched import Fetched
 from sidequest.runtime.isolation import Isolation, runs_alone
 from sidequest.runtime.outcome import Failure, Outcome
 from sidequest.runtime.prefetch import Prefetch
-from sidequest.runtime.store import Fetched
 from sidequest.runtime.watchdog import Guard
 
 logger = logging.getLogger("sidequest")
@@ -201,10 +201,10 @@ class Manager:
         for _ in self._threads:
             self._buffer.put(None)
 
-    def abandon(self, guard: Guard) -> None:
+    def abandon(self, guard: Guard[TimedRun]) -> None:
         """Watchdog callback: report the stuck job as failed and replace its thread."""
-        outcome = self.executor.abandoned_outcome(guard)
-        outcome.job = guard.context[0]
+        outcome = self.executor.abandoned_outcome(guard.context)
+        outcome.job = guard.context.fetched
         self._isolation.leave(guard.thread_id)
         with self._lock:
             self._running.pop(guard.thread_id, None)

@@ -8,10 +8,9 @@ job that the fetcher has not adopted yet; it resolves it from `job` before writi
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
-if TYPE_CHECKING:
-    from sidequest.runtime.store import Fetched
+from sidequest.runtime.fetched import Fetched
 
 
 @dataclass(slots=True)

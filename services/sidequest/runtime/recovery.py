@@ -35,7 +35,7 @@ from sidequest import keys, payload
 from sidequest.config import Settings
 from sidequest.errors import MalformedPayloadError, PoisonPillError
 from sidequest.runtime import failure
-from sidequest.runtime.store import RecoveryEntry, RecoveryMode, WorkerStore
+from sidequest.runtime.store.recovery import RecoveryEntry, RecoveryMode, RecoveryStore
 
 logger = logging.getLogger("sidequest")
 
@@ -43,7 +43,7 @@ RECOVERIES_FIELD = "recoveries"
 
 
 class Recovery:
-    def __init__(self, store: WorkerStore, settings: Settings):
+    def __init__(self, store: RecoveryStore, settings: Settings):
         self.store = store
         self.settings = settings
 
@@ -61,7 +61,7 @@ class Recovery:
         return moved
 
     def recover(self, owner: str) -> int:
-        inflight = self.store.inflight(owner)
+        inflight = self.store.inflight_of(owner)
         markers = {name: keys.marked_field(name) for name in inflight}
         started = {field for field in markers.values() if field is not None}
         jobs = {name: raw for name, raw in inflight.items() if markers[name] is None}

@@ -25,7 +25,7 @@ from sidequest import keys, payload
 from sidequest.errors import MalformedPayloadError
 from sidequest.runtime import failure
 from sidequest.runtime.backoff import Backoff
-from sidequest.runtime.store import WorkerStore
+from sidequest.runtime.store.schedule import ScheduleStore
 
 logger = logging.getLogger("sidequest")
 
@@ -34,7 +34,7 @@ _SUBSCRIBE_REPLY_SECONDS = 5.0
 
 
 class Scheduler:
-    def __init__(self, store: WorkerStore, connect: Callable[[], redis.Redis], max_sleep: float):
+    def __init__(self, store: ScheduleStore, connect: Callable[[], redis.Redis], max_sleep: float):
         self.store = store
         self.connect = connect
         self.max_sleep = max_sleep

@@ -28,7 +28,7 @@ import redis
 
 from sidequest import keys
 from sidequest.runtime.backoff import Backoff
-from sidequest.runtime.store import Fetched
+from sidequest.runtime.fetched import Fetched
 
 logger = logging.getLogger("sidequest")
 

@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Generic, TypeVar
 
 from sidequest.errors import JobTimeoutError
 
@@ -29,26 +29,29 @@ logger = logging.getLogger("sidequest")
 
 _set_async_exc = ctypes.pythonapi.PyThreadState_SetAsyncExc
 
+# What the guarded thread leaves with the watchdog for `on_abandon` (executor.TimedRun).
+C = TypeVar("C")
+
 
 @dataclass
-class Guard:
+class Guard(Generic[C]):
     """One guarded execution, shared by the job's thread and the watchdog."""
 
     thread_id: int
     deadline: float
-    context: Any
+    context: C
     fired: bool = False
     finished: bool = False
     abandoned: bool = False
     sequence: int = field(default=0)
 
 
-class Watchdog:
-    def __init__(self, grace: float, on_abandon: Callable[[Guard], None]):
+class Watchdog(Generic[C]):
+    def __init__(self, grace: float, on_abandon: Callable[[Guard[C]], None]):
         self.grace = grace
         self.on_abandon = on_abandon
         self._lock = threading.Condition()
-        self._guards: dict[int, Guard] = {}
+        self._guards: dict[int, Guard[C]] = {}
         self._sequence = 0
         self._stopped = False
         self._thread = threading.Thread(target=self._run, name="sidequest-watchdog", daemon=True)
@@ -61,7 +64,7 @@ class Watchdog:
             self._stopped = True
             self._lock.notify_all()
 
-    def begin(self, timeout: float, context: Any) -> Guard:
+    def begin(self, timeout: float, context: C) -> Guard[C]:
         """Guard the calling thread's execution for `timeout` seconds."""
         with self._lock:
             self._sequence += 1
@@ -72,7 +75,7 @@ class Watchdog:
             self._lock.notify_all()
         return guard
 
-    def end(self, guard: Guard) -> None:
+    def end(self, guard: Guard[C]) -> None:
         """Called by the job's thread when perform returned or raised."""
         with self._lock:
             guard.finished = True
@@ -85,7 +88,7 @@ class Watchdog:
 
     def _run(self) -> None:
         while True:
-            to_abandon: list[Guard] = []
+            to_abandon: list[Guard[C]] = []
             with self._lock:
                 if self._stopped:
                     return

@@ -1,7 +1,10 @@
-"""Every Redis command the worker runtime sends, grouped by what it is for.
+"""The fetcher's gateway: this process's in-flight hash and landing list.
 
-The runtime's threads call these methods; none of them builds keys or Lua calls
-itself. Connection errors propagate: each thread's loop decides how to back off.
+1. exchange: write finished jobs' outcomes, adopt landed jobs and fetch new ones, in
+   one round trip (exchange.lua, plus fail.lua per failure in the same pipeline)
+2. requeue jobs we hold (quiet, stop, stray entries found by the fetcher's reconcile)
+3. read our hash and landing list for that reconcile
+4. note the runs of jobs recovered before (the executor's RunningMarks)
 """
 
 from __future__ import annotations
@@ -10,13 +13,15 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from dataclasses import field as default
-from typing import Any, Literal
+from typing import Any
 
 import redis
 
 from sidequest import keys, scripts
 from sidequest.config import Settings
+from sidequest.runtime.fetched import Fetched
 from sidequest.runtime.outcome import Ack, Failure
+from sidequest.runtime.store import text
 
 
 @dataclass(frozen=True)
@@ -49,19 +54,6 @@ class Landing:
     adopt: list[Fetched] = default(default_factory=list)
 
 
-@dataclass(slots=True)
-class Fetched:
-    """One job this process holds, fetched into the in-flight hash or landed (waiter.py).
-
-    `field` is "" while a landed job is not adopted into the hash yet.
-    """
-
-    field: str
-    queue: str
-    raw: bytes
-    landed: bool = False
-
-
 class LeaseLost(Exception):  # a state reported to the fetcher, not an error
     """Our lease expired: other processes may be recovering our jobs; beat before fetching.
 
@@ -70,46 +62,14 @@ class LeaseLost(Exception):  # a state reported to the fetcher, not an error
     """
 
 
-@dataclass(frozen=True)
-class Beat:
-    """The heartbeat's view of the process, written to Sidekiq's process hash."""
-
-    info: str
-    busy: int
-    quiet: bool
-    rss_kb: int
-    rtt_us: int
-    concurrency: int
-    work: dict[str, str]
-    legacy_work: dict[str, str]
-
-
-# What recover.lua does with a job: back to the front of its queue, to the back (a job
-# recovered before, kept away from the jobs it died with), or to the dead set.
-RecoveryMode = Literal["front", "back", "dead"]
-
-
-@dataclass(frozen=True)
-class RecoveryEntry:
-    field: str  # "" for a job in the landing list
-    queue: str
-    jid: str
-    mode: RecoveryMode
-    job: str | bytes  # the payload to push or bury
-    landed_raw: bytes = b""  # a landed job as it sits in the landing list
-
-
-class WorkerStore:
+class InflightStore:
     def __init__(self, client: redis.Redis, identity: str, settings: Settings):
         self.redis = client
-        self.identity = identity
         self.settings = settings
         self.inflight_key = keys.inflight(identity)
         self.lease_key = keys.lease(identity)
         self.landing_key = keys.landing(identity)
         self._next_token = 1
-
-    # -- fetching and finishing -------------------------------------------------------
 
     def exchange(
         self,
@@ -297,163 +257,7 @@ class WorkerStore:
     def unmark_started(self, field: str) -> None:
         self.redis.hdel(self.inflight_key, keys.started_marker(field))
 
-    def inflight(self, identity: str | None = None) -> dict[str, bytes]:
-        raw: dict[bytes, bytes] = self.redis.hgetall(keys.inflight(identity or self.identity))  # type: ignore[assignment]
-        return {_text(field): value for field, value in raw.items()}
-
-    # -- heartbeat ----------------------------------------------------------------------
-
-    def beat(self, beat: Beat) -> str | None:
-        """Write the heartbeat and renew the lease; returns a pending signal, if any."""
-        identity = self.identity
-        pipe = self.redis.pipeline(transaction=True)
-        pipe.sadd(keys.PROCESSES, identity)
-        # Owners before the lease: whoever sees our lease must also see us as an owner.
-        pipe.sadd(keys.OWNERS, identity)
-        pipe.set(self.lease_key, "1", px=int(self.settings.heartbeat_timeout * 1000))
-        pipe.hset(
-            keys.process(identity),
-            mapping={
-                "info": beat.info,
-                "busy": beat.busy,
-                "beat": repr(time.time()),
-                "quiet": "true" if beat.quiet else "false",
-                "rss": beat.rss_kb,
-                "rtt_us": beat.rtt_us,
-                "concurrency": beat.concurrency,
-            },
-        )
-        pipe.expire(keys.process(identity), keys.PROCESS_TTL_SECONDS)
-        for key, work in (
-            (keys.work(identity), beat.work),
-            (keys.legacy_workers(identity), beat.legacy_work),
-        ):
-            pipe.delete(key)
-            if work:
-                pipe.hset(key, mapping=work)  # type: ignore[arg-type]
-                pipe.expire(key, keys.PROCESS_TTL_SECONDS)
-        pipe.rpop(keys.signals(identity))
-        signal = pipe.execute()[-1]
-        return signal.decode() if isinstance(signal, bytes) else None
-
-    def ping_us(self) -> int:
-        started = time.perf_counter()
-        self.redis.ping()
-        return int((time.perf_counter() - started) * 1_000_000)
-
-    def clear_process(self) -> None:
-        """Remove our heartbeat at a clean exit (Sidekiq's clear_heartbeat, plus our lease)."""
-        identity = self.identity
-        pipe = self.redis.pipeline(transaction=True)
-        pipe.srem(keys.PROCESSES, identity)
-        pipe.delete(keys.process(identity), keys.work(identity), keys.legacy_workers(identity))
-        pipe.delete(self.lease_key)
-        pipe.hlen(self.inflight_key)
-        pipe.llen(self.landing_key)
-        held, landed = pipe.execute()[-2:]
-        if held == 0 and landed == 0:
-            self.redis.srem(keys.OWNERS, identity)
-
-    # -- recovery of dead processes -----------------------------------------------------
-
-    def try_recovery_lock(self, ttl: float) -> bool:
-        return bool(self.redis.set(keys.RECOVERY_LOCK, self.identity, nx=True, px=int(ttl * 1000)))
-
-    def owners(self) -> list[str]:
-        return sorted(_text(member) for member in self.redis.smembers(keys.OWNERS))
-
-    def leases(self, identities: Sequence[str]) -> list[bool]:
-        pipe = self.redis.pipeline(transaction=False)
-        for identity in identities:
-            pipe.exists(keys.lease(identity))
-        return [bool(found) for found in pipe.execute()]
-
-    def recovery_counts(self, jids: Sequence[str]) -> dict[str, int]:
-        if not jids:
-            return {}
-        values = self.redis.hmget(keys.RECOVERIES, list(jids))
-        return {
-            jid: int(value) for jid, value in zip(jids, values, strict=True) if value is not None
-        }
-
-    def recover(self, identity: str, entries: Sequence[RecoveryEntry]) -> int:
-        """Move a dead process's jobs; -1 when it turned out to be alive."""
-        now = time.time()
-        args: list[scripts.Arg] = [
-            identity,
-            repr(now),
-            self.settings.dead_max_jobs,
-            repr(now - self.settings.dead_timeout),
-            keys.RECOVERIES_TTL_SECONDS,
-            keys.STATS_TTL_SECONDS,
-        ]
-        for entry in entries:
-            args.extend((entry.field, entry.mode, entry.jid, entry.job, entry.landed_raw))
-        _, failed_day = keys.stat_days()
-        script_keys = [
-            keys.lease(identity),
-            keys.inflight(identity),
-            keys.OWNERS,
-            keys.DEAD,
-            keys.RECOVERIES,
-            keys.STAT_FAILED,
-            failed_day,
-            keys.landing(identity),
-            *(keys.queue(entry.queue) for entry in entries),
-        ]
-        return int(scripts.RECOVER(self.redis, script_keys, args))
-
-    def landing_of(self, identity: str) -> list[bytes]:
-        items: list[bytes] = self.redis.lrange(keys.landing(identity), 0, -1)  # type: ignore[assignment]
-        return items
-
-    def prune_processes(self) -> int:
-        """Drop `processes` members whose hash expired (Sidekiq's ProcessSet cleanup)."""
-        members = [_text(member) for member in self.redis.smembers(keys.PROCESSES)]
-        if not members:
-            return 0
-        pipe = self.redis.pipeline(transaction=False)
-        for member in members:
-            pipe.exists(keys.process(member))
-        gone = [m for m, alive in zip(members, pipe.execute(), strict=True) if not alive]
-        if gone:
-            self.redis.srem(keys.PROCESSES, *gone)
-        return len(gone)
-
-    # -- scheduler ----------------------------------------------------------------------
-
-    def earliest_due(self) -> float | None:
-        """The lowest score across `schedule` and `retry`, or None when both are empty."""
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.zrange(keys.SCHEDULE, 0, 0, withscores=True)
-        pipe.zrange(keys.RETRY, 0, 0, withscores=True)
-        scores = [entries[0][1] for entries in pipe.execute() if entries]
-        return min(scores) if scores else None
-
-    def due(self, set_key: str, now: float, limit: int) -> list[bytes]:
-        members = self.redis.zrangebyscore(set_key, "-inf", repr(now), start=0, num=limit)
-        return [m if isinstance(m, bytes) else str(m).encode() for m in members]
-
-    def promote(self, set_key: str, moves: Sequence[tuple[bytes, str, str]]) -> int:
-        """Move (member, queue, payload) triples from `set_key` onto their queues."""
-        if not moves:
-            return 0
-        args: list[scripts.Arg] = []
-        for member, queue, job in moves:
-            args.extend((member, queue, job))
-        script_keys = [set_key, keys.QUEUES, *(keys.queue(queue) for _, queue, _ in moves)]
-        return int(scripts.PROMOTE(self.redis, script_keys, args))
-
-    def bury(self, set_key: str, member: bytes, dead_payload: str) -> None:
-        """Move a member that is not a job from `set_key` to the dead set, wrapped."""
-        now = time.time()
-        pipe = self.redis.pipeline(transaction=True)
-        pipe.zrem(set_key, member)
-        pipe.zadd(keys.DEAD, {dead_payload: now})
-        pipe.zremrangebyscore(keys.DEAD, "-inf", repr(now - self.settings.dead_timeout))
-        pipe.zremrangebyrank(keys.DEAD, 0, -(self.settings.dead_max_jobs + 1))
-        pipe.execute()
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
+    def inflight(self) -> dict[str, bytes]:
+        """Our in-flight hash: job fields and start markers."""
+        raw: dict[bytes, bytes] = self.redis.hgetall(self.inflight_key)  # type: ignore[assignment]
+        return {text(field): value for field, value in raw.items()}
