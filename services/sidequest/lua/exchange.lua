@@ -26,7 +26,8 @@
 --               payloads; then a pairs: field, raw payload; then the queue names,
 --               aligned with KEYS[6+L..]
 -- Adopted jobs whose payload contains "recoveries": also get a "started:<field>"
--- marker (see recovery.py): they are running already.
+-- marker (keys.started_marker; see recovery.py): they are running already. The worker
+-- side of acknowledging and adopting landed jobs is runtime/landing.py.
 -- Returns       {acknowledged, lease_ok, [adopted], field, job, ...}: `adopted`, present
 --               only when a > 0, is a string of "1"/"0", one per adoption pair (0: no
 --               longer landed, so recovered by another process); then the fetched pairs.

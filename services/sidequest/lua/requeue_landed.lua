@@ -1,4 +1,4 @@
--- requeue_landed.lua: put landed jobs of this process (see waiter.py) that were never
+-- requeue_landed.lua: put landed jobs of this process (runtime/landing.py) that were never
 -- adopted into its in-flight hash back at the front of their queues: a job landed
 -- after the process quieted, or one still running at shutdown.
 --

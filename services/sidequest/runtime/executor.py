@@ -87,7 +87,7 @@ class Executor:
         except MalformedPayloadError as malformed:
             logger.warning("dead on arrival from queue %s: %s", fetched.queue, malformed)
             dead = failure.wrap_malformed(fetched.raw, fetched.queue, malformed, started)
-            return Failure(fetched.field, "dead", started, dead)
+            return Failure(fetched, "dead", started, dead)
 
         context = JobContext(
             jid=str(job.get("jid", "")),
@@ -99,7 +99,8 @@ class Executor:
         self.log.start(context)
         if self._has_middleware:
             self.middleware.job_started(context)
-        # A landed job has no field until adopted; recovery treats landed jobs as running.
+        # Only a job in the in-flight hash has a field to mark: exchange.lua marks a landed
+        # job when it adopts it, and recovery counts the landed ones as running anyway.
         marked = self.marks is not None and bool(fetched.field) and bool(job.get("recoveries"))
         if marked:
             self._mark(fetched.field, started=True)
@@ -112,7 +113,7 @@ class Executor:
         duration = time.perf_counter() - clock
         error = run.error
         if error is None:
-            outcome: Outcome = Ack(fetched.field, context.jid, _unique_digest(job), marked)
+            outcome: Outcome = Ack(fetched, context.jid, _unique_digest(job), marked)
             label = SUCCEEDED
         else:
             outcome, label = self.failed(fetched, job, run.job_class, run.instance, error)
@@ -170,7 +171,7 @@ class Executor:
         message = failure.error_message(error, timeout)
         if job_class is None or isinstance(error, UnknownJobError | ArgumentMismatchError):
             failure.record_error(job, error, now, message=message)
-            return Failure(fetched.field, "dead", now, payload.encode(job), jid, digest), DEAD
+            return Failure(fetched, "dead", now, payload.encode(job), jid, digest), DEAD
 
         retry_option = job.get("retry", True)
         if not isinstance(retry_option, bool | int):
@@ -187,15 +188,15 @@ class Executor:
             logger.info("discarding %s %s: %s", job_class.job_name, jid, decision.reason)
             if decision.callback is not None and instance is not None:
                 _call_safely(decision.callback, instance, error)
-            return Failure(fetched.field, "discard", now, "", jid, digest), DISCARDED
+            return Failure(fetched, "discard", now, "", jid, digest), DISCARDED
         backtrace = failure.backtrace_option(job, job_class.backtrace)
         failure.record_error(job, error, now, backtrace=backtrace, message=message)
         if isinstance(decision, rescue.Retry):
             failure.apply_retry(job, decision)
             score = now + decision.delay
-            return Failure(fetched.field, "retry", score, payload.encode(job), jid, digest), RETRIED
+            return Failure(fetched, "retry", score, payload.encode(job), jid, digest), RETRIED
         failure.count_rule_execution(job, decision.rule_key, decision.executions)
-        return Failure(fetched.field, "dead", now, payload.encode(job), jid, digest), DEAD
+        return Failure(fetched, "dead", now, payload.encode(job), jid, digest), DEAD
 
     def abandoned_outcome(self, run: TimedRun) -> Failure:
         """The Failure for a job the watchdog gave up on (its thread is still stuck)."""

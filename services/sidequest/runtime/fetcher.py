@@ -21,7 +21,6 @@ acknowledges and replaces about 10 jobs, well under one Redis command per job.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -32,11 +31,10 @@ import redis
 from sidequest import keys
 from sidequest.runtime.backoff import Backoff
 from sidequest.runtime.fetched import Fetched
-from sidequest.runtime.isolation import MARK as RECOVERED_MARK
 from sidequest.runtime.manager import Manager
-from sidequest.runtime.outcome import Ack, Failure, Outcome
+from sidequest.runtime.outcome import Outcome
 from sidequest.runtime.queue_order import QueueOrder
-from sidequest.runtime.store.inflight import InflightStore, Landing, LeaseLost
+from sidequest.runtime.store.inflight import InflightStore
 from sidequest.runtime.waiter import IdleGate
 
 logger = logging.getLogger("sidequest")
@@ -49,10 +47,6 @@ IDLE_POLL_SECONDS = 2.0
 # process more than the job itself when jobs wait on I/O (the fetcher would take the GIL
 # for every one); waiting for the buffer to run low writes a few at once.
 OUTCOME_LINGER_SECONDS = 0.005
-
-# The field of a landed job that another process recovered before we adopted it: not a
-# field of any in-flight hash, so every outcome written for it is refused.
-GONE = "gone:"
 
 
 class Fetcher:
@@ -67,6 +61,8 @@ class Fetcher:
     ):
         self.store = store
         self.manager = manager
+        self.outcomes = manager.outcomes
+        self.landing = manager.landing
         self.order = order
         self.gate = gate
         self.on_lease_lost = on_lease_lost
@@ -80,7 +76,6 @@ class Fetcher:
         self._backoff = Backoff("fetcher")
         self._sleeping = False
         self._sleep_until = 0.0
-        self._landing_suspects: set[bytes] = set()
         self._thread = threading.Thread(target=self._run, name="sidequest-fetcher", daemon=True)
 
     def start(self) -> None:
@@ -118,7 +113,7 @@ class Fetcher:
             if timeout < IDLE_POLL_SECONDS:
                 if self.manager.needs_refill():
                     return
-            elif self.manager.has_outcomes():
+            elif self.outcomes.waiting():
                 return
             self.wakeup.wait(timeout)
         finally:
@@ -154,7 +149,7 @@ class Fetcher:
         limit = 0 if self._quiet else self.manager.free_slots()
         if self._gathered(limit):
             return True
-        outcomes = self.manager.take_outcomes()
+        outcomes = self.outcomes.take()
         if not outcomes and limit <= 0:
             if stopping:
                 return False
@@ -184,7 +179,7 @@ class Fetcher:
 
     def _exchange_failed(self, outcomes: list[Outcome], error: Exception, stopping: bool) -> bool:
         """Keep the outcomes for the next try; False when stopping (the thread ends)."""
-        self.manager.return_outcomes(outcomes)
+        self.outcomes.put_back(outcomes)
         self.store.skip_tokens()
         self._reconcile = True
         if stopping:
@@ -215,71 +210,25 @@ class Fetcher:
         """
         if limit <= 0 or self.manager.needs_refill():
             return 0.0
-        oldest = self.manager.oldest_outcome()
+        oldest = self.outcomes.oldest()
         if oldest is None:
             return IDLE_POLL_SECONDS
         return oldest + OUTCOME_LINGER_SECONDS - time.monotonic()
 
     def _exchange(self, outcomes: list[Outcome], limit: int) -> list[Fetched]:
-        ready, landing, deferred = self._sort_outcomes(outcomes)
-        acks = [outcome for outcome in ready if isinstance(outcome, Ack)]
-        failures = [outcome for outcome in ready if isinstance(outcome, Failure)]
-        try:
-            exchanged = self.store.exchange(acks, failures, limit, self.order.next(), landing)
-            lease_lost = False
-        except LeaseLost as lost:
-            exchanged = lost.args[0]
-            lease_lost = True
-        self.manager.forget(ready)
-        settled = exchanged.adopted + exchanged.gone
-        settled.extend(ack.job for ack in landing.acks if ack.job is not None)
-        self.manager.settle_landing(settled)
-        for job in exchanged.gone:
-            job.field = GONE  # its outcome will be refused: another process recovered it
-        if deferred:
+        batch = self.landing.partition(outcomes)
+        exchanged = self.store.exchange(batch, limit, self.order.next())
+        adopted = self.landing.settle(batch, exchanged.adopted)
+        self.manager.written(batch, adopted)
+        if batch.deferred:
             # Their jobs were adopted just now (or are gone): write them next turn.
-            self.manager.return_outcomes(deferred)
-        _report_refused(exchanged.refused)
-        if lease_lost:
+            self.outcomes.put_back(batch.deferred)
+        _report_refused(exchanged.refused + batch.refused)
+        if not exchanged.lease_held:
             logger.warning("our lease had expired; renewing the heartbeat before fetching")
             self.on_lease_lost()
             return []
         return exchanged.fetched
-
-    def _sort_outcomes(
-        self, outcomes: list[Outcome]
-    ) -> tuple[list[Outcome], Landing, list[Outcome]]:
-        """Split outcomes into ready ones, landed acknowledgements, and ones to defer.
-
-        A landed job has no in-flight field until the fetcher adopts it. A plain success
-        is acknowledged straight from the landing list; anything else (a failure, a
-        unique lock, a start marker) waits one turn, until the adoption gives it a field.
-        """
-        ready: list[Outcome] = []
-        landing = Landing()
-        deferred: list[Outcome] = []
-        finished: set[int] = set()
-        for outcome in outcomes:
-            job = outcome.job
-            if not outcome.field and job is not None and job.field:
-                outcome.field = job.field
-            if (
-                isinstance(outcome, Ack)
-                and outcome.field
-                and job is not None
-                and job.landed
-                and RECOVERED_MARK in job.raw
-            ):
-                outcome.marked = True  # exchange.lua gave it a start marker when adopted
-            if outcome.field:
-                ready.append(outcome)
-            elif isinstance(outcome, Ack) and not (outcome.unique_digest or outcome.marked):
-                landing.acks.append(outcome)
-                finished.add(id(job))
-            else:
-                deferred.append(outcome)
-        landing.adopt = [job for job in self.manager.unadopted() if id(job) not in finished]
-        return ready, landing, deferred
 
     def _reconcile_inflight(self) -> None:
         """Requeue in-flight entries we do not know about (a fetch reply we never got)."""
@@ -305,28 +254,16 @@ class Fetcher:
                 "(a fetch whose reply was lost, or writes Redis lost in a crash)",
                 moved,
             )
-        self._run_stranded_landings()
+        stranded = self.landing.stranded(self.store.landing_items())
+        for job in stranded:
+            self.manager.dispatch_landed(job)
+        if stranded:
+            logger.warning("running %d landed jobs this process had not heard of", len(stranded))
         self._reconcile = False
         # With landed jobs unaccounted for, look again soon rather than a whole
         # heartbeat timeout later.
-        wait = 1.0 if self._landing_suspects else self._reconcile_every
+        wait = 1.0 if self.landing.has_suspects() else self._reconcile_every
         self._next_reconcile = time.monotonic() + wait
-
-    def _run_stranded_landings(self) -> None:
-        """Run jobs in our landing list that this process does not know about.
-
-        That happens when a waiter's BLMOVE reply was lost, or when Redis lost the last
-        writes in a crash and an adopted job reappears there. A waiter tells the manager
-        about a landed job microseconds after Redis moved it, so a payload the manager
-        has not heard of at two looks a second apart was stranded; it runs now.
-        """
-        unknown = set(self.store.landing_items()) - self.manager.landed_payloads()
-        stranded = unknown & self._landing_suspects
-        self._landing_suspects = unknown - stranded
-        for raw in stranded:
-            self.manager.dispatch_landed(Fetched("", _queue_of(raw), raw, landed=True))
-        if stranded:
-            logger.warning("running %d landed jobs this process had not heard of", len(stranded))
 
 
 def _report_refused(refused: int) -> None:
@@ -336,11 +273,3 @@ def _report_refused(refused: int) -> None:
             "recovered and handed to another process, which runs them again",
             refused,
         )
-
-
-def _queue_of(raw: bytes) -> str:
-    try:
-        queue = json.loads(raw).get("queue")
-    except (ValueError, AttributeError):
-        return ""
-    return queue if isinstance(queue, str) else ""

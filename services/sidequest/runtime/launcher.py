@@ -37,6 +37,7 @@ from sidequest.runtime.fetched import Fetched
 from sidequest.runtime.fetcher import Fetcher
 from sidequest.runtime.heartbeat import Heartbeat, dump_threads, new_identity
 from sidequest.runtime.manager import Manager
+from sidequest.runtime.outcome import Batch
 from sidequest.runtime.queue_order import QueueOrder
 from sidequest.runtime.recovery import Recovery
 from sidequest.runtime.scheduler import Scheduler
@@ -113,7 +114,7 @@ class Launcher:
     def _dedicated_client(self) -> redis.Redis:
         return connect(self.settings.redis_url, retries=0, socket_timeout=_SOCKET_TIMEOUT)
 
-    # -- what the queue waiters report (waiter.Landings) ---------------------------------
+    # -- what the queue waiters report (waiter.Arrivals) --------------------------------
 
     def lease_good(self) -> bool:
         return self.heartbeat.lease_good()
@@ -195,7 +196,7 @@ class Launcher:
         and an exchange with nothing to acknowledge and nothing to fetch writes nothing.
         """
         self.redis.publish(keys.SCHEDULE_WAKEUP_CHANNEL, "")
-        self.inflight.exchange([], [], 0, [queue.name for queue in self.settings.queues])
+        self.inflight.exchange(Batch(), 0, [queue.name for queue in self.settings.queues])
 
     def start(self) -> None:
         settings = self.settings

@@ -4,7 +4,7 @@ Tasks:
 1. run `concurrency` processor threads; replace one the watchdog abandons
 2. keep fetched jobs in a local buffer until a thread is free (at most concurrency +
    prefetch jobs are held at once, so a fetch never has to wait for a thread)
-3. collect each finished job's outcome for the fetcher, and wake it
+3. collect each finished job's outcome for the fetcher (Outcomes), and wake it
 4. know which job runs on which thread, for the heartbeat's busy count and work hash
 5. run alone a job that one more recovery would bury as a poison pill (isolation.py)
 Lifecycle: start(), then stop_processors() once the fetcher stopped dispatching.
@@ -16,16 +16,16 @@ import logging
 import queue
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from sidequest.config import Settings
 from sidequest.runtime import failure
 from sidequest.runtime.executor import Executor, TimedRun
-from sidequest.runtime.fetched import Fetched
+from sidequest.runtime.fetched import Fetched, Holding
 from sidequest.runtime.isolation import Isolation, runs_alone
-from sidequest.runtime.outcome import Failure, Outcome
+from sidequest.runtime.landing import Landing
+from sidequest.runtime.outcome import Batch, Failure, Outcomes
 from sidequest.runtime.prefetch import Prefetch
 from sidequest.runtime.watchdog import Guard
 
@@ -55,13 +55,12 @@ class Manager:
         self._buffer: queue.SimpleQueue[Fetched | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._held = 0
+        # The in-flight fields of the jobs we hold (the fetcher's reconcile asks).
         self._held_fields: set[str] = set()
-        self._outcomes: deque[Outcome] = deque()
-        # When the oldest outcome not yet taken by the fetcher was added (monotonic).
-        self._outcomes_since: float | None = None
+        self.outcomes = Outcomes()
+        # Landed jobs share our lock: one acquisition counts and records each.
+        self.landing = Landing(self._lock)
         self._running: dict[int, Running] = {}
-        # Landed jobs (waiter.py) not adopted into the in-flight hash yet.
-        self._unadopted: list[Fetched] = []
         self._threads: list[threading.Thread] = []
         self._serial = 0
         self._isolation = Isolation()
@@ -105,62 +104,18 @@ class Manager:
         """A job a queue waiter moved to our landing list: run it now, adopt it later."""
         with self._lock:
             self._held += 1
-            self._unadopted.append(job)
+            self.landing.add(job)
         self._buffer.put(job)
 
-    def unadopted(self) -> list[Fetched]:
+    def written(self, batch: Batch, adopted: list[Fetched]) -> None:
+        """An exchange wrote `batch`: the fields of its outcomes are no longer ours, and
+        those of the landed jobs it adopted are."""
         with self._lock:
-            return list(self._unadopted)
-
-    def landed_payloads(self) -> set[bytes]:
-        with self._lock:
-            return {job.raw for job in self._unadopted}
-
-    def settle_landing(self, done: list[Fetched]) -> None:
-        """Landed jobs now adopted (their field is set), acknowledged or gone."""
-        if not done:
-            return
-        settled = {id(job) for job in done}
-        with self._lock:
-            self._unadopted = [job for job in self._unadopted if id(job) not in settled]
-            self._held_fields.update(job.field for job in done if job.field)
-
-    def take_outcomes(self) -> list[Outcome]:
-        taken: list[Outcome] = []
-        outcomes = self._outcomes
-        self._outcomes_since = None
-        while outcomes:
-            taken.append(outcomes.popleft())
-        if outcomes:  # appended while we took them: they start a new wait
-            self._outcomes_since = time.monotonic()
-        return taken
-
-    def has_outcomes(self) -> bool:
-        return bool(self._outcomes)
-
-    def oldest_outcome(self) -> float | None:
-        """When the oldest outcome waiting for the fetcher arrived (monotonic), if any."""
-        if not self._outcomes:
-            return None
-        since = self._outcomes_since
-        return time.monotonic() if since is None else since
-
-    def return_outcomes(self, outcomes: list[Outcome]) -> None:
-        """Outcomes that could not be written (Redis down) go back to the front."""
-        self._outcomes.extendleft(reversed(outcomes))
-        if outcomes and self._outcomes_since is None:
-            self._outcomes_since = time.monotonic()
-
-    def _add_outcome(self, outcome: Outcome) -> None:
-        """Under self._lock."""
-        if not self._outcomes:
-            self._outcomes_since = time.monotonic()
-        self._outcomes.append(outcome)
-
-    def forget(self, outcomes: list[Outcome]) -> None:
-        """Outcomes are written: their fields are no longer ours."""
-        with self._lock:
-            self._held_fields.difference_update(outcome.field for outcome in outcomes)
+            fields = self._held_fields
+            fields.difference_update([ack.job.field for ack in batch.acks])
+            fields.difference_update([failure.job.field for failure in batch.failures])
+            if adopted:
+                fields.update(job.field for job in adopted)
 
     def known_fields(self) -> set[str]:
         with self._lock:
@@ -179,8 +134,7 @@ class Manager:
         with self._lock:
             self._held -= len(taken)
             self._held_fields.difference_update(job.field for job in taken)
-            unstarted = {id(job) for job in taken}
-            self._unadopted = [job for job in self._unadopted if id(job) not in unstarted]
+            self.landing.withdraw(taken)
         return taken
 
     # -- heartbeat and shutdown side ----------------------------------------------------
@@ -204,12 +158,11 @@ class Manager:
     def abandon(self, guard: Guard[TimedRun]) -> None:
         """Watchdog callback: report the stuck job as failed and replace its thread."""
         outcome = self.executor.abandoned_outcome(guard.context)
-        outcome.job = guard.context.fetched
         self._isolation.leave(guard.thread_id)
         with self._lock:
             self._running.pop(guard.thread_id, None)
             self._held -= 1
-            self._add_outcome(outcome)
+            self.outcomes.add(outcome)
             self._spawn()
         logger.warning("abandoned a thread stuck past its job's timeout; started a new one")
         self.wake_fetcher()
@@ -221,12 +174,14 @@ class Manager:
         buffer = self._buffer
         running = self._running
         isolation = self._isolation
+        outcomes = self.outcomes
+        landed = Holding.LANDED
         while True:
             job = buffer.get()
             if job is None:
                 return
             running[thread_id] = Running(job, time.time(), thread_id)
-            if not job.field:
+            if job.state is landed:
                 # A landed job (waiter.py): the fetcher adopts it and looks for more. Woken
                 # here rather than by the waiter so that the job starts first.
                 self.wake_for_landing()
@@ -239,14 +194,13 @@ class Manager:
                 logger.exception("internal error while running a job from %s", job.queue)
                 error = RuntimeError("internal error in the worker; see its log")
                 dead = failure.wrap_malformed(job.raw, job.queue, error, time.time())
-                outcome = Failure(job.field, "dead", time.time(), dead)
+                outcome = Failure(job, "dead", time.time(), dead)
             if outcome is None:
                 return  # abandoned by the watchdog, which already reported the job
-            outcome.job = job
             self.prefetch.observe_job(time.perf_counter() - started)
             isolation.leave()
             with self._lock:
                 running.pop(thread_id, None)
                 self._held -= 1
-                self._add_outcome(outcome)
+                outcomes.add(outcome)
             self.wake_fetcher()

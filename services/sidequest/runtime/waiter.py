@@ -6,9 +6,10 @@ a thread blocked in `BLMOVE queue:q sidequest:landing:<identity> RIGHT LEFT` whi
 fetcher is idle: Redis moves the job into this process's landing list the moment it
 arrives, atomically, and the reply carries it, so a processor can start it at once.
 The fetcher later adopts it into the in-flight hash (or acknowledges it straight from
-the landing list if it already finished); recovery treats the landing list like the
-in-flight hash. This works for jobs pushed by anyone (Ruby clients included) and
-costs one connection per queue, used only while the fetcher is idle.
+the landing list if it already finished; landing.py keeps that account); recovery
+treats the landing list like the in-flight hash. This works for jobs pushed by anyone
+(Ruby clients included) and costs one connection per queue, used only while the
+fetcher is idle.
 
 Tasks:
 1. block on each queue while the fetcher is idle (IdleGate) and our lease is known good
@@ -28,7 +29,7 @@ import redis
 
 from sidequest import keys
 from sidequest.runtime.backoff import Backoff
-from sidequest.runtime.fetched import Fetched
+from sidequest.runtime.fetched import Fetched, Holding
 
 logger = logging.getLogger("sidequest")
 
@@ -73,7 +74,7 @@ class IdleGate:
             return self._generation
 
 
-class Landings(Protocol):
+class Arrivals(Protocol):
     """What the waiters tell about the jobs they land."""
 
     def lease_good(self) -> bool:
@@ -94,13 +95,13 @@ class Waiters:
         queues: Sequence[str],
         gate: IdleGate,
         landing_key: str,
-        landings: Landings,
+        arrivals: Arrivals,
     ):
         self.connect = connect
         self.queues = list(queues)
         self.gate = gate
         self.landing_key = landing_key
-        self.landings = landings
+        self.arrivals = arrivals
         self._stopped = threading.Event()
         self._threads = [
             threading.Thread(
@@ -132,7 +133,7 @@ class Waiters:
             generation = self.gate.wait_idle(fired_in, timeout=BLOCK_SECONDS)
             if generation is None:
                 continue
-            if not self.landings.lease_good():
+            if not self.arrivals.lease_good():
                 # Presumed dead by now, perhaps: landing a job we may not keep would only
                 # make it run twice. The heartbeat renews the lease shortly.
                 self._stopped.wait(0.05)
@@ -146,5 +147,5 @@ class Waiters:
             if found is not None:
                 fired_in = generation
                 raw = found if isinstance(found, bytes) else str(found).encode()
-                self.landings.landed(Fetched("", name, raw, landed=True))
+                self.arrivals.landed(Fetched("", name, raw, Holding.LANDED))
         client.close()

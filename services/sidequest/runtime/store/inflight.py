@@ -12,54 +12,37 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from dataclasses import field as default
 from typing import Any
 
 import redis
 
 from sidequest import keys, scripts
 from sidequest.config import Settings
-from sidequest.runtime.fetched import Fetched
-from sidequest.runtime.outcome import Ack, Failure
+from sidequest.runtime.fetched import Fetched, Holding
+from sidequest.runtime.outcome import Batch, Failure
 from sidequest.runtime.store import text
 
+_IN_HASH = (Holding.FETCHED, Holding.ADOPTED)
 
-@dataclass(frozen=True)
+
+@dataclass(slots=True)
 class Exchanged:
     """What one exchange did.
 
     Attributes:
         fetched: jobs taken from the queues.
-        refused: outcomes refused because their execution was recovered elsewhere.
-        adopted: landed jobs now in the in-flight hash (their `field` is set).
-        gone: landed jobs no longer in the landing list (recovered by another process).
+        refused: outcomes Redis refused because their execution was recovered elsewhere.
+        adopted: for each job of the batch's `adopt`, its new in-flight field, or ""
+            when it was no longer in the landing list (recovered by another process).
+        lease_held: False when our lease had expired: the outcomes and adoptions were
+            applied, but nothing was fetched (other processes may be recovering our
+            jobs; beat before fetching again).
     """
 
     fetched: list[Fetched]
     refused: int
-    adopted: list[Fetched] = default(default_factory=list)
-    gone: list[Fetched] = default(default_factory=list)
-
-
-@dataclass
-class Landing:
-    """What an exchange does with the landing list (see waiter.py).
-
-    Attributes:
-        acks: acknowledgements of landed jobs not adopted yet; removed by payload.
-        adopt: landed jobs to move into the in-flight hash, under fields chosen here.
-    """
-
-    acks: list[Ack] = default(default_factory=list)
-    adopt: list[Fetched] = default(default_factory=list)
-
-
-class LeaseLost(Exception):  # a state reported to the fetcher, not an error
-    """Our lease expired: other processes may be recovering our jobs; beat before fetching.
-
-    `args[0]` is the Exchanged of the same round trip: its outcomes and adoptions were
-    applied, only the fetch was refused.
-    """
+    adopted: list[str]
+    lease_held: bool
 
 
 class InflightStore:
@@ -71,38 +54,33 @@ class InflightStore:
         self.landing_key = keys.landing(identity)
         self._next_token = 1
 
-    def exchange(
-        self,
-        acks: Sequence[Ack],
-        failures: Sequence[Failure],
-        limit: int,
-        queues: Sequence[str],
-        landing: Landing | None = None,
-    ) -> Exchanged:
-        """Finish `acks` and `failures`, then fetch up to `limit` jobs: one round trip.
+    def exchange(self, batch: Batch, limit: int, queues: Sequence[str]) -> Exchanged:
+        """Write `batch` (landing.py), then fetch up to `limit` jobs: one round trip.
 
-        `landing` acknowledges and adopts the jobs queue waiters landed (see waiter.py).
         Outcomes of executions that were recovered by another process are refused
-        (fencing) and counted in `refused`. Raises LeaseLost, after applying the
-        outcomes, when the fetch was refused because our lease had expired.
+        (fencing) and counted in `refused`.
         """
-        landing = landing or Landing()
         processed_day, failed_day = keys.stat_days()
         first_token = self._next_token
-        call = self._exchange_call(acks, limit, queues, processed_day, landing, first_token)
-        if not failures:
+        adopt_fields = [
+            keys.inflight_field(first_token + offset, job.queue)
+            for offset, job in enumerate(batch.adopt)
+        ]
+        call = self._exchange_call(batch, adopt_fields, first_token, limit, queues, processed_day)
+        if not batch.failures:
             # The common case: a single EVALSHA, without a pipeline around it.
             reply = scripts.EXCHANGE(self.redis, *call)
             refused = 0
         else:
-            batch = scripts.ScriptPipeline(self.redis)
-            for failure in failures:
-                self._queue_fail(batch, failure, processed_day, failed_day)
-            batch.script(scripts.EXCHANGE, *call)
-            results = batch.execute()
+            pipe = scripts.ScriptPipeline(self.redis)
+            for failure in batch.failures:
+                self._queue_fail(pipe, failure, processed_day, failed_day)
+            pipe.script(scripts.EXCHANGE, *call)
+            results = pipe.execute()
             refused = sum(1 for applied in results[:-1] if applied == 0)
             reply = results[-1]
-        return self._read_exchange(reply, len(acks), refused, limit, landing, first_token)
+        self._next_token = first_token + len(adopt_fields) + max(limit, 0)
+        return _read_exchange(reply, batch, adopt_fields, refused, limit)
 
     def skip_tokens(self) -> None:
         """After a failed exchange: the server may have used tokens we never heard of."""
@@ -110,25 +88,26 @@ class InflightStore:
 
     def _exchange_call(
         self,
-        acks: Sequence[Ack],
+        batch: Batch,
+        adopt_fields: list[str],
+        first_token: int,
         limit: int,
         queues: Sequence[str],
         day: str,
-        landing: Landing,
-        first_token: int,
     ) -> tuple[list[str], list[scripts.Arg]]:
-        plain = [ack.field for ack in acks if not (ack.unique_digest or ack.marked)]
+        acks = batch.acks
+        plain = [ack.job.field for ack in acks if not (ack.unique_digest or ack.marked)]
         lock_keys: list[str] = []
         specials: list[scripts.Arg] = []
         for ack in acks:
             if ack.unique_digest:
                 lock_keys.append(keys.unique_lock(ack.unique_digest))
-                specials.extend((ack.field, len(lock_keys), ack.jid))
+                specials.extend((ack.job.field, len(lock_keys), ack.jid))
             elif ack.marked:
-                specials.extend((ack.field, 0, ""))
+                specials.extend((ack.job.field, 0, ""))
         adoptions: list[scripts.Arg] = []
-        for offset, job in enumerate(landing.adopt):
-            adoptions.extend((keys.inflight_field(first_token + offset, job.queue), job.raw))
+        for field, job in zip(adopt_fields, batch.adopt, strict=True):
+            adoptions.extend((field, job.raw))
         script_keys = [
             self.lease_key,
             self.inflight_key,
@@ -143,52 +122,20 @@ class InflightStore:
             len(plain),
             len(specials) // 3,
             limit,
-            first_token + len(landing.adopt),
+            first_token + len(adopt_fields),
             len(lock_keys),
-            len(landing.acks),
-            len(landing.adopt),
+            len(batch.landed_acks),
+            len(adopt_fields),
             *plain,
             *specials,
-            *(ack.job.raw for ack in landing.acks if ack.job is not None),
+            *(ack.job.raw for ack in batch.landed_acks),
             *adoptions,
             *queues,
         ]
         return script_keys, args
 
-    def _read_exchange(
-        self,
-        reply: list[Any],
-        acks: int,
-        refused: int,
-        limit: int,
-        landing: Landing,
-        first_token: int,
-    ) -> Exchanged:
-        refused += acks + len(landing.acks) - int(reply[0])
-        first_pair = 3 if landing.adopt else 2
-        flags = ""
-        if landing.adopt:
-            flags = reply[2].decode() if isinstance(reply[2], bytes) else str(reply[2])
-        adopted: list[Fetched] = []
-        gone: list[Fetched] = []
-        for offset, (job, flag) in enumerate(zip(landing.adopt, flags, strict=True)):
-            if flag == "1":
-                job.field = keys.inflight_field(first_token + offset, job.queue)
-                adopted.append(job)
-            else:
-                gone.append(job)
-        self._next_token = first_token + len(landing.adopt) + max(limit, 0)
-        fetched = []
-        for field_bytes, raw in zip(reply[first_pair::2], reply[first_pair + 1 :: 2], strict=True):
-            name = field_bytes.decode()
-            fetched.append(Fetched(name, keys.inflight_queue(name), raw))
-        exchanged = Exchanged(fetched, refused, adopted, gone)
-        if limit > 0 and int(reply[1]) == 0:
-            raise LeaseLost(exchanged)
-        return exchanged
-
     def _queue_fail(
-        self, batch: scripts.ScriptPipeline, failure: Failure, processed_day: str, failed_day: str
+        self, pipe: scripts.ScriptPipeline, failure: Failure, processed_day: str, failed_day: str
     ) -> None:
         target = keys.RETRY if failure.mode == "retry" else keys.DEAD
         script_keys = [
@@ -201,11 +148,11 @@ class InflightStore:
         ]
         if failure.unique_digest:
             script_keys.append(keys.unique_lock(failure.unique_digest))
-        batch.script(
+        pipe.script(
             scripts.FAIL,
             script_keys,
             [
-                failure.field,
+                failure.job.field,
                 failure.mode,
                 repr(failure.score),
                 failure.payload,
@@ -221,12 +168,12 @@ class InflightStore:
         """Push jobs we hold back to the front of their queues, the first fetched running first.
 
         Jobs in the in-flight hash go back by field; landed jobs not adopted yet, from
-        the landing list by payload.
+        the landing list by payload; gone ones are another process's now.
         """
         entries = list(fetched)
         entries.reverse()
-        held = [entry for entry in entries if entry.field and ":" in entry.field]
-        landed = [entry for entry in entries if not entry.field]
+        held = [entry for entry in entries if entry.state in _IN_HASH]
+        landed = [entry for entry in entries if entry.state is Holding.LANDED]
         moved = 0
         if held:
             moved += int(
@@ -261,3 +208,24 @@ class InflightStore:
         """Our in-flight hash: job fields and start markers."""
         raw: dict[bytes, bytes] = self.redis.hgetall(self.inflight_key)  # type: ignore[assignment]
         return {text(field): value for field, value in raw.items()}
+
+
+def _read_exchange(
+    reply: list[Any], batch: Batch, adopt_fields: list[str], refused: int, limit: int
+) -> Exchanged:
+    refused += len(batch.acks) + len(batch.landed_acks) - int(reply[0])
+    adopted: list[str] = []
+    first_pair = 2
+    if adopt_fields:
+        first_pair = 3
+        flags = reply[2].decode() if isinstance(reply[2], bytes) else str(reply[2])
+        adopted = [
+            field if flag == "1" else "" for field, flag in zip(adopt_fields, flags, strict=True)
+        ]
+    queue_of = keys.inflight_queue
+    fetched = []
+    for field_bytes, raw in zip(reply[first_pair::2], reply[first_pair + 1 :: 2], strict=True):
+        field = field_bytes.decode()
+        fetched.append(Fetched(field, queue_of(field), raw))
+    lease_held = limit <= 0 or int(reply[1]) != 0
+    return Exchanged(fetched, refused, adopted, lease_held)
