@@ -12,8 +12,11 @@ Tasks:
    back jobs already acknowledged; a fetch sent before a network stall runs on the
    server after the worker gave up on it), and nothing else would ever run it while
    this process lives
-Lifecycle: start(); quiet() stops fetching and returns the unstarted jobs; stop()
-writes the last outcomes and ends the thread.
+6. in the same round trips, settle the jobs the queue waiters landed (landing.py):
+   acknowledge or adopt them, and run the ones stranded in our landing list
+Lifecycle: start(); quiet() stops fetching and returns once no fetch is in progress
+(the launcher then hands the unstarted jobs back); stop() writes the last outcomes
+and ends the thread.
 
 Batching is what makes reliable fetch cheap: with 10 threads busy, one round trip
 acknowledges and replaces about 10 jobs, well under one Redis command per job.
@@ -147,7 +150,7 @@ class Fetcher:
             self._quiet_seen.set()
         stopping = self._stopping
         limit = 0 if self._quiet else self.manager.free_slots()
-        if self._gathered(limit):
+        if self._slept_to_gather(limit):
             return True
         outcomes = self.outcomes.take()
         if not outcomes and limit <= 0:
@@ -157,6 +160,8 @@ class Fetcher:
             self._sleep(IDLE_POLL_SECONDS)
             return True
         try:
+            if self._reconcile or time.monotonic() >= self._next_reconcile:
+                self._reconcile_inflight()
             fetched = self._timed_exchange(outcomes, limit)
         except redis.RedisError as error:
             return self._exchange_failed(outcomes, error, stopping)
@@ -170,8 +175,6 @@ class Fetcher:
         return True
 
     def _timed_exchange(self, outcomes: list[Outcome], limit: int) -> list[Fetched]:
-        if self._reconcile or time.monotonic() >= self._next_reconcile:
-            self._reconcile_inflight()
         sent = time.perf_counter()
         fetched = self._exchange(outcomes, limit)
         self.manager.prefetch.observe_round_trip(time.perf_counter() - sent)
@@ -188,7 +191,7 @@ class Fetcher:
         self.wakeup.wait(self._backoff.failed(error))
         return True
 
-    def _gathered(self, limit: int) -> bool:
+    def _slept_to_gather(self, limit: int) -> bool:
         """Sleep while outcomes and free slots gather for one round trip; True if it slept.
 
         Quiet and stopping processes write their outcomes at once.
