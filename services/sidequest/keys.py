@@ -55,6 +55,8 @@ sidequest:metrics:<10 min>     HASH    per-class job metrics for ten UTC minutes
 sidequest:metrics:hour:<hour>  HASH    the same fields for one UTC hour (YYYYMMDDHH); TTL 25 h
 sidequest:schedule-wakeup      channel PUBLISH when a job is scheduled, so schedulers wake
                                        early instead of polling
+sidequest:periodic:*           periodic jobs' schedules and state: named and documented
+                                       in periodic_jobs/keys.py, under this PREFIX
 """
 
 from __future__ import annotations
