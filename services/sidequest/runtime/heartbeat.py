@@ -24,6 +24,7 @@ from collections.abc import Callable
 
 import redis
 
+from sidequest import keys
 from sidequest.config import Settings
 from sidequest.middleware import MiddlewareChain
 from sidequest.runtime.backoff import Backoff
@@ -220,7 +221,7 @@ class Heartbeat:
         return work, legacy
 
     def _handle(self, signal: str) -> None:
-        logger.info("received %s from %s-signals", signal, self.store.identity)
+        logger.info("received %s from %s", signal, keys.signals(self.store.identity))
         if signal == "TSTP":
             self.on_quiet()
         elif signal == "TERM":
