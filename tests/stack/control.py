@@ -8,6 +8,7 @@ processes reads their heartbeats in Redis.
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import signal
@@ -17,6 +18,7 @@ from typing import Protocol
 
 import redis
 
+from sidequest import keys
 from sidequest.api.processes import Process, ProcessSet
 from tests.stack.dev_stack import DevStack
 
@@ -35,6 +37,16 @@ def fresh_processes(client: redis.Redis) -> list[Process]:
 def live_processes(client: redis.Redis) -> list[str]:
     """Identities of the worker processes with a fresh heartbeat."""
     return sorted(process.identity for process in fresh_processes(client))
+
+
+def held_jids(client: redis.Redis, identity: str) -> set[str]:
+    """The jobs a worker process holds in Redis (its in-flight hash and landing list):
+    written at fetch time, unlike the busy count, which the heartbeat samples every 2 s
+    and can miss a burst of short jobs entirely."""
+    held = client.hgetall(keys.inflight(identity))
+    raws = [raw for field, raw in held.items() if keys.marked_field(str(field)) is None]
+    raws += client.lrange(keys.landing(identity), 0, -1)
+    return {str(json.loads(raw)["jid"]) for raw in raws}
 
 
 def busy_processes(client: redis.Redis) -> set[str]:

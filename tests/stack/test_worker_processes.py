@@ -9,7 +9,13 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from tests.stack.clients import Prometheus, Shop
-from tests.stack.control import StackControl, busy_processes, fresh_processes, live_processes
+from tests.stack.control import (
+    StackControl,
+    busy_processes,
+    fresh_processes,
+    held_jids,
+    live_processes,
+)
 from tests.stack.stack import Stack, unique_address
 from tests.stack.test_prometheus_and_grafana import REPORT_JOBS, counter, patience
 from tests.support.polling import wait_for
@@ -84,12 +90,13 @@ def test_a_worker_killed_with_sigkill_mid_burst_is_restarted_and_no_job_is_lost(
     address = unique_address("sigkill")
     report_ids = request_burst(stack.shop, address, 40)
 
-    def victim_is_busy() -> bool:
+    def victim_holds_jobs() -> bool:
         return any(
-            process.pid == pid and process.busy > 0 for process in fresh_processes(stack.redis)
+            process.pid == pid and held_jids(stack.redis, process.identity)
+            for process in fresh_processes(stack.redis)
         )
 
-    wait_for(victim_is_busy, timeout=30, interval=0.05, message=f"{name} to run jobs")
+    wait_for(victim_holds_jobs, timeout=30, interval=0.02, message=f"{name} to hold jobs")
     operator.kill(name, pid)
 
     restarted = wait_for(
