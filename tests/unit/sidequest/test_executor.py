@@ -134,3 +134,23 @@ def test_a_job_stopped_by_its_timeout_says_its_limit_and_how_long_it_ran(
     assert 0.2 <= elapsed < 2
     # The traceback still shows where the job was when it was stopped.
     assert "in `perform'" in payload.decode_backtrace(stored["error_backtrace"])[0]
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"retry": 10**500, "retry_count": 10**400},
+        {"retry_for": 10**400},
+        {"retry": 10**500, "retry_count": 10**400, "retry_for": 10**400, "failed_at": 10**400},
+    ],
+    ids=["huge-count", "huge-window", "everything-huge"],
+)
+def test_an_unknown_class_with_numbers_no_clock_can_show_still_gets_an_outcome(
+    executor: Executor, fields: dict[str, Any]
+) -> None:
+    # Any client can write any payload; the default policy now reads those of classes
+    # no worker knows, so its numbers must not crash the processor.
+    outcome = run(executor, unknown(**fields))
+
+    assert outcome.mode in ("retry", "dead")
+    assert json.loads(outcome.payload)["error_class"] == "sidequest.errors.UnknownJobError"
