@@ -41,7 +41,7 @@ from sidequest.generator import generate_job
 from sidequest.job import registry
 from sidequest.middleware import Middleware
 from sidequest.registered_classes import RegisteredClasses
-from sidequest.require import load_modules
+from sidequest.require import load_modules, log_job_classes
 from sidequest.runtime import affinity, timer_slack
 from sidequest.runtime.cpu_claims import AutoPin
 from sidequest.runtime.launcher import Launcher
@@ -70,7 +70,7 @@ def main() -> None:
     "--require",
     "requires",
     multiple=True,
-    help="module or .py file defining jobs (repeatable)",
+    help="module, .py file or folder defining jobs (repeatable)",
 )
 @click.option("-c", "--concurrency", type=int, help="processor threads")
 @click.option("-q", "--queue", "queues", multiple=True, help="QUEUE or QUEUE,WEIGHT (repeatable)")
@@ -127,6 +127,7 @@ def run_worker(settings: Settings, middleware: Sequence[Middleware] = ()) -> int
     try:
         logs.configure(settings.log_format, settings.log_level)
         load_modules(settings.require)
+        log_job_classes()
         settings = choose_redis(settings)
         client = connect(settings.redis_url, source=settings.redis_source.setting)
         set_adapter(RedisAdapter(client))

@@ -63,7 +63,7 @@ def enqueue(
     """Enqueue JOB_CLASS (any name, Ruby's included) with a JSON array of arguments.
 
     Warns when no live worker process watches the queue or has registered the class
-    (the job would wait, or be buried as unknown). With -r, refuses a class the modules
+    (the job would wait, or fail as unknown and be retried). With -r, refuses a class the modules
     do not define and arguments its perform would not take.
     """
     args, kwargs = _json_call(job_class, json_args, json_kwargs)

@@ -27,7 +27,17 @@ from typing import TextIO
 from sidequest.errors import ConfigError
 
 # Attributes that job log lines attach through `extra=`.
-_FIELDS = ("event", "jid", "job_class", "queue", "outcome", "duration", "error_class")
+_FIELDS = (
+    "event",
+    "jid",
+    "job_class",
+    "queue",
+    "outcome",
+    "duration",
+    "error_class",
+    "next_attempt_in",
+    "next_attempt_at",
+)
 
 
 class JsonFormatter(logging.Formatter):

@@ -40,7 +40,8 @@ def warnings(processes: Sequence[Process], job_class: str, queue: str) -> list[s
         whose = f"watching queue {queue!r} " if watching else ""
         found.append(
             f"no live worker process {whose}has registered a job class named {job_class!r}: "
-            "one that fetched the job would bury it as unknown (UnknownJobError). Check "
-            "the name, or pass -r MODULE to check the class and its arguments here"
+            "one that fetched the job would fail it as unknown (UnknownJobError) and retry "
+            "it until a worker that knows the class runs it. Check the name, or pass "
+            "-r MODULE to check the class and its arguments here"
         )
     return found

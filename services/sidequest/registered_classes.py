@@ -1,8 +1,9 @@
 """The job classes a worker registered, published in its process hash.
 
 `sidequest enqueue CLASS` without `-r` cannot import the job to check its name, so it
-asks the live processes instead: a class no live worker registered would be buried
-as unknown the moment one fetched it (issue 22). `RegisteredClasses` is a middleware:
+asks the live processes instead: a class no live worker registered would fail as
+unknown the moment one fetched it, and wait in the retry set for a worker that knows it
+(issue 22). `RegisteredClasses` is a middleware:
 once the worker started (its first heartbeat wrote the process hash), it adds the
 names, every name the registry resolves (job names and dotted paths), as a JSON array
 under `api.processes.JOB_CLASSES_FIELD`. The heartbeat rewrites only its own fields and

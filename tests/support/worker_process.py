@@ -9,6 +9,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from tests.support.polling import wait_for
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -76,6 +78,16 @@ class WorkerProcess:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+    def line_with(self, *parts: str, timeout: float = 10.0) -> str:
+        """The first line of the log holding every one of `parts`, once there is one."""
+        return wait_for(
+            lambda: next(
+                (line for line in self.log().splitlines() if all(p in line for p in parts)), ""
+            ),
+            timeout=timeout,
+            message=f"a log line with {parts}",
+        )
 
     def stop(self) -> None:
         """Terminate (if still running) and reap; used by fixtures' teardown."""

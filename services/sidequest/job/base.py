@@ -298,7 +298,11 @@ def failure_state(job_payload: JobDict) -> rescue.FailureState:
 
 
 def _number(value: Any) -> float | None:
-    """A JSON number as a float; None for anything else (booleans included)."""
+    """A JSON number as a float; None for anything else (booleans included, and integers
+    too large for a float, which any client may write)."""
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:
+            return None
     return None

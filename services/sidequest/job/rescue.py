@@ -233,9 +233,15 @@ def _dead_or_drop(
     return Discard(reason + "; `dead: false` drops it")
 
 
+# Past this count the delay (over 300 million years) is no longer computed: a payload
+# may carry any retry_count, and count**4 of a huge one is no float.
+_LARGEST_COUNT = 10_000
+
+
 def sidekiq_delay(count: int, rng: random.Random | None = None) -> float:
     """Sidekiq's default backoff: count**4 + 15 s plus rand(10) * (count + 1) s of jitter."""
     pick = (rng or random).randrange(10)
+    count = min(count, _LARGEST_COUNT)
     return float(count**4 + 15 + pick * (count + 1))
 
 

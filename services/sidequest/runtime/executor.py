@@ -2,11 +2,15 @@
 
 Tasks, for each job a processor hands over:
 1. decode the payload; a queue entry that is not a job goes to the dead set, wrapped
-2. resolve the class and the arguments; an unknown class or arguments that do not fit
-   `perform` go to the dead set at once (retrying cannot fix them)
+2. resolve the class and the arguments; arguments that do not fit `perform` go to the
+   dead set at once (retrying cannot fix them), while a class this worker does not know
+   follows the payload's retry policy, as in Sidekiq: during a rolling deploy an old
+   worker meets classes only the new release defines, and a later attempt finds a
+   worker that knows them (issue 22)
 3. run perform inside the job's callbacks, guarded by the watchdog when it has a timeout
 4. on failure apply retry_on / discard_on / the default policy (`sidequest.job.rescue`)
-5. log the start and the finish, and tell the middleware
+5. log the start and the finish (a retry's with when its next attempt runs), and tell
+   the middleware
 The result is an Outcome for the fetcher to write to Redis; nothing here does I/O
 besides logging and the middleware.
 """
@@ -117,7 +121,7 @@ class Executor:
             label = SUCCEEDED
         else:
             outcome, label = self.failed(fetched, job, run.job_class, run.instance, error)
-        self.log.finish(context, label, duration, error)
+        self.log.finish(context, label, duration, error, _next_attempt(outcome))
         if self._has_middleware:
             self.middleware.job_finished(context, label, duration, error)
         return outcome
@@ -126,6 +130,7 @@ class Executor:
         """Resolve the class and arguments and run perform, under the watchdog if timed."""
         run = _Run()
         guard: Guard[TimedRun] | None = None
+        began = 0.0
         try:
             run.job_class = job_class = resolution.resolve(job)
             args = resolution.perform_args(job)
@@ -134,6 +139,7 @@ class Executor:
             seconds = _seconds(job_class.timeout)
             if seconds is not None:
                 timed = TimedRun(fetched, job, job_class, instance, context, seconds)
+                began = time.monotonic()
                 guard = self.watchdog.begin(seconds, timed)
             try:
                 instance.run_perform()
@@ -142,7 +148,10 @@ class Executor:
                     self.watchdog.end(guard)
         except _JOB_ERRORS as raised:
             run.error = raised
-        run.abandoned = guard is not None and guard.abandoned
+        if guard is not None:
+            run.abandoned = guard.abandoned
+            if guard.fired and isinstance(run.error, JobTimeoutError) and not run.error.args:
+                run.error = _stopped(run.error, guard.context.seconds, time.monotonic() - began)
         return run
 
     def _mark(self, field: str, *, started: bool) -> None:
@@ -169,27 +178,20 @@ class Executor:
         jid = str(job.get("jid", ""))
         timeout = _seconds(job_class.timeout) if job_class is not None else None
         message = failure.error_message(error, timeout)
-        if job_class is None or isinstance(error, UnknownJobError | ArgumentMismatchError):
+        decision = self._decide(job, job_class, error, now)
+        if decision is None:
             failure.record_error(job, error, now, message=message)
             return Failure(fetched, "dead", now, payload.encode(job), jid, digest), DEAD
-
-        retry_option = job.get("retry", True)
-        if not isinstance(retry_option, bool | int):
-            retry_option = True
-        decision = rescue.decide(
-            job_class,
-            error,
-            failure_state(job),
-            retry_option,
-            max_retries=self.settings.max_retries,
-            now=now,
-        )
         if isinstance(decision, rescue.Discard):
-            logger.info("discarding %s %s: %s", job_class.job_name, jid, decision.reason)
+            name = job_class.job_name if job_class is not None else payload.display_class(job)
+            logger.info("discarding %s %s: %s", name, jid, decision.reason)
             if decision.callback is not None and instance is not None:
                 _call_safely(decision.callback, instance, error)
             return Failure(fetched, "discard", now, "", jid, digest), DISCARDED
-        backtrace = failure.backtrace_option(job, job_class.backtrace)
+        # Without a class, only the payload's `backtrace` asks for one: the worker's own
+        # frames would say nothing about the job.
+        default = job_class.backtrace if job_class is not None else False
+        backtrace = failure.backtrace_option(job, default)
         failure.record_error(job, error, now, backtrace=backtrace, message=message)
         if isinstance(decision, rescue.Retry):
             failure.apply_retry(job, decision)
@@ -198,16 +200,40 @@ class Executor:
         failure.count_rule_execution(job, decision.rule_key, decision.executions)
         return Failure(fetched, "dead", now, payload.encode(job), jid, digest), DEAD
 
+    def _decide(
+        self,
+        job: payload.JobDict,
+        job_class: type[Job] | None,
+        error: BaseException,
+        now: float,
+    ) -> rescue.Decision | None:
+        """The job's fate by its rules; None for a job to bury at once."""
+        retry_option = job.get("retry", True)
+        if not isinstance(retry_option, bool | int):
+            retry_option = True
+        state = failure_state(job)
+        max_retries = self.settings.max_retries
+        if isinstance(error, UnknownJobError):
+            # Sidekiq's policy for a class it cannot find: the payload's `retry`, with
+            # the default backoff (no class, no retry_on rules). A later attempt may
+            # meet a worker that loads the module.
+            return rescue.default_policy(state, retry_option, max_retries, now)
+        if job_class is None or isinstance(error, ArgumentMismatchError):
+            return None  # retrying cannot change the arguments
+        return rescue.decide(
+            job_class, error, state, retry_option, max_retries=max_retries, now=now
+        )
+
     def abandoned_outcome(self, run: TimedRun) -> Failure:
         """The Failure for a job the watchdog gave up on (its thread is still stuck)."""
-        error = JobTimeoutError(
-            f"job exceeded its timeout of {run.seconds:g}s and did not stop; "
-            "its thread was abandoned"
-        )
-        outcome, label = self.failed(run.fetched, run.job, run.job_class, run.instance, error)
         context = run.context
         duration = time.time() - context.started_at
-        self.log.finish(context, label, duration, error)
+        error = JobTimeoutError(
+            f"job exceeded its timeout of {run.seconds:g}s and did not stop; "
+            f"its thread was abandoned after {duration:.2f}s"
+        )
+        outcome, label = self.failed(run.fetched, run.job, run.job_class, run.instance, error)
+        self.log.finish(context, label, duration, error, _next_attempt(outcome))
         if self._has_middleware:
             self.middleware.job_finished(context, label, duration, error)
         return outcome
@@ -223,6 +249,23 @@ class _Run:
         self.instance: Job | None = None
         self.error: BaseException | None = None
         self.abandoned = False
+
+
+def _stopped(raised: JobTimeoutError, limit: float, elapsed: float) -> JobTimeoutError:
+    """The watchdog raises the bare class into the thread (PyThreadState_SetAsyncExc
+    takes no message), which logged `error=JobTimeoutError: ` (issue 22): say the limit
+    and how long the job ran, keeping the traceback of where it was stopped."""
+    error = JobTimeoutError(
+        f"job exceeded its timeout of {limit:g}s and was stopped after {elapsed:.2f}s"
+    )
+    return error.with_traceback(raised.__traceback__)
+
+
+def _next_attempt(outcome: Outcome) -> float | None:
+    """When a retried job runs again (epoch seconds); None for any other outcome."""
+    if isinstance(outcome, Failure) and outcome.mode == "retry":
+        return outcome.score
+    return None
 
 
 def _seconds(value: float | timedelta | None) -> float | None:

@@ -1,8 +1,11 @@
 """One structured log line when a job starts and one when it finishes.
 
 Text lines read `class=ProcessReportJob jid=... queue=default start` and
-`... succeeded duration=0.012`; with the JSON format (`sidequest.logs`) the same
-fields become keys: event, jid, job_class, queue, outcome, duration, error_class.
+`... succeeded duration=0.012`; a retried job's adds when it runs again,
+`... retried duration=0.012 next attempt in 17s at 2026-12-02 07:12:06 UTC error=...`.
+With the JSON format (`sidequest.logs`) the same fields become keys: event, jid,
+job_class, queue, outcome, duration, error_class, next_attempt_in (seconds) and
+next_attempt_at (ISO 8601, UTC).
 
 While nothing but the worker's own handler (`sidequest.logs.LineBuffer`) listens to
 this logger, the lines go to it ready-made, without a LogRecord: two lines per job
@@ -59,8 +62,14 @@ class JobLog:
         self._info(message, fields)
 
     def finish(
-        self, job: JobContext, outcome: str, duration: float, error: BaseException | None
+        self,
+        job: JobContext,
+        outcome: str,
+        duration: float,
+        error: BaseException | None,
+        next_attempt: float | None = None,
     ) -> None:
+        """The finish line; `next_attempt` is when a retried job runs again (epoch seconds)."""
         level = logging.INFO if error is None else logging.WARNING
         if not logger.isEnabledFor(level):
             return
@@ -76,8 +85,19 @@ class JobLog:
             "outcome": outcome,
             "duration": round(duration, 6),
         }
+        if next_attempt is not None:
+            wait = max(0.0, next_attempt - time.time())
+            at = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(next_attempt))
+            message += f" next attempt in {_seconds(wait)}s at {at} UTC"
+            fields["next_attempt_in"] = round(wait, 3)
+            fields["next_attempt_at"] = at.replace(" ", "T") + "Z"
         if error is not None:
             fields["error_class"] = type(error).__name__
             logger.warning("%s error=%s: %s", message, type(error).__name__, error, extra=fields)
             return
         self._info(message, fields)
+
+
+def _seconds(wait: float) -> str:
+    """17 for Sidekiq's delays, 0.3 for a retry_on's short wait."""
+    return f"{wait:.0f}" if wait >= 10 else f"{wait:.1f}".removesuffix(".0")

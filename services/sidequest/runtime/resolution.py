@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sidequest import require
 from sidequest.errors import DeserializationError, UnknownJobError
 from sidequest.job import registry
 from sidequest.job.base import Job
@@ -37,11 +38,32 @@ def resolve(job: JobDict) -> type[Job]:
     name = job_class_name(job)
     job_class = registry.resolve(name)
     if job_class is None:
-        raise UnknownJobError(
-            f"no job class named {name!r} is registered in this worker; load the module that "
-            f"defines it with `sidequest worker -r MODULE`"
-        )
+        raise UnknownJobError(unknown_message(name))
     return job_class
+
+
+def unknown_message(name: str) -> str:
+    """Why no class resolves `name`: what this worker loaded and which classes it knows.
+
+    A worker that misses a module (an old release meeting a new job class during a
+    rolling deploy, a forgotten -r) retries the job (runtime/executor.py); the message,
+    stored with each retry, says what to load.
+    """
+    message = f"no job class named {name!r} is registered in this worker: {require.summary()}"
+    module, _, short = name.rpartition(".")
+    twins = [
+        f"{job_class.__module__}.{job_class.__qualname__}"
+        for job_class in registry.classes()
+        if module and short in {job_class.job_name, job_class.__qualname__}
+    ]
+    if twins:
+        # The colleague's case of issue 22: `-r myapp/jobs.py` once loaded the file as a
+        # top-level `jobs`, so `myapp.jobs.HelloJob` missed `jobs.HelloJob`.
+        return message + (
+            f". A class {short} is registered as {', '.join(twins)}, but the payload names "
+            f"module {module}: load the file under that name (-r {module})"
+        )
+    return message + "; load the module that defines it with `sidequest worker -r MODULE`"
 
 
 def perform_args(job: JobDict) -> list[Any]:

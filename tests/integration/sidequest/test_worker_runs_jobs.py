@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import math
+import re
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 import redis
 
@@ -64,6 +67,38 @@ def test_a_failing_job_goes_to_retry_with_sidekiqs_fields(
     assert failed_at + 15 - 2 <= float(score) <= failed_at + 25
     assert redis_client.get("stat:failed") == "1"
     assert redis_client.get("stat:processed") == "1"
+
+
+def test_the_log_says_when_a_retried_job_runs_again_and_how_long_a_timed_out_job_ran(
+    enqueue_to: str, redis_client: redis.Redis, start_worker: Start
+) -> None:
+    failing = jobs.AlwaysFailsJob.perform_later(3)
+    looping = jobs.BusyLoopTimeoutJob.perform_later()  # timeout 0.5 s
+    worker = start_worker(enqueue_to, "-c", "2")
+    entries = wait_for(
+        lambda: (
+            redis_client.zcard("retry") == 2
+            and redis_client.zrange("retry", 0, -1, withscores=True)
+        ),
+        message="both in retry",
+    )
+    due = {json.loads(member)["jid"]: score for member, score in entries}
+
+    for job in (failing, looping):
+        line = worker.line_with(f"jid={job.jid}", " retried ")
+        found = re.search(r" retried duration=\S+ next attempt in (\d+)s at (.+?) UTC error=", line)
+        assert found is not None, line
+        at = datetime.strptime(found[2], "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+        assert at.timestamp() == math.floor(due[job.jid])  # the retry set's score
+        assert 14 <= int(found[1]) <= 25  # Sidekiq's first delay: 15 s plus up to 9
+    line = worker.line_with(f"jid={looping.jid}", " retried ")
+    stopped = re.search(
+        r"error=JobTimeoutError: job exceeded its timeout of 0\.5s and was stopped after "
+        r"(\d+\.\d\d)s$",
+        line,
+    )
+    assert stopped is not None, line
+    assert 0.5 <= float(stopped[1]) < 5
 
 
 def test_a_job_out_of_retries_goes_to_dead(
@@ -162,12 +197,13 @@ def test_garbage_in_a_queue_goes_to_dead_and_the_worker_carries_on(
         b"this is not json",
         b"\xff\xfe\x00 not even utf-8",
         b'["a", "list"]',
-        b'{"class": "NoSuchJob", "args": [1], "jid": "aaaaaaaaaaaaaaaaaaaaaaaa"}',
         b'{"class": "RecordJob", "args": [1, 2, 3], "jid": "bbbbbbbbbbbbbbbbbbbbbbbb"}',
         b'{"class": "RecordJob", "args": "not a list", "jid": "cccccccccccccccccccccccc"}',
     ]
+    # Not garbage: a job of a class this worker does not know is retried (issue 22).
+    unknown = b'{"class": "NoSuchJob", "args": [1], "jid": "aaaaaaaaaaaaaaaaaaaaaaaa"}'
     raw_client = redis.Redis.from_url(enqueue_to)
-    for entry in garbage:
+    for entry in [*garbage, unknown]:
         raw_client.lpush("queue:default", entry)
     good = jobs.RecordJob.perform_later(42)
     start_worker(enqueue_to)
@@ -183,17 +219,18 @@ def test_garbage_in_a_queue_goes_to_dead_and_the_worker_carries_on(
     reasons = {json.loads(entry)["error_class"] for entry in dead}
     assert reasons == {
         "sidequest.errors.MalformedPayloadError",
-        "sidequest.errors.UnknownJobError",
         "sidequest.errors.ArgumentMismatchError",
     }
     by_jid = {json.loads(entry)["jid"]: json.loads(entry) for entry in dead}
-    assert "NoSuchJob" in by_jid["aaaaaaaaaaaaaaaaaaaaaaaa"]["error_message"]
     assert "takes 1" in by_jid["bbbbbbbbbbbbbbbbbbbbbbbb"]["error_message"]
     wrapped = [
         entry for entry in map(json.loads, dead) if entry["class"] == "sidequest.MalformedPayload"
     ]
     assert {entry["args"][0] for entry in wrapped} >= {"this is not json", '["a", "list"]'}
-    assert redis_client.zcard("retry") == 0
+    [retried] = wait_for(lambda: redis_client.zrange("retry", 0, -1), message="the unknown job")
+    assert json.loads(retried)["jid"] == "a" * 24
+    assert json.loads(retried)["error_class"] == "sidequest.errors.UnknownJobError"
+    assert "NoSuchJob" in json.loads(retried)["error_message"]
 
 
 def test_a_finished_job_is_acknowledged_at_once_while_its_neighbours_still_run(

@@ -144,3 +144,31 @@ def test_an_application_handler_receives_job_lines_through_logging(root_logging:
         logger.removeHandler(collector)
     assert [record.__dict__.get("event") for record in received] == ["start"]
     assert received[0].__dict__["jid"] == "0123456789abcdef01234567"
+
+
+@pytest.mark.parametrize("log_format", ["text", "json"])
+def test_a_retried_jobs_finish_line_says_when_its_next_attempt_runs(
+    root_logging: None, log_format: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    logs.configure(log_format, "INFO")
+    handler = logging.getLogger().handlers[0]
+    stream = io.StringIO()
+    handler.stream = stream  # type: ignore[attr-defined]
+    monkeypatch.setattr(time, "time", lambda: 1_800_000_000.0)
+
+    JobLog().finish(_context(), "retried", 0.25, ValueError("boom"), 1_800_000_017.4)
+    handler.flush()
+
+    [line] = stream.getvalue().splitlines()
+    if log_format == "json":
+        entry = json.loads(line)
+        assert (entry["next_attempt_in"], entry["next_attempt_at"]) == (
+            17.4,
+            "2027-01-15T08:00:17Z",
+        )
+        assert entry["error_class"] == "ValueError"
+        return
+    assert line.endswith(
+        "queue=reports retried duration=0.250000 next attempt in 17s at 2027-01-15 08:00:17 UTC "
+        "error=ValueError: boom"
+    )

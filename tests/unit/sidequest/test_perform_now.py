@@ -160,6 +160,7 @@ def test_failure_state_reads_retry_for_and_the_first_failure_in_either_timestamp
     )
     assert failure_state({"retry_for": "1h"}).retry_for is None
     assert failure_state({"retry_for": True}).retry_for is None
+    assert failure_state({"retry_for": 10**400}).retry_for is None  # no float holds it
 
 
 def test_executions_count_the_current_run() -> None:

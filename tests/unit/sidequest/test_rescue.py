@@ -334,6 +334,11 @@ def test_sidekiq_delay_jitter_covers_its_whole_range() -> None:
     assert delays == {float(16 + 15 + n * 3) for n in range(10)}
 
 
+def test_sidekiq_delay_of_a_count_no_float_can_hold_is_still_a_number() -> None:
+    # A payload may carry any retry_count; an unknown class's failure reads it (issue 22).
+    assert 10_000**4 <= rescue.sidekiq_delay(10**400) < float("inf")
+
+
 def test_default_policy_first_failure_retries_with_sidekiq_backoff() -> None:
     decision = decide(RescuePlainJob, ValueError(), _state(), True)
     assert isinstance(decision, Retry)

@@ -133,6 +133,17 @@ def test_an_unknown_class_raises_unknown_job_error_naming_it() -> None:
     assert "-r MODULE" in str(raised.value)
 
 
+def test_an_unknown_dotted_name_whose_class_is_registered_under_another_module_says_so() -> None:
+    # Issue 22: `-r myapp/jobs.py` once loaded the file as a top-level module, so the
+    # payload's `myapp.jobs.ResolveReportJob` missed the class it registered.
+    with pytest.raises(UnknownJobError) as raised:
+        resolution.resolve({"class": "myapp.jobs.ResolveReportJob", "args": []})
+    assert str(raised.value).endswith(
+        f"A class ResolveReportJob is registered as {__name__}.ResolveReportJob, but the "
+        "payload names module myapp.jobs: load the file under that name (-r myapp.jobs)"
+    )
+
+
 def test_an_unknown_wrapped_class_raises_unknown_job_error() -> None:
     job = _active_job(RAILS_8_WRAPPER, [], wrapped="NoSuchWrappedJob")
     with pytest.raises(UnknownJobError, match="NoSuchWrappedJob"):
