@@ -260,6 +260,8 @@ def generate_job_command(name: str, path: str, test_path: str, queue: str, force
     )
     click.echo(f"created {generated.job_file}")
     click.echo(f"created {generated.test_file}")
+    if generated.hint:
+        click.echo(f"next: {generated.hint}")
 
 
 if __name__ == "__main__":

@@ -46,6 +46,8 @@ class Generated:
     job_file: Path
     test_file: Path
     class_name: str
+    #: what to add by hand so `-r PACKAGE` loads the job, when the generator did not
+    hint: str | None = None
 
 
 def names(name: str) -> tuple[str, str]:
@@ -75,6 +77,25 @@ def _make_package(directory: Path) -> list[Path]:
             marker.write_text("")
             written.append(marker)
     return written
+
+
+_IMPORT_LINE = re.compile(r"from \. import (\w+) as \1")
+
+
+def _load_from_package(package: Path, module: str) -> str | None:
+    """Make `-r PACKAGE` load the new module: a package's `__init__.py` decides what
+    importing the package loads. An empty `__init__.py`, or one holding only such
+    imports (the generator's own), gets the import, kept sorted; any other is the
+    application's to edit, so the hint says what to add. Returns that hint or None."""
+    init = package / "__init__.py"
+    line = f"from . import {module} as {module}"
+    lines = [text for text in init.read_text().splitlines() if text.strip()]
+    if all(_IMPORT_LINE.fullmatch(text) for text in lines):
+        init.write_text("".join(f"{text}\n" for text in sorted({*lines, line})))
+        return None
+    if line in lines:
+        return None
+    return f"add `{line}` to {init} so that `sidequest worker -r` of the package loads it"
 
 
 def _module_name(job_file: Path) -> str:
@@ -123,8 +144,9 @@ def generate_job(
     _make_package(path)
     _make_package(test_path)
     job_file.write_text(JOB_TEMPLATE.format(class_name=class_name, queue=queue))
+    hint = _load_from_package(path, snake)
     imports = _test_imports(_module_name(job_file), class_name)
     test_file.write_text(
         TEST_TEMPLATE.format(class_name=class_name, imports=imports, snake=snake, queue=queue)
     )
-    return Generated(job_file, test_file, class_name)
+    return Generated(job_file, test_file, class_name, hint)

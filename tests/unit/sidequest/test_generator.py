@@ -154,9 +154,19 @@ def _ruff(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 def test_generated_files_pass_plain_pytest_and_ruff_in_a_fresh_folder(tmp_path: Path) -> None:
     result = _sidequest_command("generate", "job", "send_invoice", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    # The job folder is a package, so `sidequest worker -r jobs` imports its modules.
-    assert (tmp_path / "jobs" / "__init__.py").exists()
-    files = ["jobs/send_invoice_job.py", "tests/test_send_invoice_job.py"]
+    assert _sidequest_command("generate", "job", "audit", cwd=tmp_path).returncode == 0
+    # The job folder is a package that imports its jobs, so `sidequest worker -r jobs`
+    # (which imports the package) loads every generated job.
+    assert (tmp_path / "jobs" / "__init__.py").read_text() == (
+        "from . import audit_job as audit_job\nfrom . import send_invoice_job as send_invoice_job\n"
+    )
+    probe = "import sys, jobs; print(sorted(m for m in sys.modules if m.startswith('jobs.')))"
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=tmp_path, capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    assert loaded.stdout.strip() == "['jobs.audit_job', 'jobs.send_invoice_job']"
+    files = ["jobs/__init__.py", "jobs/send_invoice_job.py", "tests/test_send_invoice_job.py"]
     checked = _ruff(
         "check", "--no-cache", "--isolated", "--select", RUFF_RULES, *files, cwd=tmp_path
     )
@@ -170,7 +180,7 @@ def test_generated_files_pass_plain_pytest_and_ruff_in_a_fresh_folder(tmp_path: 
         cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert tested.returncode == 0, tested.stdout + tested.stderr
-    assert "2 passed" in tested.stdout
+    assert "4 passed" in tested.stdout
 
 
 def test_generated_files_pass_pytest_and_ruff_in_this_repositorys_layout() -> None:
@@ -178,6 +188,7 @@ def test_generated_files_pass_pytest_and_ruff_in_this_repositorys_layout() -> No
     name = f"generated_probe_{os.getpid()}"
     job_file = repository / "services" / "shop" / "jobs" / f"{name}_job.py"
     test_file = repository / "tests" / "unit" / "shop" / f"test_{name}_job.py"
+    package_init = (job_file.parent / "__init__.py").read_text()
     try:
         result = _sidequest_command(
             "generate", "job", name, "--path", "services/shop/jobs",
@@ -185,6 +196,9 @@ def test_generated_files_pass_pytest_and_ruff_in_this_repositorys_layout() -> No
         )  # fmt: skip
         assert result.returncode == 0, result.stderr
         assert f"from shop.jobs.{name}_job import" in test_file.read_text()
+        # The application's own __init__.py is left alone; the command says what to add.
+        assert (job_file.parent / "__init__.py").read_text() == package_init
+        assert f"next: add `from . import {name}_job as {name}_job`" in result.stdout
         checked = _ruff("check", "--no-cache", str(job_file), str(test_file), cwd=repository)
         assert checked.returncode == 0, checked.stdout
         formatted = _ruff(
