@@ -10,6 +10,7 @@ class ProcessReportJob(Job):
     def perform(self, report_id: int) -> None: ...
 
 ProcessReportJob.perform_later(42)
+sidequest.periodic("nightly_report", ProcessReportJob, cron="30 2 * * *", args=[7])
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from sidequest.job import (
     discard_on,
     retry_on,
 )
+from sidequest.periodic_jobs import define as periodic
 
 __version__ = "0.1.0"
 
@@ -106,5 +108,6 @@ __all__ = [
     "configure",
     "current_adapter",
     "discard_on",
+    "periodic",
     "retry_on",
 ]

@@ -10,6 +10,8 @@ file keeps Sidekiq's shape, with or without the leading colons:
       - default
       - mailers
       - [critical, 3]
+    :periodic:                  # periodic jobs: periodic_jobs/schedule.py
+      nightly_report: {cron: "30 2 * * *", class: NightlyReportJob}
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import yaml
 
 from sidequest.connection import DEFAULT_URL, check_url
 from sidequest.errors import ConfigError
+from sidequest.periodic_jobs.schedule import Schedule, parse_section
 from sidequest.redis_source import DEFAULT, ENVIRONMENT, FLAG, RedisSource
 
 #: the `cpus` setting's default: each worker process on a CPU of its own, while they fit
@@ -81,6 +84,10 @@ class Settings:
     #: host (/dev/shm/sidequest-cpus-<uid>). Set, it also pins inside containers: mount
     #: one host directory into every worker container of the host to pin them all.
     cpu_claims: str = ""
+    #: the config file's `:periodic:` schedules; None when the file has no such key, so
+    #: that a worker without one leaves the published schedules alone (`:periodic: {}`
+    #: removes them all: runtime/periodic.py)
+    periodic: tuple[Schedule, ...] | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -147,6 +154,7 @@ _FILE_KEYS = {
     "log_level": "log_level",
     "cpus": "cpus",
     "cpu_claims": "cpu_claims",
+    "periodic": "periodic",
 }
 
 _ENVIRONMENT = {
@@ -360,6 +368,8 @@ def _coerce(values: Mapping[str, Any]) -> dict[str, Any]:
                 result[name] = parse_queues(entries)
             elif name == "cpus":
                 result[name] = parse_cpus(value)
+            elif name == "periodic":
+                result[name] = parse_section(value)
             elif name in ("labels", "require"):
                 items = value.split(",") if isinstance(value, str) else value
                 result[name] = tuple(str(item).strip() for item in items if str(item).strip())

@@ -1,10 +1,11 @@
-"""Hooks around the worker's life and each job's execution.
+"""Hooks around the worker's life, each job's execution and the periodic ticks it pushes.
 
-Cross-cutting behaviour (Prometheus metrics, per-class metrics in Redis, tracing)
-attaches here instead of living in the runtime, which never imports prometheus_client.
-Every hook is a no-op by default; override the ones you need. Hooks run on the job's
-own thread and must be quick and must not raise: an exception in a hook is logged and
-swallowed so it cannot change a job's outcome.
+Cross-cutting behaviour (Prometheus metrics, per-class metrics in Redis, periodic jobs'
+outcomes, tracing) attaches here instead of living in the runtime, which never imports
+prometheus_client. Every hook is a no-op by default; override the ones you need. Job
+hooks run on the job's own thread, periodic hooks on the scheduler's; all must be quick
+and must not raise: an exception in a hook is logged and swallowed so it cannot change
+a job's outcome or delay the next tick.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ class JobContext:
     queue: str
     enqueued_at: float | None
     started_at: float
+    #: the periodic schedule that enqueued the job (the payload's `periodic`), if any
+    periodic: str | None = None
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,15 @@ class Middleware:
 
     def heartbeat(self) -> None:
         """Called on the heartbeat thread at every beat (flush buffered data here)."""
+
+    def periodic_enqueued(self, name: str, tick: int, lateness: float, caught_up: bool) -> None:
+        """This process pushed schedule `name`'s job for `tick` (epoch s), `lateness` s after
+        it (by this process's clock). `caught_up`: the tick was missed (no worker ran at
+        its time) and is run now by the schedule's `missed` policy. On the scheduler thread.
+        """
+
+    def periodic_missed(self, name: str, count: int) -> None:
+        """This process found `count` ticks of `name` past their grace, run or not."""
 
 
 class MiddlewareChain:
@@ -89,6 +101,14 @@ class MiddlewareChain:
     def heartbeat(self) -> None:
         for item in self.items:
             _guard(item.heartbeat)
+
+    def periodic_enqueued(self, name: str, tick: int, lateness: float, caught_up: bool) -> None:
+        for item in self.items:
+            _guard(item.periodic_enqueued, name, tick, lateness, caught_up)
+
+    def periodic_missed(self, name: str, count: int) -> None:
+        for item in self.items:
+            _guard(item.periodic_missed, name, count)
 
 
 def _guard(hook: object, *args: object) -> None:

@@ -153,6 +153,18 @@ class Job:
         count = self.retry_count
         return 1 if count is None else count + 2
 
+    @property
+    def periodic_at(self) -> int | None:
+        """The tick (whole epoch seconds) a periodic job was enqueued for, None otherwise.
+
+        It names the period the run is for, whenever the job happens to start: a nightly
+        report retried at 04:10, or a missed tick caught up later, still reads 02:30. A
+        run outside the schedule (`sidequest periodic run`) carries the time it was asked
+        for. `datetime.fromtimestamp(self.periodic_at, ZoneInfo(zone))` is the wall time.
+        """
+        value = self.payload.get("periodic_at")
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
     # -- enqueuing ------------------------------------------------------------------------
 
     @classmethod

@@ -1,10 +1,17 @@
-"""Per-job Prometheus metrics, recorded by a worker middleware.
+"""Per-job and periodic-tick Prometheus metrics, recorded by a worker middleware.
 
 Every metric is defined here. `processed` counts every finished execution (as Sidekiq's
 `stat:processed`), `failed` those that raised; `retried`, `dead` and `discarded` say
 what became of the failures. Durations are perform times; latency is the wait from
 `enqueued_at` to the start. Busy threads and concurrency are gauges summed over live
 processes (`livesum`), so a dead process's values drop out of the total.
+
+Periodic jobs: `sidequest_periodic_lateness_seconds` is the time from a tick to the push
+of its job, observed by the one process that pushed it, for ticks pushed on time only: a
+tick missed while no worker ran and caught up by its `missed` policy is late by the
+downtime, which says nothing of the scheduler and would swamp the histogram. Those
+count in `sidequest_periodic_missed_total{name}` (missed ticks, run or dropped). From
+the push to the start is `sidequest_job_latency_seconds` of the job's queue.
 """
 
 from __future__ import annotations
@@ -15,6 +22,8 @@ from sidequest.middleware import DEAD, DISCARDED, RETRIED, JobContext, Middlewar
 
 DURATION_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
 LATENCY_BUCKETS = (0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900)
+#: a tick on time is pushed within milliseconds; its grace ends at 60 s at most
+PERIODIC_LATENESS_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 60)
 
 _OUTCOME_COUNTERS = {RETRIED: "retried", DEAD: "dead", DISCARDED: "discarded"}
 
@@ -74,6 +83,18 @@ class JobMetricSet:
             multiprocess_mode="livesum",
             registry=registry,
         )
+        self.periodic_lateness = Histogram(
+            "sidequest_periodic_lateness_seconds",
+            "Time from a periodic tick to the push of its job (ticks pushed on time).",
+            buckets=PERIODIC_LATENESS_BUCKETS,
+            registry=registry,
+        )
+        self.periodic_missed = Counter(
+            "sidequest_periodic_missed",
+            "Periodic ticks missed while no worker ran, caught up or dropped by the policy.",
+            ("name",),
+            registry=registry,
+        )
 
 
 class PrometheusMiddleware(Middleware):
@@ -115,3 +136,10 @@ class PrometheusMiddleware(Middleware):
             counter = _OUTCOME_COUNTERS.get(outcome)
             if counter is not None:
                 getattr(metrics, counter).labels(*key).inc()
+
+    def periodic_enqueued(self, name: str, tick: int, lateness: float, caught_up: bool) -> None:
+        if not caught_up:
+            self.metrics.periodic_lateness.observe(max(0.0, lateness))
+
+    def periodic_missed(self, name: str, count: int) -> None:
+        self.metrics.periodic_missed.labels(name).inc(count)

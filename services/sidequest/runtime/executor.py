@@ -99,6 +99,7 @@ class Executor:
             queue=fetched.queue,
             enqueued_at=payload.timestamp(job.get("enqueued_at")),
             started_at=started,
+            periodic=_periodic_name(job),
         )
         self.log.start(context)
         if self._has_middleware:
@@ -272,6 +273,11 @@ def _seconds(value: float | timedelta | None) -> float | None:
     if value is None:
         return None
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+def _periodic_name(job: payload.JobDict) -> str | None:
+    name = job.get("periodic")
+    return name if isinstance(name, str) and name else None
 
 
 def _unique_digest(job: payload.JobDict) -> str | None:

@@ -1,13 +1,15 @@
 """One worker process: owns every thread and runs its lifecycle.
 
 Tasks:
-1. build the pieces (store, executor, manager, fetcher, waiters, scheduler, heartbeat,
-   watchdog) around one Redis URL
-2. start(): heartbeat first (the lease must exist before the first fetch), then the
+1. build the pieces (store, executor, manager, fetcher, waiters, scheduler with the
+   periodic ticker, heartbeat, watchdog) around one Redis URL
+2. check_redis(): wait for Redis, load the scripts, probe the permissions, publish the
+   periodic schedules (runtime/periodic.py)
+3. start(): heartbeat first (the lease must exist before the first fetch), then the
    processors, the fetcher, the waiters and the scheduler
-3. quiet() (SIGTSTP, or TSTP from a UI): stop fetching; the jobs fetched but not
+4. quiet() (SIGTSTP, or TSTP from a UI): stop fetching; the jobs fetched but not
    started go back to the front of their queues at once
-4. stop() (SIGTERM/SIGINT, or TERM from a UI): quiet, wait up to `shutdown_timeout`
+5. stop() (SIGTERM/SIGINT, or TERM from a UI): quiet, wait up to `shutdown_timeout`
    for running jobs, push the unfinished ones back to the front of their queues,
    write the last acknowledgements, remove our heartbeat
 """
@@ -31,6 +33,10 @@ from sidequest.connection import connect, redact
 from sidequest.errors import ConfigError
 from sidequest.job_metrics import JobMetrics
 from sidequest.middleware import Middleware, MiddlewareChain, ProcessInfo
+from sidequest.periodic_jobs.outcomes import PeriodicOutcomes
+from sidequest.periodic_jobs.store import PeriodicStore
+from sidequest.periodic_jobs.ticker import PeriodicTicker
+from sidequest.runtime import periodic
 from sidequest.runtime.backoff import Backoff
 from sidequest.runtime.executor import Executor, TimedRun
 from sidequest.runtime.fetched import Fetched
@@ -71,8 +77,14 @@ class Launcher:
             socket_timeout=_SOCKET_TIMEOUT,
             max_connections=None,
         )
-        # Every worker records per-class metrics for the dashboard's Metrics page.
-        self.middleware = MiddlewareChain([JobMetrics(self.redis), *(middleware or [])])
+        # Every worker records per-class metrics for the dashboard's Metrics page, and
+        # how periodic jobs ended for `sidequest periodic list`.
+        self.periodic_store = PeriodicStore(self.redis)
+        self.middleware = MiddlewareChain(
+            [JobMetrics(self.redis), PeriodicOutcomes(self.periodic_store), *(middleware or [])]
+        )
+        #: what check_redis publishes (None: nothing); ConfigError on a name given twice
+        self.schedules = periodic.wanted(settings.periodic)
         self.inflight = InflightStore(self.redis, self.identity, settings)
         self.watchdog: Watchdog[TimedRun] = Watchdog(settings.timeout_grace, self._abandon)
         self.executor = Executor(settings, self.middleware, self.watchdog, self.inflight)
@@ -104,6 +116,7 @@ class Launcher:
             ScheduleStore(self.redis, settings),
             self._dedicated_client,
             settings.scheduler_max_sleep,
+            periodic.PeriodicFiring(PeriodicTicker(self.periodic_store), self.middleware),
         )
         self.process_info = ProcessInfo(self.identity, settings.concurrency, tuple(queue_names))
         self.quieted = False
@@ -145,7 +158,9 @@ class Launcher:
     # -- lifecycle ----------------------------------------------------------------------
 
     def check_redis(self, wait: float = 30.0) -> None:
-        """Wait for Redis to answer; stop at once on errors that waiting cannot fix."""
+        """Wait for Redis to answer and publish the periodic schedules; stop at once on
+        errors that waiting cannot fix (a Redis user who may not write the periodic keys
+        among them)."""
         deadline = time.monotonic() + wait
         backoff = Backoff(f"waiting for Redis at {redact(self.settings.redis_url)}")
         while True:
@@ -153,6 +168,8 @@ class Launcher:
                 self.redis.ping()
                 scripts.load_all(self.redis)
                 self._probe_permissions()
+                if self.schedules is not None:
+                    periodic.publish(self.periodic_store, self.schedules, time.time())
                 backoff.succeeded()
                 return
             except redis.AuthenticationError as error:

@@ -1,15 +1,19 @@
-"""Moves due jobs from the `schedule` and `retry` sets onto their queues, on time.
+"""Moves due jobs from the `schedule` and `retry` sets onto their queues, on time, and
+enqueues the ticks of periodic jobs.
 
 Tasks:
-1. find the earliest score in `schedule` and `retry`
-2. sleep until then, or until a client announces an earlier job on the wakeup channel
-   (our clients PUBLISH when they schedule, and so does a worker that sets a retry);
-   never longer than `scheduler_max_sleep`, so jobs scheduled by other clients (Ruby)
-   are picked up too
-3. move every due job with promote.lua: the ZREM and the LPUSH happen in one step, and
+1. find the earliest score in `schedule` and `retry`, and the next periodic tick
+   (PeriodicFiring.due: the process's ticker, no I/O)
+2. sleep until the earlier of the two, or until a client announces an earlier job on the
+   wakeup channel (our clients PUBLISH when they schedule, and so does a worker that sets
+   a retry); never longer than `scheduler_max_sleep`, so jobs scheduled by other clients
+   (Ruby) are picked up too
+3. fire the periodic ticks that are due (PeriodicFiring.fire: every process does, and
+   periodic_claim.lua lets one push each tick)
+4. move every due job with promote.lua: the ZREM and the LPUSH happen in one step, and
    a job moves only if this process removed it, so every worker can run a scheduler
 Unlike Sidekiq's poller (a random 2.5-7.5 s sleep), a job starts within a few
-milliseconds of its due time, never before it.
+milliseconds of its due time, never before it, and so does a periodic tick.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from sidequest import keys, payload
 from sidequest.errors import MalformedPayloadError
 from sidequest.runtime import failure
 from sidequest.runtime.backoff import Backoff
+from sidequest.runtime.periodic import PeriodicFiring
 from sidequest.runtime.store.schedule import ScheduleStore
 
 logger = logging.getLogger("sidequest")
@@ -34,10 +39,17 @@ _SUBSCRIBE_REPLY_SECONDS = 5.0
 
 
 class Scheduler:
-    def __init__(self, store: ScheduleStore, connect: Callable[[], redis.Redis], max_sleep: float):
+    def __init__(
+        self,
+        store: ScheduleStore,
+        connect: Callable[[], redis.Redis],
+        max_sleep: float,
+        periodic: PeriodicFiring | None = None,
+    ):
         self.store = store
         self.connect = connect
         self.max_sleep = max_sleep
+        self.periodic = periodic
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._run, name="sidequest-scheduler", daemon=True)
 
@@ -71,11 +83,13 @@ class Scheduler:
     def _loop(self, pubsub: redis.client.PubSub) -> None:
         while not self._stopped.is_set():
             now = time.time()
+            tick = None if self.periodic is None else self._fire_ticks(self.periodic, now)
             earliest = self.store.earliest_due()
             if earliest is not None and earliest <= now:
                 self.promote_due(now)
                 continue
-            sleep = self.max_sleep if earliest is None else min(self.max_sleep, earliest - now)
+            wake = min((t for t in (earliest, tick) if t is not None), default=None)
+            sleep = self.max_sleep if wake is None else min(self.max_sleep, wake - now)
             # Wait for news; a message may announce an earlier job, so recompute.
             deadline = time.monotonic() + sleep
             while not self._stopped.is_set():
@@ -85,6 +99,13 @@ class Scheduler:
                 message = pubsub.get_message(timeout=remaining)
                 if message is not None and _announces_before(message, earliest):
                     break
+
+    def _fire_ticks(self, periodic: PeriodicFiring, now: float) -> float:
+        """Fire the due ticks; when the next is due. Ticks go first: asking the ticker
+        costs no round trip, and a tick is due at the very time the sleep ends."""
+        if periodic.due(now) <= now:
+            periodic.fire(now)
+        return periodic.due(now)
 
     def promote_due(self, now: float) -> int:
         """Move every job due at `now`; returns how many moved."""

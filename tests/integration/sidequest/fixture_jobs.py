@@ -178,3 +178,20 @@ class KeywordJob(Job):
     def perform(self, report_id: int, *, format: str, pages: list[int] | None = None) -> None:
         entry = {"jid": self.jid, "report_id": report_id, "format": format, "pages": pages}
         recorder().rpush("test:keywords", json.dumps(entry))
+
+
+class PeriodicJob(Job):
+    """Records each run in `test:periodic` as JSON: its label, its tick (`periodic_at`),
+    when it started, its jid, the worker's pid, and whether it ran outside the schedule."""
+
+    def perform(self, label: str) -> None:
+        started = time.time()
+        entry = {
+            "label": label,
+            "tick": self.periodic_at,
+            "started": started,
+            "jid": self.jid,
+            "pid": os.getpid(),
+            "manual": bool(self.payload.get("periodic_manual")),
+        }
+        recorder().rpush("test:periodic", json.dumps(entry))
