@@ -1,9 +1,10 @@
-"""The `sidequest` command: worker, stats, web, enqueue, generate.
+"""The `sidequest` command: worker, stats, web, enqueue, periodic, generate.
 
     sidequest worker [-C FILE] [-r MODULE]... [-c N] [-q QUEUE[,WEIGHT]]... [-t SECONDS]
     sidequest stats [--json]
     sidequest web [--port 8080] [--host 127.0.0.1] [--redis-url URL] [--dev]
     sidequest enqueue CLASS [JSON_ARGS] [--kwargs JSON] [-r MODULE]... [--queue Q] [--in SECONDS]
+    sidequest periodic list|pause NAME|resume NAME|run NAME
     sidequest generate job NAME [--path DIR] [--test-path DIR]
 
 Settings come from defaults, then the config file, then the environment (REDIS_URL,
@@ -40,6 +41,7 @@ from sidequest.errors import ConfigError
 from sidequest.generator import generate_job
 from sidequest.job import registry
 from sidequest.middleware import Middleware
+from sidequest.periodic_command import periodic
 from sidequest.registered_classes import RegisteredClasses
 from sidequest.require import load_modules, log_job_classes
 from sidequest.runtime import affinity, timer_slack
@@ -238,6 +240,7 @@ def web(port: int, host: str, redis_url: str, dev: bool) -> None:
 
 
 main.add_command(enqueue)
+main.add_command(periodic)
 
 
 @main.group()

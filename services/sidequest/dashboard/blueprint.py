@@ -16,7 +16,15 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
 
 from sidequest.dashboard import formatting, security, state
-from sidequest.dashboard.views import busy, common, metrics, overview, queues, sorted_sets
+from sidequest.dashboard.views import (
+    busy,
+    common,
+    metrics,
+    overview,
+    periodic,
+    queues,
+    sorted_sets,
+)
 
 BLUEPRINT_NAME = "sidequest_dashboard"
 
@@ -36,7 +44,7 @@ def build_blueprint() -> Blueprint:
     blueprint.context_processor(_template_globals)
     for name, function in formatting.FILTERS.items():  # app-wide, hence the prefix
         blueprint.add_app_template_filter(function, "sq_" + name)
-    for module in (overview, busy, queues, sorted_sets, metrics):
+    for module in (overview, busy, queues, sorted_sets, periodic, metrics):
         module.register(blueprint)
     return blueprint
 

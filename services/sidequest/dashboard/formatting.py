@@ -14,6 +14,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from markupsafe import Markup
 
@@ -64,6 +65,16 @@ def time_tag(moment: float | None, now: float | None = None) -> Markup:
     return Markup('<time datetime="{}" title="{}">{}</time>').format(
         iso, absolute(moment), relative(moment, time.time() if now is None else now)
     )
+
+
+def zoned_time(moment: float | None, zone: str) -> str:
+    """`2026-03-29 03:00:00 CEST`: a periodic tick in its schedule's zone."""
+    if moment is None:
+        return NOTHING
+    try:
+        return datetime.fromtimestamp(moment, ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M:%S %Z")
+    except (OverflowError, OSError, ValueError, ZoneInfoNotFoundError):
+        return absolute(moment)
 
 
 def duration(seconds: float | None) -> str:
@@ -151,6 +162,7 @@ def query(current: dict[str, str], **changes: object) -> str:
 FILTERS: dict[str, Callable[..., Any]] = {
     "query": query,
     "time_tag": time_tag,
+    "zoned_time": zoned_time,
     "duration": duration,
     "milliseconds": milliseconds,
     "number": number,
