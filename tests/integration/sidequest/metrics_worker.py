@@ -16,13 +16,15 @@ from sidequest.metrics import PrometheusMiddleware
 
 @click.command()
 @click.option("-c", "--concurrency", type=int, default=5)
-def main(concurrency: int) -> None:
+@click.option("-C", "--config", "config_file", help="a config file (periodic jobs, say)")
+def main(concurrency: int, config_file: str | None) -> None:
     settings = build_settings(
+        config_file=config_file,
         overrides={
             "concurrency": concurrency,
             "require": ["tests.integration.sidequest.fixture_jobs"],
             "log_level": "WARNING",
-        }
+        },
     )
     sys.exit(run_worker(settings, [PrometheusMiddleware()]))
 

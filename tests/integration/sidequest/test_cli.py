@@ -546,7 +546,9 @@ def test_worker_with_a_missing_config_file_exits_78(redis_url: str, tmp_path: Pa
     assert f"cannot read config file {missing}" in line
 
 
-@pytest.mark.parametrize("command", [("stats",), ("enqueue", "SomeJob"), ("web",)])
+@pytest.mark.parametrize(
+    "command", [("stats",), ("enqueue", "SomeJob"), ("web",), ("periodic", "list")]
+)
 def test_a_bad_redis_url_is_named_by_where_it_came_from(command: tuple[str, ...]) -> None:
     from_flag = sidequest(*command, "--redis-url", "redis://:secret@h:port/0")
     from_environment = sidequest(*command, env={"REDIS_URL": "http://:secret@h:6379/0"})
@@ -571,9 +573,11 @@ def test_a_redis_url_with_a_port_that_is_no_number_is_one_line_and_status_78(
     assert "notaport" in line
 
 
-@pytest.mark.parametrize("command", ["worker", "stats", "enqueue", "web"])
+@pytest.mark.parametrize(
+    "command", ["worker", "stats", "enqueue", "web", "periodic list", "periodic run"]
+)
 def test_the_help_of_redis_url_names_the_redis_url_variable(command: str) -> None:
-    result = sidequest(command, "--help")
+    result = sidequest(*command.split(), "--help")
 
     assert result.returncode == 0, result.stderr
     option = result.stdout.split("--redis-url", 1)[1].split("\n  -", 1)[0]

@@ -11,7 +11,7 @@ import grimp
 import pytest
 
 PURE = ["schedule", "ticks", "missed", "payloads", "declared"]
-MODULES = [*PURE, "keys", "scripts", "store", "ticker"]
+MODULES = [*PURE, "keys", "scripts", "store", "ticker", "outcomes"]
 
 
 @pytest.fixture(scope="module")
