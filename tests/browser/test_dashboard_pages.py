@@ -9,6 +9,8 @@ import time
 import redis
 from playwright.sync_api import Page, expect
 
+from sidequest.periodic_jobs.schedule import parse
+from sidequest.periodic_jobs.store import PeriodicStore
 from tests.browser.conftest import Problems, screenshot
 from tests.browser.dashboard_server import DashboardServer
 from tests.integration.dashboard import seed
@@ -35,6 +37,15 @@ def populate(db: redis.Redis) -> None:
     seed.add_to_set(db, "schedule", seed.job("LaterJob", [1]), time.time() + 3600)
     seed.add_to_set(db, "dead", seed.failed("DeadJob", "gave up"), time.time() - 300)
     seed.process(db, running=[seed.job("ReportJob", [99], queue="reports")])
+    nightly = {"cron": "30 2 * * *", "tz": "Europe/Berlin", "class": "ReportJob", "args": [7]}
+    PeriodicStore(db).publish(
+        [
+            parse("nightly_report", nightly).resolved(queue="reports", retry=True),
+            parse("pulse", {"every": 30, "class": "PingJob"}).resolved(queue="default", retry=1),
+        ],
+        time.time(),
+    )
+    PeriodicStore(db).pause("pulse")
     minute = time.strftime("%Y%m%d%H%M", time.gmtime())[:-1]
     db.hset(
         f"sidequest:metrics:{minute}",
@@ -50,6 +61,7 @@ PAGES = {
     "retries": ("retries", "Retries"),
     "scheduled": ("scheduled", "Scheduled"),
     "dead": ("dead", "Dead"),
+    "periodic": ("periodic", "Periodic"),
     "metrics": ("metrics", "Job metrics"),
 }
 
@@ -75,7 +87,7 @@ def test_pages_are_readable_on_a_phone(
 ) -> None:
     populate(db)
     page.set_viewport_size({"width": 390, "height": 844})
-    for name in ("dashboard", "retries", "busy", "queue"):
+    for name in ("dashboard", "retries", "busy", "queue", "periodic"):
         page.goto(dashboard.url + PAGES[name][0])
         overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 1, f"{name} scrolls sideways by {overflow}px on a phone"

@@ -13,11 +13,13 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from sidequest.dashboard import Dashboard
 from sidequest.errors import ConfigError
+from sidequest.periodic_jobs.schedule import parse
+from sidequest.periodic_jobs.store import PeriodicStore
 from tests.integration.dashboard import seed
 from tests.integration.dashboard.conftest import PREFIX, Browser, basic, make_app
 
 TEMPLATES = Path(__file__).resolve().parents[3] / "services/sidequest/dashboard/templates"
-PAGES = ("/", "/busy", "/queues", "/retries", "/scheduled", "/dead", "/metrics")
+PAGES = ("/", "/busy", "/queues", "/retries", "/scheduled", "/dead", "/periodic", "/metrics")
 
 
 # -- authentication ------------------------------------------------------------------
@@ -244,6 +246,9 @@ def seed_xss(db: redis.Redis) -> str:
     )
     minute = time.strftime("%Y%m%d%H%M", time.gmtime())[:-1]
     db.hset(f"sidequest:metrics:{minute}", mapping={f"{seed.XSS_SCRIPT}|p": 1})
+    # A periodic definition's class, queue and arguments (names are plain by rule).
+    periodic = {"every": 60, "class": "X<b>", "args": list(seed.XSS_VALUES), "queue": "q<i>"}
+    PeriodicStore(db).publish([parse("xss", periodic).resolved(queue="q", retry=True)], 0)
     return queue
 
 
@@ -267,6 +272,8 @@ def test_values_from_redis_are_escaped_on_every_page(browser: Browser, db: redis
         assert_escaped(page)
     busy = browser.get("/busy").get_data(as_text=True)
     assert "&lt;script&gt;window.__xss = 1&lt;/script&gt;:7" in busy
+    periodic = browser.get("/periodic").get_data(as_text=True)
+    assert "X&lt;b&gt;" in periodic and "q&lt;i&gt;" in periodic
     assert "&#34;&gt;&lt;img src=x onerror=&#34;window.__xss=2&#34;&gt;" in busy
 
 
