@@ -13,6 +13,10 @@ Redis:
     scripts.py     periodic_claim.lua, periodic_resume.lua, periodic_outcome.lua
     store.py       publish definitions, claim ticks; list, pause, resume, run now
     ticker.py      PeriodicTicker: `due(now)` and `fire(now)` for the scheduler thread
+    outcomes.py    PeriodicOutcomes: the worker middleware noting how periodic jobs ended
+
+The worker publishes the schedules and runs the ticker in sidequest/runtime/periodic.py;
+`sidequest periodic` (periodic_command.py) and the dashboard's Periodic page use store.py.
 
 Only the pure modules are imported here, so that declaring a schedule in code needs no
 Redis client (as `import sidequest` does not).

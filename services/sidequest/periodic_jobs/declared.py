@@ -3,7 +3,7 @@
     sidequest.periodic("nightly_report", NightlyReportJob, cron="30 2 * * *",
                        tz="Europe/Berlin", args=[7], missed="one")
 
-A worker publishes these together with its config file's (phase 2 wires that in). The
+A worker publishes these together with its config file's (runtime/periodic.py). The
 job may be given as a class (its `job_name` is used) or as any class name, Ruby's too.
 """
 
