@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.support.ports import free_port
+from tests.support.ports import free_ports
 
 REPO = Path(__file__).resolve().parents[2]
 OFFLINE_IMAGES = REPO / "infra" / "offline" / "images.env"
@@ -82,7 +82,10 @@ class ComposeProject:
     @classmethod
     def for_tests(cls, name: str, **env: str) -> ComposeProject:
         """A project on free loopback ports, with the stand-in images when offline."""
-        merged = {variable: str(free_port()) for variable in PUBLISHED_PORTS}
+        ports = free_ports(len(PUBLISHED_PORTS))
+        merged = {
+            variable: str(port) for variable, port in zip(PUBLISHED_PORTS, ports, strict=True)
+        }
         if offline_images():
             merged.update(read_env_file(OFFLINE_IMAGES))
         merged["SIDEQUEST_IMAGE"] = "sidequest:compose-test"

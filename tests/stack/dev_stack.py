@@ -22,7 +22,7 @@ from types import TracebackType
 
 from infra.dev import processes
 from tests.support.polling import wait_for
-from tests.support.ports import free_port
+from tests.support.ports import free_ports
 
 ROOT = Path(__file__).resolve().parents[2]
 READY_LINE = "sidequest dev stack is running"
@@ -45,17 +45,15 @@ class DevStack:
         extra_env: Mapping[str, str] | None = None,
     ):
         self.dev_dir = dev_dir
-        self.ports = {
-            name: free_port()
-            for name in (
-                "WEB_PORT",
-                "REDIS_PORT",
-                "METRICS_PORT",
-                "PROMETHEUS_PORT",
-                "SMTP_PORT",
-                "MAIL_PORT",
-            )
-        }
+        names = (
+            "WEB_PORT",
+            "REDIS_PORT",
+            "METRICS_PORT",
+            "PROMETHEUS_PORT",
+            "SMTP_PORT",
+            "MAIL_PORT",
+        )
+        self.ports = dict(zip(names, free_ports(len(names)), strict=True))
         self.env = {
             **{name: os.environ[name] for name in PASSED_THROUGH if name in os.environ},
             **{name: str(port) for name, port in self.ports.items()},
