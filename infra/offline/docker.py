@@ -21,18 +21,19 @@ def _environment() -> dict[str, str]:
     return {**os.environ, "DOCKER_BUILDKIT": "0"}
 
 
-def _run(arguments: Sequence[str], *, quiet: bool = True) -> str:
-    result = subprocess.run(
-        ["docker", *arguments],
-        env=_environment(),
-        capture_output=quiet,
-        text=True,
-        check=False,
+def _attempt(arguments: Sequence[str]) -> subprocess.CompletedProcess[str]:
+    """A docker command run to its end, its output captured, whatever its exit status."""
+    return subprocess.run(
+        ["docker", *arguments], env=_environment(), capture_output=True, text=True, check=False
     )
+
+
+def _run(arguments: Sequence[str]) -> str:
+    result = _attempt(arguments)
     if result.returncode != 0:
-        detail = (result.stderr or result.stdout or "").strip() if quiet else ""
+        detail = (result.stderr or result.stdout).strip()
         raise DockerError(f"docker {' '.join(arguments[:2])} failed ({result.returncode}) {detail}")
-    return result.stdout or ""
+    return result.stdout
 
 
 def require_daemon() -> None:
@@ -44,13 +45,7 @@ def require_daemon() -> None:
 
 def image_details(tag: str) -> tuple[str, dict[str, str]] | None:
     """(image id, labels) of a local image, or None when there is no such tag."""
-    result = subprocess.run(
-        ["docker", "image", "inspect", "--format", "{{json .}}", tag],
-        env=_environment(),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = _attempt(["image", "inspect", "--format", "{{json .}}", tag])
     if result.returncode != 0:
         return None
     document = json.loads(result.stdout)
@@ -143,25 +138,12 @@ def remove_untagged(image_ids: list[str]) -> list[str]:
 
 def _tag_count(image_id: str) -> int | None:
     """How many tags name the image; None when there is no such image."""
-    result = subprocess.run(
-        ["docker", "image", "inspect", "--format", "{{len .RepoTags}}", image_id],
-        env=_environment(),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = _attempt(["image", "inspect", "--format", "{{len .RepoTags}}", image_id])
     return int(result.stdout.strip()) if result.returncode == 0 else None
 
 
 def _remove(image_id: str) -> bool:
-    result = subprocess.run(
-        ["docker", "image", "rm", image_id],
-        env=_environment(),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return result.returncode == 0
+    return _attempt(["image", "rm", image_id]).returncode == 0
 
 
 def _tail(log: Path, lines: int = 25) -> str:
