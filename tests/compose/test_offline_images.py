@@ -24,6 +24,7 @@ import pytest
 from infra.offline.certificates import HOST_BUNDLE, pem_blocks
 from infra.offline.images import IMAGES, by_name
 from infra.offline.recipe import LABEL
+from tests.compose.observe import docker
 from tests.stack.clients import MailSink
 from tests.support.polling import wait_for
 
@@ -38,16 +39,6 @@ PROMETHEUS = by_name("prometheus").tag
 MAILCATCHER = by_name("mailcatcher").tag
 BUILD_TIMEOUT = 1800
 START_TIMEOUT = 60
-
-
-def docker(*arguments: str, timeout: float = 120, check: bool = True) -> str:
-    """A docker command's standard output; a failure shows its standard error."""
-    result = subprocess.run(
-        ["docker", *arguments], capture_output=True, text=True, timeout=timeout, check=False
-    )
-    if check and result.returncode != 0:
-        raise AssertionError(f"docker {' '.join(arguments)} failed: {result.stderr.strip()}")
-    return result.stdout
 
 
 def succeeds(*arguments: str, timeout: float = 30) -> bool:
