@@ -11,7 +11,6 @@ containers and to ports they publish on 127.0.0.1.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import uuid
@@ -132,12 +131,8 @@ def run_build() -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture(scope="session")
 def offline_images() -> str:
-    """The stand-in images, built (or taken from the cache); returns the build's output."""
-    ensure = REPO / "scripts" / "ensure-docker"
-    if ensure.is_file() and os.access(ensure, os.X_OK):
-        subprocess.run([str(ensure)], check=True, timeout=180)
-    if not succeeds("info"):
-        pytest.fail("no Docker daemon answers `docker info` (start one: dockerd)")
+    """The stand-in images, built (or taken from the cache); returns the build's output.
+    (conftest's autouse `docker_daemon` has made sure a daemon answers.)"""
     result = run_build()
     assert result.returncode == 0, f"the build failed:\n{result.stdout}{result.stderr}"
     return result.stdout
