@@ -58,6 +58,27 @@ if not os.environ.get("SECRET_KEY", "").strip():
     )
 
 
+def _refuse_bad_settings() -> None:
+    """Check the web tier's settings once, in the master, before any worker forks: a bad
+    value then stops gunicorn with one line and status 78 (EX_CONFIG), instead of every
+    worker dying with a traceback and gunicorn saying only "Worker failed to boot"."""
+    # Imported here: the numbers above must be read even where the app is not installed.
+    from shop.errors import SettingsError  # noqa: PLC0415
+    from sidequest import logs  # noqa: PLC0415
+    from sidequest.errors import ConfigError  # noqa: PLC0415
+    from web.settings import log_settings, settings_from  # noqa: PLC0415
+
+    try:
+        logs.checked(*log_settings(os.environ))
+        settings_from(os.environ)
+    except (ConfigError, SettingsError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(78)
+
+
+_refuse_bad_settings()
+
+
 def child_exit(server: Any, worker: Any) -> None:
     """Drop a dead worker's live gauges from prometheus_client's multiprocess files."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):

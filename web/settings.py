@@ -75,6 +75,11 @@ class WebSettings:
         )
 
 
+def log_settings(environ: Mapping[str, str]) -> tuple[str, str]:
+    """LOG_FORMAT (text) and LOG_LEVEL (INFO), as the worker reads them."""
+    return environ.get("LOG_FORMAT") or "text", environ.get("LOG_LEVEL") or "INFO"
+
+
 def settings_from(environ: Mapping[str, Any]) -> WebSettings:
     """Build the settings from environment-style variables (values are strings or numbers).
 

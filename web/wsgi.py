@@ -10,6 +10,7 @@ import os
 
 from sidequest import logs
 from web import create_app
+from web.settings import log_settings
 
-logs.configure(os.environ.get("LOG_FORMAT") or "text", os.environ.get("LOG_LEVEL") or "INFO")
+logs.configure(*log_settings(os.environ))
 app = create_app()

@@ -197,18 +197,25 @@ class LineBuffer(logging.StreamHandler):  # type: ignore[type-arg]
             self.flush()
 
 
-def configure(log_format: str = "text", level: str = "INFO") -> None:
-    """Send sidequest's (and the application's) logs to stderr in the chosen format."""
+def checked(log_format: str, level: str) -> tuple[TextFormatter | JsonFormatter, int]:
+    """The formatter and numeric level a format and level name stand for.
+
+    Raises:
+        ConfigError: an unknown format or level, named.
+    """
     numeric = logging.getLevelName(level.upper())
     if not isinstance(numeric, int):
         raise ConfigError(f"unknown log level {level!r}")
-    formatter: TextFormatter | JsonFormatter
     if log_format == "json":
-        formatter = JsonFormatter()
-    elif log_format == "text":
-        formatter = TextFormatter()
-    else:
-        raise ConfigError(f"log format must be text or json (got {log_format!r})")
+        return JsonFormatter(), numeric
+    if log_format == "text":
+        return TextFormatter(), numeric
+    raise ConfigError(f"log format must be text or json (got {log_format!r})")
+
+
+def configure(log_format: str = "text", level: str = "INFO") -> None:
+    """Send sidequest's (and the application's) logs to stderr in the chosen format."""
+    formatter, numeric = checked(log_format, level)
     handler = LineBuffer(sys.stderr, formatter)  # logging.shutdown() flushes it at exit
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import runpy
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -119,3 +121,24 @@ def test_the_app_logs_in_the_format_log_format_names(tmp_path: Path, redis_url: 
     records = [json.loads(line) for line in server.log().splitlines() if line.startswith("{")]
     warning = next(record for record in records if "dashboard is off" in record["msg"])
     assert (warning["level"], warning["logger"]) == ("WARNING", "web.dashboard")
+
+
+@pytest.mark.parametrize(("name", "value"), [("LOG_FORMAT", "xml"), ("MIGRATE_ON_START", "maybe")])
+def test_a_bad_setting_stops_gunicorn_with_one_line_and_status_78(
+    tmp_path: Path, redis_url: str, name: str, value: str
+) -> None:
+    env = {
+        **os.environ,
+        **app_environment(tmp_path, redis_url),
+        "PYTHONPATH": str(CONFIG.parents[1]),
+        "BIND": "127.0.0.1:0",
+        name: value,
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "gunicorn", "-c", str(CONFIG), "web.wsgi:app"],
+        cwd=CONFIG.parents[1], env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 78, result.stderr
+    assert result.stderr.strip().splitlines() == [result.stderr.strip()]
+    assert name in result.stderr or value in result.stderr
+    assert "Traceback" not in result.stderr
