@@ -27,7 +27,7 @@ from sidequest.connection import connect
 from sidequest.errors import ArgumentMismatchError, SerializationError, SidequestError
 from sidequest.job import registry
 from sidequest.job.base import Job
-from sidequest.require import load_modules
+from sidequest.require import load_modules, shortened
 
 
 @click.command()
@@ -163,10 +163,9 @@ def _checked_class(
     or_exit(lambda: load_modules(requires))
     job_class = registry.resolve(name)
     if job_class is None:
-        known = registry.registered_names()
-        shown = ", ".join(known[:20]) + (", ..." if len(known) > 20 else "")
+        shown = shortened(registry.registered_names()) or "none"
         raise click.BadParameter(
-            f"no job class named {name!r} in {', '.join(requires)} (registered: {shown or 'none'})",
+            f"no job class named {name!r} in {', '.join(requires)} (registered: {shown})",
             param_hint="JOB_CLASS",
         )
     try:
