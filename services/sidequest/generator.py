@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sidequest.errors import ConfigError
+from sidequest.require import package_path
 
 JOB_TEMPLATE = '''"""{class_name}: describe what this job does and why it runs in the background."""
 
@@ -98,18 +99,6 @@ def _load_from_package(package: Path, module: str) -> str | None:
     return f"add `{line}` to {init} so that `sidequest worker -r` of the package loads it"
 
 
-def _module_name(job_file: Path) -> str:
-    """The dotted name the rest of the app imports the job by: from the outermost folder
-    that is still a package (has an `__init__.py`) down to the module."""
-    path = job_file.resolve().with_suffix("")
-    parts = [path.name]
-    folder = path.parent
-    while (folder / "__init__.py").exists() and folder != folder.parent:
-        parts.insert(0, folder.name)
-        folder = folder.parent
-    return ".".join(parts)
-
-
 def _first_party(module: str) -> bool:
     """Whether ruff's import sorting counts `module` as this project's own: it is found
     in a folder of the project, not in an installed environment."""
@@ -145,7 +134,7 @@ def generate_job(
     _make_package(test_path)
     job_file.write_text(JOB_TEMPLATE.format(class_name=class_name, queue=queue))
     hint = _load_from_package(path, snake)
-    imports = _test_imports(_module_name(job_file), class_name)
+    imports = _test_imports(package_path(job_file.resolve())[0], class_name)
     test_file.write_text(
         TEST_TEMPLATE.format(class_name=class_name, imports=imports, snake=snake, queue=queue)
     )

@@ -193,7 +193,7 @@ def _import_path(target: str) -> list[str]:
         raise ConfigError(f"cannot require {target}: neither a .py file nor a folder")
     if path.name == "__init__.py":
         path = path.parent
-    name, root = _package_path(path)
+    name, root = package_path(path)
     if not all(part.isidentifier() for part in name.split(".")):
         raise ConfigError(
             f"cannot require {target}: its package path {name} is no Python module name"
@@ -204,9 +204,9 @@ def _import_path(target: str) -> list[str]:
     return _import_name(name, target)
 
 
-def _package_path(path: Path) -> tuple[str, Path]:
+def package_path(path: Path) -> tuple[str, Path]:
     """The dotted name of a .py file or folder, and the folder its top package is in:
-    up through every folder that holds an `__init__.py` (as generator._module_name)."""
+    up through every folder that holds an `__init__.py`."""
     parts = [path.stem if path.is_file() else path.name]
     root = path.parent
     while (root / "__init__.py").is_file() and root != root.parent:
