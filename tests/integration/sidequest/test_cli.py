@@ -195,22 +195,24 @@ def job_file(tmp_path: Path) -> Path:
     return tmp_path
 
 
+def enqueue_with_r(
+    redis_url: str, job_file: Path, *arguments: str
+) -> subprocess.CompletedProcess[str]:
+    """`sidequest enqueue -r cli_jobs.py ARGUMENTS...`, which must succeed."""
+    result = sidequest(
+        "enqueue", "-r", "cli_jobs.py", *arguments, redis_url=redis_url, cwd=job_file
+    )
+    assert result.returncode == 0, result.stderr
+    return result
+
+
 def test_enqueue_with_r_enqueues_as_the_classs_perform_later_does(
     redis_url: str, redis_client: redis.Redis, job_file: Path
 ) -> None:
-    result = sidequest(
-        "enqueue",
-        "-r",
-        "cli_jobs.py",
-        "CliReportJob",
-        "[7]",
-        "--kwargs",
-        '{"format": "csv"}',
-        redis_url=redis_url,
-        cwd=job_file,
+    result = enqueue_with_r(
+        redis_url, job_file, "CliReportJob", "[7]", "--kwargs", '{"format": "csv"}'
     )
 
-    assert result.returncode == 0, result.stderr
     [job] = queued(redis_client, "reports")
     assert job["jid"] == result.stdout.strip()
     assert (job["class"], job["retry"]) == ("CliReportJob", 2)
@@ -220,19 +222,8 @@ def test_enqueue_with_r_enqueues_as_the_classs_perform_later_does(
 def test_enqueue_with_r_writes_the_job_name_when_given_the_dotted_path(
     redis_url: str, redis_client: redis.Redis, job_file: Path
 ) -> None:
-    result = sidequest(
-        "enqueue",
-        "-r",
-        "cli_jobs.py",
-        "cli_jobs.CliReportJob",
-        "[7]",
-        "--queue",
-        "q",
-        redis_url=redis_url,
-        cwd=job_file,
-    )
+    enqueue_with_r(redis_url, job_file, "cli_jobs.CliReportJob", "[7]", "--queue", "q")
 
-    assert result.returncode == 0, result.stderr
     [job] = queued(redis_client, "q")
     assert job["class"] == "CliReportJob"
 
