@@ -193,7 +193,9 @@ class PeriodicStore:
         for name, raw_state in zip(names, pipe.execute(), strict=True):
             state = {_text(k): _text(v) for k, v in raw_state.items()}
             schedule = definitions[name].schedule
-            after = max(now, float(state.get("watermark", now)))
+            # A watermark that is no number (written by hand) must not break the listing.
+            mark = _float(state.get("watermark"))
+            after = now if mark is None else max(now, mark)
             found.append(
                 Status(
                     schedule=schedule,
@@ -222,11 +224,19 @@ class PeriodicStore:
         return int(periodic_scripts.RESUME(self.redis, [keys.state(name)], [int(now)])) == 1
 
     def run_now(self, name: str, now: float) -> str | None:
-        """Enqueue the schedule's job now, outside the schedule; its jid, None if unknown."""
+        """Enqueue the schedule's job now, outside the schedule; its jid, None if unknown.
+
+        A definition that does not parse counts as unknown, as in `definitions`.
+        """
         raw = self.redis.hget(keys.SCHEDULES, name)
         if raw is None:
             return None
-        job = payloads.build(Schedule.from_json(_text(raw)), int(now), now, manual=True)
+        try:
+            schedule = Schedule.from_json(_text(raw))
+        except ConfigError as error:
+            logger.warning("cannot run the periodic definition of %r: %s", name, error)
+            return None
+        job = payloads.build(schedule, int(now), now, manual=True)
         with self.redis.pipeline(transaction=True) as pipe:
             pipe.sadd(sidekiq_keys.QUEUES, job["queue"])
             pipe.lpush(sidekiq_keys.queue(job["queue"]), payload.encode(job))

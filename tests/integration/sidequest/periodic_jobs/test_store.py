@@ -112,6 +112,15 @@ class TestPublish:
         store.publish([schedule()], NOW)
         client.hset(keys.SCHEDULES, "broken", '{"name": "broken", "every": 0}')
         assert set(store.definitions()) == {"report"}
+        assert store.run_now("broken", NOW) is None
+        assert not pushed(client)
+
+    def test_a_watermark_that_is_no_number_still_lists(
+        self, store: PeriodicStore, client: redis.Redis
+    ) -> None:
+        store.publish([schedule()], NOW)
+        client.hset(keys.state("report"), "watermark", "soon")
+        assert store.statuses(NOW)[0].next_tick == 1_700_000_040
 
 
 class TestClaim:
