@@ -269,30 +269,38 @@ class TestDaylightSavingTime:
             now = ticker.due(now) + 0.003
         return fired
 
-    def test_berlin_spring_forward_runs_the_skipped_half_past_two_once_at_three(
-        self, store: PeriodicStore, new_ticker: NewTicker
+    @pytest.mark.parametrize(
+        ("zone", "cron", "start", "expected"),
+        [
+            pytest.param(
+                "Europe/Berlin",
+                "30 2 * * *",
+                datetime(2025, 3, 29, 12),
+                ["2025-03-30T03:00:00+02:00", "2025-03-31T02:30:00+02:00"],
+                id="berlin_spring_forward_runs_the_skipped_half_past_two_once_at_three",
+            ),
+            pytest.param(
+                "America/New_York",
+                "30 1 * * *",
+                datetime(2025, 11, 1, 12),
+                ["2025-11-02T01:30:00-04:00", "2025-11-03T01:30:00-05:00"],
+                id="new_york_fall_back_runs_the_repeated_half_past_one_once",
+            ),
+        ],
+    )
+    def test_a_daily_cron_across_a_clock_change_runs_once_a_day(
+        self,
+        store: PeriodicStore,
+        new_ticker: NewTicker,
+        zone: str,
+        cron: str,
+        start: datetime,
+        expected: list[str],
     ) -> None:
-        berlin = ZoneInfo("Europe/Berlin")
-        start = datetime(2025, 3, 29, 12, tzinfo=berlin).timestamp()
-        nightly = parse("nightly", {"cron": "30 2 * * *", "tz": "Europe/Berlin", "class": "N"})
-        store.publish([nightly.resolved(queue="default", retry=True)], start)
-        ticker, clock = new_ticker(start, refresh_seconds=3 * 86_400)
-        fired = self.fire_through(ticker, clock, start, 48)
-        assert [datetime.fromtimestamp(t, berlin).isoformat() for t in fired] == [
-            "2025-03-30T03:00:00+02:00",
-            "2025-03-31T02:30:00+02:00",
-        ]
-
-    def test_new_york_fall_back_runs_the_repeated_half_past_one_once(
-        self, store: PeriodicStore, new_ticker: NewTicker
-    ) -> None:
-        new_york = ZoneInfo("America/New_York")
-        start = datetime(2025, 11, 1, 12, tzinfo=new_york).timestamp()
-        nightly = parse("nightly", {"cron": "30 1 * * *", "tz": "America/New_York", "class": "N"})
-        store.publish([nightly.resolved(queue="default", retry=True)], start)
-        ticker, clock = new_ticker(start, refresh_seconds=3 * 86_400)
-        fired = self.fire_through(ticker, clock, start, 48)
-        assert [datetime.fromtimestamp(t, new_york).isoformat() for t in fired] == [
-            "2025-11-02T01:30:00-04:00",
-            "2025-11-03T01:30:00-05:00",
-        ]
+        tz = ZoneInfo(zone)
+        begin = start.replace(tzinfo=tz).timestamp()
+        nightly = parse("nightly", {"cron": cron, "tz": zone, "class": "N"})
+        store.publish([nightly.resolved(queue="default", retry=True)], begin)
+        ticker, clock = new_ticker(begin, refresh_seconds=3 * 86_400)
+        fired = self.fire_through(ticker, clock, begin, 48)
+        assert [datetime.fromtimestamp(t, tz).isoformat() for t in fired] == expected
