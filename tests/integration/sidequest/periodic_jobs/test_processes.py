@@ -21,7 +21,7 @@ import redis
 
 from sidequest.periodic_jobs.schedule import Schedule, parse
 from sidequest.periodic_jobs.store import PeriodicStore
-from tests.integration.sidequest.periodic_jobs.conftest import ticks_pushed
+from tests.integration.sidequest.periodic_jobs.conftest import ticks_pushed, until
 from tests.support.polling import wait_for
 
 ROOT = Path(__file__).resolve().parents[4]
@@ -92,10 +92,6 @@ def start_tickers(redis_url: str, tmp_path: Path) -> Iterator[Callable[..., list
 def every_second(name: str = "tick", **settings: object) -> Schedule:
     values: dict[str, object] = {"every": 1, "class": "TickJob", **settings}
     return parse(name, values).resolved(queue="default", retry=True)
-
-
-def until(moment: float) -> None:
-    wait_for(lambda: time.time() >= moment, timeout=moment - time.time() + 5, message="time")
 
 
 def assert_each_tick_once(client: redis.Redis, first: float, last: float) -> list[int]:
