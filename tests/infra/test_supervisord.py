@@ -73,6 +73,10 @@ def test_worker_program_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path
     assert metrics.command == "python -m worker.metrics"
     assert metrics.autorestart is RestartUnconditionally
     assert metrics.stdout_logfile == "/dev/stdout"
+    for config in (*by_name["worker"].process_configs, metrics):
+        # supervisord's loop polls for 1 s and checks startsecs before reaping: a
+        # shorter window lets a program that dies at once count as started.
+        assert config.startsecs >= 3, f"{config.name}: a crash loop would never go FATAL"
     listener = by_name["procwatch"]
     assert {event.__name__ for event in listener.pool_events} == {
         "ProcessStateExitedEvent",
@@ -261,7 +265,11 @@ def test_a_program_that_cannot_start_stops_the_container(run_supervisor: Any) ->
     supervisor: Supervisor = run_supervisor(1, FAKE_METRICS_FAILS="1")
     # metrics exits at once: 3 retries with back-off, FATAL, then the listener
     # stops supervisord, so Compose's restart policy can start a fresh container.
-    assert supervisor.process.wait(timeout=60) == 0
+    try:
+        status = supervisor.process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"supervisord still running after 60 s:\n{supervisor.output()}")
+    assert status == 0, supervisor.output()
     output = supervisor.output()
     assert "gave up: metrics entered FATAL state" in output
     assert "metrics could not be started" in output
