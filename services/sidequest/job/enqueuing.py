@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from sidequest import arguments, keywords, payload
 from sidequest.adapter import EnqueueAdapter, UniqueSpec, current_adapter, enqueuing
+from sidequest.flow import expiry
 from sidequest.job import callbacks, signature
 from sidequest.job.options import EnqueueOptions, to_seconds
 
@@ -240,6 +241,13 @@ def build_payload(
         extra["unique_digest"] = payload.unique_digest(job_class.job_name, queue, args)
     if not job_class.dead:
         extra["dead"] = False
+    expires_in = options.expires_in if options.expires_in is not None else job_class.expires_in
+    if expires_in is not None:
+        # From when the job is due: a job scheduled for later does not expire before.
+        due = options.scheduled_at(now) or now
+        if options.debounce is not None:
+            due = now + to_seconds(options.debounce)
+        extra[expiry.FIELD] = expiry.deadline(due, to_seconds(expires_in))
     return payload.build(
         job_class.job_name, args, queue=queue, retry=retry, jid=jid, extra=extra, now=now
     )
