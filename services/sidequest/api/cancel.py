@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import redis
 
 from sidequest import keys
+from sidequest.api.processes import ProcessSet
 from sidequest.api.queues import Queue
 from sidequest.api.records import JobRecord, text
 
@@ -124,9 +125,10 @@ def _members_with(client: redis.Redis, set_key: str, jid: str) -> list[bytes | s
 
 
 def _workers_holding(client: redis.Redis, jid: str) -> list[str]:
-    """Worker identities whose in-flight hash or landing list holds the job."""
+    """Worker identities whose in-flight hash or landing list holds the job, or whose
+    last heartbeat reported it running (the only trace a Ruby worker leaves)."""
     needle = f'"jid":"{jid}"'
-    holders = []
+    holders = [work.identity for work in ProcessSet(client).work() if work.job.jid == jid]
     for identity in sorted(text(owner) for owner in client.smembers(keys.OWNERS)):
         pipe = client.pipeline(transaction=False)
         pipe.hvals(keys.inflight(identity))
@@ -134,7 +136,7 @@ def _workers_holding(client: redis.Redis, jid: str) -> list[str]:
         held, landed = pipe.execute()
         if any(needle in text(raw) and JobRecord(raw).jid == jid for raw in [*held, *landed]):
             holders.append(identity)
-    return holders
+    return sorted(set(holders))
 
 
 def _release_unique_lock(client: redis.Redis, record: JobRecord) -> None:

@@ -58,7 +58,9 @@ def flow_count(client: redis.Redis, name: str) -> int:
 
 
 def worker_up(client: redis.Redis) -> set[str]:
-    return wait_for(lambda: client.smembers(keys.PROCESSES), timeout=20, message="a heartbeat")
+    """The identities in `processes` once there is one."""
+    members = wait_for(lambda: client.smembers(keys.PROCESSES), timeout=20, message="heartbeat")
+    return {str(member) for member in members}
 
 
 # -- pausing ---------------------------------------------------------------------------
