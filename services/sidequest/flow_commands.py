@@ -23,8 +23,8 @@ from typing import TypeVar
 import click
 import redis
 
-from sidequest.api.cancel import cancel as cancel_job
-from sidequest.api.cancel import checked_jid, describe
+from sidequest.api.cancelling import cancel as cancel_job
+from sidequest.api.cancelling import checked_jid, describe
 from sidequest.api.pausing import QueuePauses, checked_queue_name
 from sidequest.api.queue_summary import queue_summaries
 from sidequest.cli_common import client_redis_url, or_exit, url_source

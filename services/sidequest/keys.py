@@ -60,17 +60,17 @@ sidequest:metrics:hour:<hour>  HASH    the same fields for one UTC hour (YYYYMMD
 sidequest:schedule-wakeup      channel PUBLISH when a job is scheduled, so schedulers wake
                                        early instead of polling
 sidequest:control              channel PUBLISH "pause <queue>", "resume <queue>" and
-                                       "cancel <jid>" (api/pausing.py, api/cancel.py), so
+                                       "cancel <jid>" (api/pausing.py, api/cancelling.py), so
                                        every worker's control listener (runtime/control.py)
                                        acts within milliseconds; it re-reads `paused` and
                                        sidequest:cancelled every few seconds anyway
 sidequest:cancelled            ZSET    jid -> epoch seconds its cancel mark expires; written
-                                       by api/cancel.py, which trims expired members on
+                                       by api/cancelling.py, which trims expired members on
                                        every add; a worker drops a job whose jid is here
                                        when it is about to start; key TTL = the longest
                                        mark (CANCEL_TTL_SECONDS)
 sidequest:flow-stats           HASH    cluster-wide counters `cancelled`, `expired`,
-                                       `debounced` (HINCRBY by api/cancel.py, the workers'
+                                       `debounced` (HINCRBY by api/cancelling.py, the workers'
                                        FlowCounts once per beat, debounce.lua); no TTL, as
                                        stat:processed
 sidequest:debounce:<key>       HASH    debounce.lua: `jid` and `member` (the payload) of the

@@ -8,10 +8,10 @@ and tests can inspect a Redis that Ruby or Python processes write to.
     Stats(client).snapshot().processed
     RetrySet(client).page(0, 25)
     QueuePauses(client).pause("low")            # flow control: api/pausing.py
-    cancel(client, jid)                          # api/cancel.py
+    cancel(client, jid)                          # api/cancelling.py
 """
 
-from sidequest.api.cancel import CancelResult, cancel
+from sidequest.api.cancelling import CancelResult, cancel
 from sidequest.api.flow_state import FlowState
 from sidequest.api.metrics import ClassMetrics, JobMetrics
 from sidequest.api.pausing import QueuePauses

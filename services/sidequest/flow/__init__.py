@@ -2,5 +2,5 @@
 
 The runtime side of pausing and cancelling lives in runtime/pausing.py,
 runtime/cancelling.py and runtime/control.py; the admin side in api/pausing.py and
-api/cancel.py.
+api/cancelling.py.
 """

@@ -163,7 +163,7 @@ class Job:
     @property
     def cancelled(self) -> bool:
         """True once someone cancelled this running job (`sidequest cancel JID`, the
-        dashboard, `sidequest.api.cancel`). Long jobs look at it between steps; the
+        dashboard, `sidequest.api.cancel()`). Long jobs look at it between steps; the
         worker abandons a cancelled job that has not stopped after `timeout_grace`."""
         return self._cancelled
 

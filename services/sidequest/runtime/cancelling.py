@@ -1,6 +1,6 @@
 """Cancelled jobs in one worker process: dropped before they start, stopped while they run.
 
-api/cancel.py marks a jid in `sidequest:cancelled` and announces it; the control
+api/cancelling.py marks a jid in `sidequest:cancelled` and announces it; the control
 listener (control.py) keeps this process's set of marked jids (an announcement within
 milliseconds, a full re-read every few seconds and at start-up, so a process started
 later knows older marks too).

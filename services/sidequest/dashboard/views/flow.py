@@ -1,5 +1,5 @@
 """Flow control actions: pause and resume a queue, cancel a job (api/pausing.py,
-api/cancel.py). The buttons live on the Queues, Queue, Busy, Scheduled and Retries
+api/cancelling.py). The buttons live on the Queues, Queue, Busy, Scheduled and Retries
 pages; each action redirects back to the page its form names."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from flask import Blueprint, request
 from werkzeug.exceptions import BadRequest
 from werkzeug.wrappers import Response
 
-from sidequest.api.cancel import cancel as cancel_job
-from sidequest.api.cancel import checked_jid, describe
+from sidequest.api.cancelling import cancel as cancel_job
+from sidequest.api.cancelling import checked_jid, describe
 from sidequest.api.pausing import MAX_QUEUE_NAME, QueuePauses, checked_queue_name
 from sidequest.dashboard.views.common import back_to, client, form_value, notice
 

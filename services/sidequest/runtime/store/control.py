@@ -1,5 +1,5 @@
 """The control listener's and the flow counters' gateway: paused queues, cancel marks,
-the cluster-wide flow counters (api/pausing.py and api/cancel.py write the first two)."""
+the cluster-wide flow counters (api/pausing.py and api/cancelling.py write the first two)."""
 
 from __future__ import annotations
 
