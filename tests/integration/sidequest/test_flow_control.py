@@ -287,3 +287,79 @@ def test_cancel_of_an_unknown_or_malformed_jid_says_so(
     assert malformed.returncode == EX_USAGE
     assert "invalid jid" in malformed.stderr
     assert flow_count(redis_client, "cancelled") == 0
+
+
+# -- expiry ----------------------------------------------------------------------------
+
+
+def test_a_job_not_started_before_it_expires_is_dropped_counted_and_never_run(
+    enqueue_to: str, redis_client: redis.Redis, start_worker: Start
+) -> None:
+    late = jobs.Expiring.set(expires_in=0.3).perform_later("late")
+    jobs.Expiring.perform_later("fresh")  # the class's 30 s
+    deadline = late.payload["expires_at"]
+    wait_for(lambda: time.time() > deadline, message="the first job's deadline")
+
+    worker = start_worker(enqueue_to, "-c", "2", requires=[FLOW_JOBS])
+
+    wait_for(lambda: redis_client.lrange("test:starts", 0, -1) == ["fresh"], message="fresh ran")
+    worker.line_with(late.jid, "dropped: expired")
+    wait_for(lambda: flow_count(redis_client, "expired") == 1, message="counted")
+    assert redis_client.llen("queue:default") == 0
+    assert redis_client.zcard(keys.RETRY) == redis_client.zcard(keys.DEAD) == 0
+    stats = json.loads(sidequest(enqueue_to, "stats", "--json").stdout)
+    assert stats["flow_control"]["counts"]["expired"] == 1
+
+
+# -- debounce --------------------------------------------------------------------------
+
+
+def debounced_runs(client: redis.Redis) -> list[tuple[int, float]]:
+    runs = [entry.split() for entry in client.lrange("test:debounced", 0, -1)]
+    return [(int(value), float(at)) for value, at in runs]
+
+
+def test_a_burst_of_debounced_enqueues_runs_once_with_the_last_arguments(
+    enqueue_to: str, redis_client: redis.Redis, start_worker: Start
+) -> None:
+    start_worker(enqueue_to, "-c", "2", requires=[FLOW_JOBS])
+    worker_up(redis_client)
+    for value in range(5):
+        jobs.Debounced.set(debounce=1, debounce_key="burst").perform_later(value)
+    last_enqueue = time.time()
+
+    wait_for(lambda: debounced_runs(redis_client), timeout=10, message="the debounced run")
+    stays(lambda: len(debounced_runs(redis_client)) == 1, 1.5, "a replaced job ran too")
+    [(value, started)] = debounced_runs(redis_client)
+    assert value == 4
+    assert started >= last_enqueue + 1.0 - 0.05, "started before the end of the window"
+    assert flow_count(redis_client, "debounced") == 4
+
+
+def test_a_steady_stream_of_debounced_enqueues_still_runs_at_the_cap(
+    enqueue_to: str, redis_client: redis.Redis, start_worker: Start
+) -> None:
+    start_worker(enqueue_to, "-c", "2", requires=[FLOW_JOBS])
+    worker_up(redis_client)
+    window, cap, every, count = 0.6, 1.5, 0.2, 18
+    first_enqueue = time.time()
+    for value in range(count):
+        jobs.Debounced.set(debounce=window, debounce_key="stream", debounce_max=cap).perform_later(
+            value
+        )
+        time.sleep(every)  # pacing the stream: an enqueue every 0.2 s, inside the window
+    stream_end = time.time()
+
+    wait_for(
+        lambda: debounced_runs(redis_client) and debounced_runs(redis_client)[-1][0] == count - 1,
+        timeout=10,
+        message="the run with the stream's last value",
+    )
+    runs = debounced_runs(redis_client)
+    # Without the cap nothing would run before the stream ends; with it, a run every
+    # cap seconds or so, each with the latest value enqueued before it.
+    assert runs[0][1] < stream_end, f"nothing ran during the stream: {runs}"
+    assert runs[0][1] - first_enqueue <= cap + 0.5, f"the first run missed the cap: {runs}"
+    assert 2 <= len(runs) <= count // 3, runs
+    values = [value for value, _ in runs]
+    assert values == sorted(values) and len(set(values)) == len(values)
