@@ -23,9 +23,10 @@ processes                    SET     heartbeat SADD; identities of worker proces
 <identity>:workers           HASH    the same content under Sidekiq <= 6.4's name
 <identity>-signals           LIST    UIs LPUSH TSTP/TERM/TTIN, the process RPOPs; TTL 60 s
 paused                       SET     names of paused queues: sidequest.api.pausing SADD/SREM
-                                     (Sidekiq Pro's key, which OSS Sidekiq's Stats and Web
-                                     UI read); exchange.lua fetches from no queue in it;
-                                     no TTL (runtime state, cleared by a resume)
+                                     (the key of Sidekiq Pro's pausing, which Sidekiq 7's
+                                     Stats#queue_summaries reads); exchange.lua fetches
+                                     from no queue in it; no TTL (runtime state, cleared
+                                     by a resume)
 
 sidequest's own keys (what Sidekiq's layout has no place for)
 =============================================================

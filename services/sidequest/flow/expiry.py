@@ -5,7 +5,8 @@ the time the job is due (now, or its scheduled time) plus `expires_in`. Ruby Sid
 workers ignore the key and run the job whenever they get to it.
 
 Only a first attempt expires: a job that started and failed has started, and its
-retries follow its retry policy.
+retries follow its retry policy; so does a job recovered from a dead worker (its
+payload counts `recoveries`): it had started too.
 """
 
 from __future__ import annotations
@@ -24,6 +25,6 @@ def expired(job: dict[str, Any], now: float) -> bool:
     at = job.get(FIELD)
     if not isinstance(at, int | float) or isinstance(at, bool):
         return False
-    if job.get("retry_count") is not None:
+    if job.get("retry_count") is not None or job.get("recoveries"):
         return False
     return now > float(at)

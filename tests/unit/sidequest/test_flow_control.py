@@ -57,6 +57,7 @@ def test_only_a_first_attempt_past_its_deadline_expires() -> None:
     assert expiry.expired({"expires_at": 100.0}, now=100.5)
     assert not expiry.expired({"expires_at": 100.0}, now=99.0)
     assert not expiry.expired({"expires_at": 100.0, "retry_count": 0}, now=200.0)
+    assert not expiry.expired({"expires_at": 100.0, "recoveries": 1}, now=200.0)
     assert not expiry.expired({"expires_at": "soon"}, now=200.0)
     assert not expiry.expired({"expires_at": True}, now=200.0)
     assert not expiry.expired({}, now=200.0)
