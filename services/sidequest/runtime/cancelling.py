@@ -37,7 +37,7 @@ logger = logging.getLogger("sidequest")
 _set_async_exc = ctypes.pythonapi.PyThreadState_SetAsyncExc
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class RunningJob:
     """One execution in progress, as a cancel sees it."""
 
