@@ -228,7 +228,8 @@ def stats(redis_url: str, as_json: bool) -> None:
 
 
 def _print_flow_control(flow: flow_state.FlowState) -> None:
-    """The "Flow control" section: paused queues and counters (api/flow_state.py)."""
+    """The "Flow control" section: everything api/flow_state.py reads, one part after
+    the other (paused queues, counters; the limiters' state goes here as its own part)."""
     click.echo("")
     click.echo("Flow control")
     click.echo(f"  {'Paused queues':<14} {', '.join(flow.paused) or 'none'}")

@@ -79,9 +79,11 @@ class ControlListener:
             pubsub = client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
             try:
                 pubsub.subscribe(keys.CONTROL_CHANNEL)
+                # The reply shows whether the subscription was refused (an ACL without
+                # the channel): that must count as a failure, not reset the backoff.
                 pubsub.get_message(timeout=_SUBSCRIBE_REPLY_SECONDS)
-                self._listen(pubsub)
                 backoff.succeeded()
+                self._listen(pubsub)
             except redis.RedisError as error:
                 self._stopped.wait(backoff.failed(error))
             finally:

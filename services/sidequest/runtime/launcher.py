@@ -241,9 +241,9 @@ class Launcher:
                 raise ConfigError(
                     f"Redis at {redact(self.settings.redis_url)} does not let this user do "
                     f"what a worker does: {error}. A worker needs every key (process entries "
-                    f"are named after hosts), the channel {keys.SCHEDULE_WAKEUP_CHANNEL} and "
-                    "the usual commands, e.g. ACL SETUSER <user> on ><password> ~* "
-                    "&sidequest:* +@all -@dangerous"
+                    f"are named after hosts), the channels {keys.SCHEDULE_WAKEUP_CHANNEL} and "
+                    f"{keys.CONTROL_CHANNEL}, and the usual commands, e.g. ACL SETUSER "
+                    "<user> on ><password> ~* &sidequest:* +@all -@dangerous"
                 ) from None
             except redis.ResponseError as error:
                 if "NOAUTH" in str(error) or "WRONGPASS" in str(error) or "NOPERM" in str(error):
@@ -273,6 +273,7 @@ class Launcher:
         and an exchange with nothing to acknowledge and nothing to fetch writes nothing.
         """
         self.redis.publish(keys.SCHEDULE_WAKEUP_CHANNEL, "")
+        self.redis.publish(keys.CONTROL_CHANNEL, "")  # listeners ignore an empty message
         self.inflight.exchange(Batch(), 0, [queue.name for queue in self.settings.queues])
 
     def start(self) -> None:
