@@ -90,7 +90,7 @@ class Cancellations:
     def enter(self, run: RunningJob) -> None:
         self._running[run.thread_id] = run
         # A mark that arrived between the executor's check and now.
-        if run.jid in self._marked:
+        if run.jid in self._marked and not run.cancelled:
             self._cancel(run)
 
     def leave(self, run: RunningJob) -> bool:

@@ -11,6 +11,7 @@ it starts its first job.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -59,6 +60,11 @@ class ControlListener:
         self.pauses.replace(paused)
         self.cancellations.replace(cancelled)
 
+    def _reread_quietly(self) -> None:
+        # Redis itself may be unreachable: the backoff has said so already.
+        with contextlib.suppress(redis.RedisError):
+            self.reread()
+
     def handle(self, data: bytes | str) -> None:
         """One announcement: `pause <queue>`, `resume <queue>` or `cancel <jid>`."""
         message = data.decode(errors="replace") if isinstance(data, bytes) else str(data)
@@ -85,7 +91,11 @@ class ControlListener:
                 backoff.succeeded()
                 self._listen(pubsub)
             except redis.RedisError as error:
-                self._stopped.wait(backoff.failed(error))
+                delay = backoff.failed(error)
+                # Without announcements (a refused SUBSCRIBE, say) the marks and pauses
+                # still reach us by re-reading them, at the backoff's pace.
+                self._reread_quietly()
+                self._stopped.wait(delay)
             finally:
                 try:
                     pubsub.close()
