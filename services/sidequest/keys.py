@@ -22,6 +22,11 @@ processes                    SET     heartbeat SADD; identities of worker proces
                                      "run_at"} for Sidekiq >= 6.5 readers
 <identity>:workers           HASH    the same content under Sidekiq <= 6.4's name
 <identity>-signals           LIST    UIs LPUSH TSTP/TERM/TTIN, the process RPOPs; TTL 60 s
+paused                       SET     names of paused queues: sidequest.api.pausing SADD/SREM
+                                     (the key of Sidekiq Pro's pausing, which Sidekiq 7's
+                                     Stats#queue_summaries reads); exchange.lua fetches
+                                     from no queue in it; no TTL (runtime state, cleared
+                                     by a resume)
 
 sidequest's own keys (what Sidekiq's layout has no place for)
 =============================================================
@@ -55,6 +60,24 @@ sidequest:metrics:<10 min>     HASH    per-class job metrics for ten UTC minutes
 sidequest:metrics:hour:<hour>  HASH    the same fields for one UTC hour (YYYYMMDDHH); TTL 25 h
 sidequest:schedule-wakeup      channel PUBLISH when a job is scheduled, so schedulers wake
                                        early instead of polling
+sidequest:control              channel PUBLISH "pause <queue>", "resume <queue>" and
+                                       "cancel <jid>" (api/pausing.py, api/cancelling.py), so
+                                       every worker's control listener (runtime/control.py)
+                                       acts within milliseconds; it re-reads `paused` and
+                                       sidequest:cancelled every few seconds anyway
+sidequest:cancelled            ZSET    jid -> epoch seconds its cancel mark expires; written
+                                       by api/cancelling.py, which trims expired members on
+                                       every add; a worker drops a job whose jid is here
+                                       when it is about to start; key TTL = the longest
+                                       mark (CANCEL_TTL_SECONDS)
+sidequest:flow-stats           HASH    cluster-wide counters `cancelled`, `expired`,
+                                       `debounced` (HINCRBY by api/cancelling.py, the workers'
+                                       FlowCounts once per beat, debounce.lua); no TTL, as
+                                       stat:processed
+sidequest:debounce:<key>       HASH    debounce.lua: `jid` and `member` (the payload) of the
+                                       pending job in `schedule`, `first` (epoch s of the
+                                       first enqueue of the burst); PEXPIRE at the burst's
+                                       cap (debounce_max after `first`) plus a minute
 sidequest:periodic:*           periodic jobs' schedules and state: named and documented
                                        in periodic_jobs/keys.py, under this PREFIX
 """
@@ -76,6 +99,10 @@ OWNERS = PREFIX + "owners"
 RECOVERIES = PREFIX + "recoveries"
 RECOVERY_LOCK = PREFIX + "recovery-lock"
 SCHEDULE_WAKEUP_CHANNEL = PREFIX + "schedule-wakeup"
+PAUSED = "paused"
+CONTROL_CHANNEL = PREFIX + "control"
+CANCELLED = PREFIX + "cancelled"
+FLOW_STATS = PREFIX + "flow-stats"
 
 # In-flight hash fields that are not jobs: `started:<field>` notes that <field> runs.
 STARTED_PREFIX = "started:"
@@ -85,6 +112,9 @@ PROCESS_TTL_SECONDS = 60
 RECOVERIES_TTL_SECONDS = 72 * 3600
 METRICS_TEN_MINUTES_TTL_SECONDS = 2 * 3600
 METRICS_HOUR_TTL_SECONDS = 25 * 3600
+#: how long a cancel mark keeps a job from running: longer than any job stays in flight
+#: or waits for recovery
+CANCEL_TTL_SECONDS = 7 * 24 * 3600
 
 
 def queue(name: str) -> str:
@@ -143,6 +173,11 @@ def landing(identity: str) -> str:
 
 def unique_lock(digest: str) -> str:
     return PREFIX + "unique:" + digest
+
+
+def debounce(key: str) -> str:
+    """The pending job of a debounce key (`Job.set(debounce_key=...)`)."""
+    return PREFIX + "debounce:" + key
 
 
 def metrics_bucket(ten_minutes: str) -> str:

@@ -21,6 +21,8 @@ SUCCEEDED = "succeeded"
 RETRIED = "retried"
 DEAD = "dead"
 DISCARDED = "discarded"
+#: a running job stopped by a cancel (`sidequest cancel`): dropped, not retried
+CANCELLED = "cancelled"
 
 
 @dataclass(slots=True)
@@ -56,7 +58,8 @@ class Middleware:
     def job_finished(
         self, job: JobContext, outcome: str, duration: float, error: BaseException | None
     ) -> None:
-        """A job ran: `outcome` is succeeded, retried, dead or discarded."""
+        """A job ran: `outcome` is succeeded, retried, dead, discarded or cancelled
+        (`error` is None for a cancelled job: it did not fail)."""
 
     def heartbeat(self) -> None:
         """Called on the heartbeat thread at every beat (flush buffered data here)."""

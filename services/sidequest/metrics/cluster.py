@@ -10,17 +10,18 @@ import time
 from collections.abc import Iterator
 
 import redis
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from sidequest import api
+from sidequest.api import flow_state
 
 
 class ClusterCollector(Collector):
     def __init__(self, client: redis.Redis):
         self.redis = client
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
         size = GaugeMetricFamily(
             "sidequest_queue_size", "Jobs waiting in each queue.", labels=["queue"]
         )
@@ -29,12 +30,22 @@ class ClusterCollector(Collector):
             "Age of the oldest job in each queue.",
             labels=["queue"],
         )
+        paused = GaugeMetricFamily(
+            "sidequest_queue_paused",
+            "1 while a queue is paused (sidequest queues pause), else 0.",
+            labels=["queue"],
+        )
         try:
             snapshot = api.Stats(self.redis).snapshot()
+            flow = flow_state.read(self.redis)
             now = time.time()
+            names = set()
             for queue in api.Queue.all(self.redis):
+                names.add(queue.name)
                 size.add_metric([queue.name], snapshot.queues.get(queue.name, 0))
                 latency.add_metric([queue.name], queue.latency(now))
+            for name in sorted(names | set(flow.paused)):
+                paused.add_metric([name], 1 if name in flow.paused else 0)
         except redis.RedisError:
             up = GaugeMetricFamily("sidequest_redis_up", "Whether Redis answered the scrape.")
             up.add_metric([], 0)
@@ -42,6 +53,15 @@ class ClusterCollector(Collector):
             return
         yield size
         yield latency
+        yield paused
+        for name, help_text in (
+            ("cancelled", "Jobs cancelled: removed while waiting, dropped or stopped."),
+            ("expired", "Jobs dropped unstarted because their expires_in passed."),
+            ("debounced", "Pending jobs replaced by a later enqueue with their debounce key."),
+        ):
+            counter = CounterMetricFamily(f"sidequest_{name}_jobs", help_text)
+            counter.add_metric([], flow.counts.get(name, 0))
+            yield counter
         for name, help_text, value in (
             ("sidequest_scheduled_jobs", "Jobs in the schedule set.", snapshot.scheduled),
             ("sidequest_retry_jobs", "Jobs waiting to be retried.", snapshot.retries),

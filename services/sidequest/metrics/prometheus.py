@@ -2,9 +2,12 @@
 
 Every metric is defined here. `processed` counts every finished execution (as Sidekiq's
 `stat:processed`), `failed` those that raised; `retried`, `dead` and `discarded` say
-what became of the failures. Durations are perform times; latency is the wait from
-`enqueued_at` to the start. Busy threads and concurrency are gauges summed over live
-processes (`livesum`), so a dead process's values drop out of the total.
+what became of the failures; `cancelled` counts running jobs stopped by a cancel (not
+failures). Jobs dropped before they start (cancelled or expired) and debounced ones
+are cluster-wide counts, exported by metrics/cluster.py. Durations are perform times;
+latency is the wait from `enqueued_at` to the start. Busy threads and concurrency are
+gauges summed over live processes (`livesum`), so a dead process's values drop out of
+the total.
 
 Periodic jobs: `sidequest_periodic_lateness_seconds` is the time from a tick to the push
 of its job, observed by the one process that pushed it, for ticks pushed on time only: a
@@ -18,7 +21,15 @@ from __future__ import annotations
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 
-from sidequest.middleware import DEAD, DISCARDED, RETRIED, JobContext, Middleware, ProcessInfo
+from sidequest.middleware import (
+    CANCELLED,
+    DEAD,
+    DISCARDED,
+    RETRIED,
+    JobContext,
+    Middleware,
+    ProcessInfo,
+)
 
 DURATION_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
 LATENCY_BUCKETS = (0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900)
@@ -54,6 +65,12 @@ class JobMetricSet:
         self.discarded = Counter(
             "sidequest_jobs_discarded",
             "Failed jobs dropped (discard_on, retry disabled).",
+            labels,
+            registry=registry,
+        )
+        self.cancelled = Counter(
+            "sidequest_jobs_cancelled",
+            "Running jobs stopped by a cancel (JobCancelled, or abandoned after the grace).",
             labels,
             registry=registry,
         )
@@ -131,6 +148,8 @@ class PrometheusMiddleware(Middleware):
         processed, histogram = children
         processed.inc()  # type: ignore[attr-defined]
         histogram.observe(duration)  # type: ignore[attr-defined]
+        if outcome == CANCELLED:
+            metrics.cancelled.labels(*key).inc()
         if error is not None:
             metrics.failed.labels(*key).inc()
             counter = _OUTCOME_COUNTERS.get(outcome)

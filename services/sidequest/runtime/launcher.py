@@ -2,7 +2,8 @@
 
 Tasks:
 1. build the pieces (store, executor, manager, fetcher, waiters, scheduler with the
-   periodic ticker, heartbeat, watchdog) around one Redis URL
+   periodic ticker, heartbeat, watchdog, the control listener for pauses and cancels)
+   around one Redis URL
 2. check_redis(): wait for Redis, load the scripts, probe the permissions, publish the
    periodic schedules (runtime/periodic.py)
 3. start(): heartbeat first (the lease must exist before the first fetch), then the
@@ -38,15 +39,20 @@ from sidequest.periodic_jobs.store import PeriodicStore
 from sidequest.periodic_jobs.ticker import PeriodicTicker
 from sidequest.runtime import periodic
 from sidequest.runtime.backoff import Backoff
+from sidequest.runtime.cancelling import Cancellations, RunningJob
+from sidequest.runtime.control import ControlListener
 from sidequest.runtime.executor import Executor, TimedRun
 from sidequest.runtime.fetched import Fetched
 from sidequest.runtime.fetcher import Fetcher
+from sidequest.runtime.flow_counts import FlowCounts
 from sidequest.runtime.heartbeat import Heartbeat, dump_threads, new_identity
 from sidequest.runtime.manager import Manager
 from sidequest.runtime.outcome import Batch
+from sidequest.runtime.pausing import PausedQueues
 from sidequest.runtime.queue_order import QueueOrder
 from sidequest.runtime.recovery import Recovery
 from sidequest.runtime.scheduler import Scheduler
+from sidequest.runtime.store.control import ControlStore
 from sidequest.runtime.store.heartbeat import HeartbeatStore
 from sidequest.runtime.store.inflight import InflightStore
 from sidequest.runtime.store.recovery import RecoveryStore
@@ -87,7 +93,25 @@ class Launcher:
         self.schedules = periodic.wanted(settings.periodic)
         self.inflight = InflightStore(self.redis, self.identity, settings)
         self.watchdog: Watchdog[TimedRun] = Watchdog(settings.timeout_grace, self._abandon)
-        self.executor = Executor(settings, self.middleware, self.watchdog, self.inflight)
+        # Flow control: paused queues, cancelled jobs, and their counts (control.py).
+        control_store = ControlStore(self.redis)
+        self.flow_counts = FlowCounts(control_store)
+        self.middleware = MiddlewareChain([*self.middleware.items, self.flow_counts])
+        self.pauses = PausedQueues(on_resume=self._queue_resumed)
+        self.cancellations = Cancellations(
+            settings.timeout_grace, self.watchdog.withdraw, self._abandon_cancelled
+        )
+        self.control = ControlListener(
+            control_store, self._dedicated_client, self.pauses, self.cancellations
+        )
+        self.executor = Executor(
+            settings,
+            self.middleware,
+            self.watchdog,
+            self.inflight,
+            cancellations=self.cancellations,
+            counts=self.flow_counts,
+        )
         self.gate = IdleGate()
         self.manager = Manager(settings, self.executor, self._wake_fetcher, self._landing_started)
         self.heartbeat = Heartbeat(
@@ -110,7 +134,12 @@ class Launcher:
         )
         queue_names = [queue.name for queue in settings.queues]
         self.waiters = Waiters(
-            self._dedicated_client, queue_names, self.gate, self.inflight.landing_key, self
+            self._dedicated_client,
+            queue_names,
+            self.gate,
+            self.inflight.landing_key,
+            self,
+            self.pauses,
         )
         self.scheduler = Scheduler(
             ScheduleStore(self.redis, settings),
@@ -140,11 +169,39 @@ class Launcher:
             except redis.RedisError as error:
                 logger.warning("could not put back a job landed while quiet (%s)", error)
             return
+        if self._paused_since_landing(job):
+            return
         # A new idle period starts once the fetcher has looked again (adopting this job,
         # fetching what else arrived): only then may this queue's waiter land another.
         # The processor that takes the job wakes the fetcher, after the job started.
         self.gate.leave_idle()
         self.manager.dispatch_landed(job)
+
+    def _paused_since_landing(self, job: Fetched) -> bool:
+        """Whether the queue of a landed job is paused: its waiter blocked before the
+        pause reached this process. Then the job goes back to the front of its queue, as
+        the fetch after a pause takes nothing from it (pausing.py)."""
+        try:
+            paused = self.control.store.is_paused(job.queue)
+        except redis.RedisError:
+            paused = self.pauses.is_paused(job.queue)
+        if not paused:
+            return False
+        self.pauses.note_paused(job.queue)
+        try:
+            self.inflight.requeue([job])
+        except redis.RedisError as error:
+            # Left in our landing list: the fetcher's reconcile finds it stranded and
+            # runs it, which at worst starts a job just after its queue was paused.
+            logger.warning("could not put back a job landed in a paused queue (%s)", error)
+        return True
+
+    def _queue_resumed(self) -> None:
+        # Jobs may wait in the resumed queue: fetch now instead of at the next idle poll.
+        self.fetcher.wake()
+
+    def _abandon_cancelled(self, run: RunningJob) -> None:
+        self.manager.abandon_cancelled(run)
 
     def _wake_fetcher(self) -> None:
         self.fetcher.job_finished()
@@ -153,6 +210,7 @@ class Launcher:
         self.fetcher.job_landed()
 
     def _abandon(self, guard: Guard[TimedRun]) -> None:
+        self.cancellations.forget_thread(guard.thread_id)
         self.manager.abandon(guard)
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -170,6 +228,8 @@ class Launcher:
                 self._probe_permissions()
                 if self.schedules is not None:
                     periodic.publish(self.periodic_store, self.schedules, time.time())
+                # Every cancel mark is known before the first job starts.
+                self.control.reread()
                 backoff.succeeded()
                 return
             except redis.AuthenticationError as error:
@@ -181,9 +241,9 @@ class Launcher:
                 raise ConfigError(
                     f"Redis at {redact(self.settings.redis_url)} does not let this user do "
                     f"what a worker does: {error}. A worker needs every key (process entries "
-                    f"are named after hosts), the channel {keys.SCHEDULE_WAKEUP_CHANNEL} and "
-                    "the usual commands, e.g. ACL SETUSER <user> on ><password> ~* "
-                    "&sidequest:* +@all -@dangerous"
+                    f"are named after hosts), the channels {keys.SCHEDULE_WAKEUP_CHANNEL} and "
+                    f"{keys.CONTROL_CHANNEL}, and the usual commands, e.g. ACL SETUSER "
+                    "<user> on ><password> ~* &sidequest:* +@all -@dangerous"
                 ) from None
             except redis.ResponseError as error:
                 if "NOAUTH" in str(error) or "WRONGPASS" in str(error) or "NOPERM" in str(error):
@@ -213,6 +273,7 @@ class Launcher:
         and an exchange with nothing to acknowledge and nothing to fetch writes nothing.
         """
         self.redis.publish(keys.SCHEDULE_WAKEUP_CHANNEL, "")
+        self.redis.publish(keys.CONTROL_CHANNEL, "")  # listeners ignore an empty message
         self.inflight.exchange(Batch(), 0, [queue.name for queue in self.settings.queues])
 
     def start(self) -> None:
@@ -232,6 +293,7 @@ class Launcher:
         self.watchdog.start()
         self.heartbeat.start()
         self.manager.start()
+        self.control.start()
         self.fetcher.start()
         self.waiters.start()
         self.scheduler.start()
@@ -287,6 +349,7 @@ class Launcher:
                 )
         self.middleware.process_stopping(self.process_info)
         self.scheduler.stop()
+        self.control.stop()
         self.heartbeat.stop()
         self.watchdog.stop()
         self.manager.stop_processors()

@@ -21,11 +21,12 @@ from dataclasses import dataclass
 
 from sidequest.config import Settings
 from sidequest.runtime import failure
+from sidequest.runtime.cancelling import RunningJob
 from sidequest.runtime.executor import Executor, TimedRun
 from sidequest.runtime.fetched import Fetched, Holding
 from sidequest.runtime.isolation import Isolation, runs_alone
 from sidequest.runtime.landing import Landing
-from sidequest.runtime.outcome import Batch, Failure, Outcomes
+from sidequest.runtime.outcome import Batch, Failure, Outcome, Outcomes
 from sidequest.runtime.prefetch import Prefetch
 from sidequest.runtime.watchdog import Guard
 
@@ -157,14 +158,24 @@ class Manager:
 
     def abandon(self, guard: Guard[TimedRun]) -> None:
         """Watchdog callback: report the stuck job as failed and replace its thread."""
-        outcome = self.executor.abandoned_outcome(guard.context)
-        self._isolation.leave(guard.thread_id)
+        self._replace_thread(guard.thread_id, self.executor.abandoned_outcome(guard.context))
+        logger.warning("abandoned a thread stuck past its job's timeout; started a new one")
+
+    def abandon_cancelled(self, run: RunningJob) -> None:
+        """Cancellations callback: report the cancelled job as dropped, replace its thread."""
+        self._replace_thread(run.thread_id, self.executor.cancelled_outcome(run))
+        logger.warning(
+            "abandoned a thread whose cancelled job did not stop within timeout_grace; "
+            "started a new one"
+        )
+
+    def _replace_thread(self, thread_id: int, outcome: Outcome) -> None:
+        self._isolation.leave(thread_id)
         with self._lock:
-            self._running.pop(guard.thread_id, None)
+            self._running.pop(thread_id, None)
             self._held -= 1
             self.outcomes.add(outcome)
             self._spawn()
-        logger.warning("abandoned a thread stuck past its job's timeout; started a new one")
         self.wake_fetcher()
 
     # -- processor threads --------------------------------------------------------------
