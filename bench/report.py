@@ -15,7 +15,7 @@ from typing import TypeVar
 from bench.samples import DelaySample, DrainSample, Results, SystemInfo
 from bench.settings import LOGGINGS, WORKLOADS
 from bench.stats import Spread
-from bench.targets import SLEEP_IDEAL_PER_PROCESS, Check, check_io
+from bench.targets import SLEEP_IDEAL_PER_PROCESS, Check, check_io, check_periodic
 from bench.targets import check as check_targets
 
 T = TypeVar("T")
@@ -172,8 +172,10 @@ class Report:
         return [*lines, ""]
 
     def targets(self) -> list[str]:
-        return _checks("issue 7", check_targets(self.results)) + _checks(
-            "issue 13, I/O workloads", check_io(self.results)
+        return (
+            _checks("issue 7", check_targets(self.results))
+            + _checks("issue 13, I/O workloads", check_io(self.results))
+            + _checks("issue 16, periodic jobs", check_periodic(self.results))
         )
 
     def drain_table(self) -> list[str]:
