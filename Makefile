@@ -12,6 +12,7 @@ N ?= 2
 # pinned so that nothing else does. Users of Docker's own packages have it already.
 TEST_SYSTEM_PACKAGES := \
 	redis-server=redis-server \
+	redis-sentinel=redis-sentinel \
 	openssl=openssl \
 	dockerd=docker.io \
 	/usr/libexec/docker/cli-plugins/docker-compose=docker-compose/trixie \
