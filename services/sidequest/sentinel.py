@@ -11,8 +11,17 @@ SERVICE_NAME ...`); the user and password are the master's (and its replicas'). 
   (as for rediss://), applied to the sentinels and the master alike.
 
 How the client follows a failover (redis-py's `SentinelConnectionPool`):
-- every new connection asks the sentinels for the master's address; a pool whose master
-  changed drops its idle connections;
+- every new connection asks the sentinels for the master's address, and takes it only
+  when a majority of the configured sentinels name the same master and see it up.
+  redis-py takes the first sentinel's answer; but the sentinel leading a failover names
+  the old master until the failover ends, and a cut-off master that comes back is still
+  a master, writable, until the sentinels demote it (seconds later): clients that
+  asked that sentinel wrote jobs there, and lost them at the demotion;
+- a pool whose master changed drops its idle connections;
+- a connection that lost its server reconnects through the sentinels, also when
+  redis-py repeats a command on the same connection (the client's one retry): redis-py
+  8.1 reconnects such a connection to its last address, so the retry of a write that
+  got READONLY went to the demoted master again (FollowingConnection);
 - a reply `READONLY` (we wrote to a demoted master, now a replica) closes the connection
   and raises ConnectionError, which the worker's loops and the client's one retry treat
   as any lost connection: the next connection asks the sentinels again, so the command
@@ -23,12 +32,14 @@ How the client follows a failover (redis-py's `SentinelConnectionPool`):
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
 import redis
-from redis.sentinel import Sentinel
+from redis.connection import SSLConnection
+from redis.sentinel import MasterNotFoundError, Sentinel, SentinelManagedConnection
 
 from sidequest.errors import ConfigError
 
@@ -117,6 +128,57 @@ def parse(url: str, source: str = "REDIS_URL") -> SentinelUrl:
     )
 
 
+class FollowingConnection(SentinelManagedConnection):
+    """A master connection that asks the sentinels again whenever it reconnects."""
+
+    _address_fresh = False
+
+    def connect_to(self, address: tuple[str, int]) -> None:
+        # Called with the address the sentinels just gave: no need to ask them twice.
+        self._address_fresh = True
+        super().connect_to(address)  # type: ignore[no-untyped-call]
+
+    def connect_check_health(
+        self, check_health: bool = True, retry_socket_connect: bool = True
+    ) -> None:
+        if not self._sock and not self._address_fresh and self.connection_pool.is_master:
+            self.host, self.port = self.connection_pool.get_master_address()
+        self._address_fresh = False
+        super().connect_check_health(
+            check_health=check_health, retry_socket_connect=retry_socket_connect
+        )
+
+
+class FollowingSSLConnection(FollowingConnection, SSLConnection):
+    pass
+
+
+class MajoritySentinel(Sentinel):
+    """Names the master a majority of the sentinels agree on (see the module's text)."""
+
+    def discover_master(self, service_name: str) -> tuple[str, int]:
+        votes: Counter[tuple[str, int]] = Counter()
+        problems: list[str] = []
+        for sentinel in self.sentinels:
+            try:
+                masters = sentinel.sentinel_masters()
+            except (redis.ConnectionError, redis.TimeoutError) as error:
+                problems.append(f"{sentinel}: {error!r}")
+                continue
+            state = masters.get(service_name) if isinstance(masters, dict) else None
+            if state and self.check_master_state(state, service_name):  # type: ignore[no-untyped-call]
+                votes[(str(state["ip"]), int(state["port"]))] += 1
+        if votes:
+            address, count = votes.most_common(1)[0]
+            if count * 2 > len(self.sentinels):
+                return address
+        raise MasterNotFoundError(
+            f"no master of {service_name!r} named by a majority of the "
+            f"{len(self.sentinels)} sentinels (votes: {dict(votes) or 'none'})"
+            + (f"; {'; '.join(problems)}" if problems else "")
+        )
+
+
 def master_client(
     url: str,
     *,
@@ -141,13 +203,14 @@ def master_client(
         "password": parts.sentinel_password,
         **tls,
     }
-    manager = Sentinel(list(parts.sentinels), sentinel_kwargs=sentinel_kwargs)  # type: ignore[no-untyped-call]
+    manager = MajoritySentinel(list(parts.sentinels), sentinel_kwargs=sentinel_kwargs)  # type: ignore[no-untyped-call]
     client: redis.Redis = manager.master_for(  # type: ignore[no-untyped-call]
         parts.service,
         socket_timeout=socket_timeout,
         db=parts.db,
         username=parts.username,
         password=parts.password,
+        connection_class=FollowingSSLConnection if parts.tls else FollowingConnection,
         **tls,
         **connection,
     )

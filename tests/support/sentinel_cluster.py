@@ -83,7 +83,7 @@ class Sentinel:
     def master_address(self) -> tuple[str, int] | None:
         client = redis.Redis(port=self.port, socket_timeout=1, decode_responses=True)
         try:
-            reply = client.execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", SERVICE)
+            reply = client.sentinel_get_master_addr_by_name(SERVICE)
         except redis.RedisError:
             return None
         finally:
@@ -182,7 +182,8 @@ class SentinelCluster:
             return sum(
                 1
                 for name, value in info.items()
-                if name.startswith("slave") and isinstance(value, dict)
+                if name.startswith("slave")
+                and isinstance(value, dict)
                 and value.get("state") == "online"
             )
         except redis.RedisError:
@@ -225,7 +226,9 @@ class SentinelCluster:
             server = self.server_at(address)
             return server if self.role(server) == "master" else None
 
-        return wait_for(promoted, timeout=timeout, interval=0.05, message="a failover")
+        server = wait_for(promoted, timeout=timeout, interval=0.05, message="a failover")
+        assert server is not None
+        return server
 
     def kill_master(self) -> float:
         """SIGKILL the first master; returns when (time.time())."""
