@@ -13,10 +13,12 @@ from pathlib import Path
 
 import pytest
 import redis
+from redis.sentinel import SentinelConnectionPool
 
 from sidequest.client import RedisAdapter
 from sidequest.connection import connect
 from sidequest.replication import EnqueueWait, ReplicationTimeoutError
+from sidequest.sentinel import FollowingConnection
 from tests.integration.web.conftest import MakeApp, make_app  # noqa: F401 - a fixture
 from tests.support.polling import wait_for
 from tests.support.sentinel_cluster import SentinelCluster
@@ -124,7 +126,7 @@ def test_a_write_that_reaches_a_demoted_master_goes_to_the_new_one(
     # A graceful failover: the old master stays up as a replica. Sentinel closes the
     # clients' connections as it demotes it, and redis-py reconnects an idle pooled
     # connection that was closed: both clients simply follow.
-    redis.Redis(port=cluster.sentinels[0].port).execute_command("SENTINEL", "FAILOVER", "sidequest")
+    redis.Redis(port=cluster.sentinels[0].port).sentinel_failover("sidequest")
     wait_for(lambda: cluster.role(old) == "slave", timeout=20, message="the demotion")
     new = cluster.wait_for_failover()
     client.set("after", 2)
@@ -136,8 +138,10 @@ def test_a_write_that_reaches_a_demoted_master_goes_to_the_new_one(
     # and the next connection asks the sentinels again.
     for each in (client, bare):
         pool = each.connection_pool
+        assert isinstance(pool, SentinelConnectionPool)
         connection = pool.get_connection()
-        connection.disconnect()
+        assert isinstance(connection, FollowingConnection)
+        connection.disconnect()  # type: ignore[no-untyped-call]
         connection.connect_to(("127.0.0.1", old.port))
         pool.proxy.master_address = ("127.0.0.1", old.port)
         pool.release(connection)

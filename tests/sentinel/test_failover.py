@@ -53,6 +53,8 @@ class Enqueuer:
     acknowledged: list[str] = field(default_factory=list)
     errors: int = 0
     done: threading.Event = field(default_factory=threading.Event)
+    #: what stopped the thread, if anything but an EnqueueError did
+    crashed: BaseException | None = None
 
     def start(self) -> Enqueuer:
         threading.Thread(target=self._run, name="enqueuer", daemon=True).start()
@@ -71,6 +73,8 @@ class Enqueuer:
                             # one may run too, unacknowledged).
                             self.errors += 1
                             time.sleep(0.02)
+        except BaseException as error:
+            self.crashed = error
         finally:
             self.done.set()
 
@@ -130,7 +134,10 @@ def _run_through_failover(
     proxied: bool,
     fail: Callable[[SentinelCluster], float],
 ) -> None:
-    """Run JOBS jobs; `fail` fails the master and returns when the failover completed."""
+    """Run JOBS jobs; `fail` fails the master and returns when the fault ended: when the
+    workers could reach the new master (a failover completed and, for a cut, the cut
+    ended). Jobs started before that were in the workers' hands at the failure (fetched
+    before it, started from the prefetch buffer during it)."""
     cluster = SentinelCluster(tmp_path / "cluster", proxied=proxied).start()
     workers: list[WorkerProcess] = []
     try:
@@ -148,9 +155,13 @@ def _run_through_failover(
             message="jobs enqueued and running before the failure",
         )
         failed_at = time.time()
-        failover_done = fail(cluster)
-        print(f"\nfailover completed {failover_done - failed_at:.2f} s after the failure")
+        fault_over = fail(cluster)
+        print(f"\nfault over {fault_over - failed_at:.2f} s after the failure")
         assert waiting.done.wait(90) and unwaited.done.wait(90), "enqueuers did not finish"
+        assert waiting.crashed is None and unwaited.crashed is None, (
+            f"an enqueue raised something else than EnqueueError: "
+            f"{waiting.crashed!r} {unwaited.crashed!r}"
+        )
         expected = set(waiting.acknowledged)
 
         def all_ran() -> bool:
@@ -174,14 +185,12 @@ def _run_through_failover(
                 start
                 for jid, starts in runs.starts.items()
                 for start, pid in zip(starts, runs.pids[jid], strict=True)
-                if pid == worker.pid and start > failover_done
+                if pid == worker.pid and start > fault_over
             ]
             assert after, f"worker {worker.pid} ran nothing after the failover"
             assert "Traceback" not in worker.log(), worker.log()[-3000:]
         duplicates = {jid: starts for jid, starts in runs.starts.items() if len(starts) > 1}
-        late = {
-            jid: min(starts) for jid, starts in duplicates.items() if min(starts) > failover_done
-        }
+        late = {jid: min(starts) for jid, starts in duplicates.items() if min(starts) > fault_over}
         print(
             f"duplicates: {len(duplicates)}, of which first started after the failover: {len(late)}"
         )
@@ -221,11 +230,11 @@ def _cut(cluster: SentinelCluster) -> float:
     assert cluster.proxy is not None
     cluster.proxy.stall()
     cluster.wait_for_failover()
-    done = time.time()
     # The cut ends with its connections reset (a partition longer than the clients'
     # socket timeouts ends the same way: they gave up on them). The sentinels reach the
     # old master again through the proxy and demote it.
     cluster.proxy.reset()
+    done = time.time()
     cluster.proxy.heal()
     wait_for(
         lambda: cluster.role(cluster.master) == "slave",
