@@ -17,6 +17,7 @@ TEST_SYSTEM_PACKAGES := \
 	dockerd=docker.io \
 	/usr/libexec/docker/cli-plugins/docker-compose=docker-compose/trixie \
 	debootstrap=debootstrap \
+	kustomize=kustomize/trixie \
 	promtool=prometheus \
 	chromium=chromium \
 	sidekiq=ruby-sidekiq \

@@ -28,7 +28,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from sidequest.adapter import using
+from sidequest import payload
 from sidequest.client import RedisAdapter
 from sidequest.connection import connect
 from sidequest.errors import EnqueueError
@@ -61,18 +61,21 @@ class Enqueuer:
         return self
 
     def _run(self) -> None:
+        # The adapter itself, not perform_later: the installed adapter is one per process,
+        # and the two enqueuers use different ones.
         try:
-            with using(self.adapter):
-                for n in range(self.count):
-                    while True:
-                        try:
-                            self.acknowledged.append(FailoverJob.perform_later(n).jid)
-                            break
-                        except EnqueueError:
-                            # As an application would: try again (a new jid; the failed
-                            # one may run too, unacknowledged).
-                            self.errors += 1
-                            time.sleep(0.02)
+            for n in range(self.count):
+                while True:
+                    job = payload.build(FailoverJob.job_name, [n])
+                    try:
+                        self.adapter.push(job)
+                        self.acknowledged.append(job["jid"])
+                        break
+                    except EnqueueError:
+                        # As an application would: try again (a new jid; the failed
+                        # one may run too, unacknowledged).
+                        self.errors += 1
+                        time.sleep(0.02)
         except BaseException as error:
             self.crashed = error
         finally:
