@@ -72,18 +72,25 @@ class Drain:
 
 
 class Sampler(threading.Thread):
-    """(monotonic time, Redis CPU seconds) every 50 ms until stopped."""
+    """(monotonic time, Redis CPU seconds, machine busy seconds) every 50 ms until stopped."""
 
     def __init__(self, pid: int) -> None:
         super().__init__(daemon=True)
         self.pid = pid
         self.samples: list[tuple[float, float]] = []
+        self.machine: list[tuple[float, float]] = []
         self.stopped = threading.Event()
 
     def run(self) -> None:
         while not self.stopped.is_set():
-            self.samples.append((time.monotonic(), cpu_seconds(self.pid)))
+            now = time.monotonic()
+            self.samples.append((now, cpu_seconds(self.pid)))
+            self.machine.append((now, machine_busy_seconds()))
             self.stopped.wait(0.05)
+
+    def machine_between(self, start: float, end: float) -> float:
+        inside = [s for s in self.machine if start <= s[0] <= end]
+        return inside[-1][1] - inside[0][1] if len(inside) >= 2 else 0.0
 
     def between(self, start: float, end: float) -> tuple[float, float]:
         """CPU used from `start` to `end`, and the busiest 0.5 s window as a core share."""
@@ -119,7 +126,6 @@ def drain(server: RedisServer, workload: str, n: int, procs: int, directory: Pat
     load = Path("/proc/loadavg").read_text().split()[0]
     sampler = Sampler(server.process.pid if server.process else 0)
     sampler.start()
-    machine_before = machine_busy_seconds()
     workers = [
         subprocess.Popen(
             [*WORKER, "-r", "bench.agents.sidequest_jobs", "-c", "10"],
@@ -141,7 +147,6 @@ def drain(server: RedisServer, workload: str, n: int, procs: int, directory: Pat
             last = now
             break
         time.sleep(0.02)
-    machine_after = machine_busy_seconds()
     commands = sum(
         int(stats["calls"])
         for stats in client.info("commandstats").values()
@@ -154,9 +159,8 @@ def drain(server: RedisServer, workload: str, n: int, procs: int, directory: Pat
     for worker in workers:
         worker.wait(60)
     used, peak = sampler.between(first, last)
-    return Drain(
-        workload, n, last - first, used, peak, commands, machine_after - machine_before, load
-    )
+    machine = sampler.machine_between(first, last)
+    return Drain(workload, n, last - first, used, peak, commands, machine, load)
 
 
 _ENQUEUE = """
