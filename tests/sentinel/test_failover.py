@@ -56,16 +56,22 @@ class Enqueuer:
     #: what stopped the thread, if anything but an EnqueueError did
     crashed: BaseException | None = None
 
+    stopped: threading.Event = field(default_factory=threading.Event)
+
     def start(self) -> Enqueuer:
         threading.Thread(target=self._run, name="enqueuer", daemon=True).start()
         return self
+
+    def stop(self) -> None:
+        self.stopped.set()
+        assert self.done.wait(30), "the enqueuer did not stop"
 
     def _run(self) -> None:
         # The adapter itself, not perform_later: the installed adapter is one per process,
         # and the two enqueuers use different ones.
         try:
             for n in range(self.count):
-                while True:
+                while not self.stopped.is_set():
                     job = payload.build(FailoverJob.job_name, [n])
                     try:
                         self.adapter.push(job)
@@ -75,7 +81,9 @@ class Enqueuer:
                         # As an application would: try again (a new jid; the failed
                         # one may run too, unacknowledged).
                         self.errors += 1
-                        time.sleep(0.02)
+                        self.stopped.wait(0.02)
+                if self.stopped.is_set():
+                    return
         except BaseException as error:
             self.crashed = error
         finally:
@@ -267,3 +275,43 @@ def test_a_master_cut_off_the_network_fails_over_the_same_way(
     tmp_path: Path, recorder_server: RedisServer
 ) -> None:
     _run_through_failover(tmp_path, recorder_server, proxied=True, fail=_cut)
+
+
+@pytest.mark.slow
+def test_the_loss_window_of_a_master_cut_off_from_its_replicas_and_what_wait_closes(
+    tmp_path: Path,
+) -> None:
+    """Clients that still reach a master the sentinels and replicas lost (their side of a
+    partition, connections made before it) have their enqueues acknowledged until the
+    master is demoted, and those are lost: the loss window. With WAIT, none of them is
+    acknowledged (each raises ReplicationTimeoutError), so none is lost."""
+    cluster = SentinelCluster(tmp_path / "cluster", proxied=True).start()
+    try:
+        # Straight to the master's own port: these clients are not cut off.
+        plain = Enqueuer(RedisAdapter(connect(cluster.master.url), NO_WAIT), 1_000_000)
+        waiting = Enqueuer(
+            RedisAdapter(connect(cluster.master.url), EnqueueWait(1, 0.1)), 1_000_000
+        )
+        plain.start()
+        waiting.start()
+        wait_for(lambda: len(waiting.acknowledged) >= 200, timeout=30, message="enqueues")
+        assert cluster.proxy is not None
+        cluster.proxy.stall()
+        cut_at = time.monotonic()
+        acknowledged_before = len(plain.acknowledged)
+        new = cluster.wait_for_failover()
+        window = time.monotonic() - cut_at
+        plain.stop()
+        waiting.stop()
+        queued = {payload.decode(raw)["jid"] for raw in new.client().lrange("queue:default", 0, -1)}
+        lost = [jid for jid in plain.acknowledged if jid not in queued]
+        print(
+            f"\ncut for {window:.2f} s until the failover: without WAIT "
+            f"{len(plain.acknowledged) - acknowledged_before} enqueues acknowledged by the "
+            f"cut-off master, {len(lost)} of {len(plain.acknowledged)} lost; with WAIT "
+            f"{len(waiting.acknowledged)} acknowledged, {waiting.errors} refused"
+        )
+        assert set(waiting.acknowledged) <= queued
+        assert lost, "the cut-off master acknowledged nothing: the window was not measured"
+    finally:
+        cluster.stop()
