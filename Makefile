@@ -12,10 +12,12 @@ N ?= 2
 # pinned so that nothing else does. Users of Docker's own packages have it already.
 TEST_SYSTEM_PACKAGES := \
 	redis-server=redis-server \
+	redis-sentinel=redis-sentinel \
 	openssl=openssl \
 	dockerd=docker.io \
 	/usr/libexec/docker/cli-plugins/docker-compose=docker-compose/trixie \
 	debootstrap=debootstrap \
+	kustomize=kustomize/trixie \
 	promtool=prometheus \
 	chromium=chromium \
 	sidekiq=ruby-sidekiq \

@@ -94,6 +94,16 @@ def main() -> None:
     help="CPUs to pin the process to, as taskset: 0 or 0,2-3; auto (default): a CPU of "
     "its own while the host's worker processes fit; off: no pinning",
 )
+@click.option(
+    "--enqueue-wait-replicas",
+    type=click.IntRange(0),
+    help="replicas that must hold a job before an enqueue returns (Redis WAIT; default 0)",
+)
+@click.option(
+    "--enqueue-wait-timeout",
+    type=float,
+    help="seconds an enqueue waits for those replicas before it fails (default 1)",
+)
 def worker(
     config_file: str | None,
     requires: tuple[str, ...],
@@ -105,6 +115,8 @@ def worker(
     log_format: str | None,
     log_level: str | None,
     cpus: str | None,
+    enqueue_wait_replicas: int | None,
+    enqueue_wait_timeout: float | None,
 ) -> None:
     """Run a worker process."""
     overrides: dict[str, Any] = {
@@ -116,6 +128,8 @@ def worker(
         "log_format": log_format,
         "log_level": log_level,
         "cpus": cpus,
+        "enqueue_wait_replicas": enqueue_wait_replicas,
+        "enqueue_wait_timeout": enqueue_wait_timeout,
     }
     if requires:
         overrides["require"] = list(requires)
@@ -136,7 +150,7 @@ def run_worker(settings: Settings, middleware: Sequence[Middleware] = ()) -> int
         log_job_classes()
         settings = choose_redis(settings)
         client = connect(settings.redis_url, source=settings.redis_source.setting)
-        set_adapter(RedisAdapter(client))
+        set_adapter(RedisAdapter(client, settings.enqueue_wait))
         # What `sidequest enqueue` checks a class name against (registered_classes.py).
         published = RegisteredClasses(client, registry.registered_names())
         launcher = Launcher(settings, [*middleware, published])

@@ -30,6 +30,7 @@ from sidequest.connection import DEFAULT_URL, check_url
 from sidequest.errors import ConfigError
 from sidequest.periodic_jobs.schedule import Schedule, parse_section
 from sidequest.redis_source import DEFAULT, ENVIRONMENT, FLAG, RedisSource
+from sidequest.replication import EnqueueWait
 
 #: the `cpus` setting's default: each worker process on a CPU of its own, while they fit
 AUTO_CPUS: Literal["auto"] = "auto"
@@ -88,7 +89,15 @@ class Settings:
     #: that a worker without one leaves the published schedules alone (`:periodic: {}`
     #: removes them all: runtime/periodic.py)
     periodic: tuple[Schedule, ...] | None = None
+    #: replicas that must hold a job before an enqueue returns (WAIT), and for how long
+    #: to wait for them: replication.py
+    enqueue_wait_replicas: int = 0
+    enqueue_wait_timeout: float = 1.0
     extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def enqueue_wait(self) -> EnqueueWait:
+        return EnqueueWait(self.enqueue_wait_replicas, self.enqueue_wait_timeout)
 
     @property
     def weighted(self) -> bool:
@@ -104,6 +113,7 @@ class Settings:
         if self.log_format not in ("text", "json"):
             raise ConfigError(f"log_format must be text or json (got {self.log_format!r})")
         self._validate_numbers()
+        self.enqueue_wait  # noqa: B018 - raises ConfigError for a bad count or timeout
         if self.heartbeat_timeout <= self.heartbeat_interval * 2:
             raise ConfigError(
                 "heartbeat_timeout must exceed twice heartbeat_interval, or live processes "
@@ -155,6 +165,8 @@ _FILE_KEYS = {
     "cpus": "cpus",
     "cpu_claims": "cpu_claims",
     "periodic": "periodic",
+    "enqueue_wait_replicas": "enqueue_wait_replicas",
+    "enqueue_wait_timeout": "enqueue_wait_timeout",
 }
 
 _ENVIRONMENT = {
@@ -176,6 +188,8 @@ _ENVIRONMENT = {
     "LOG_FORMAT": "log_format",
     "SIDEQUEST_CPUS": "cpus",
     "SIDEQUEST_CPU_CLAIMS": "cpu_claims",
+    "SIDEQUEST_ENQUEUE_WAIT_REPLICAS": "enqueue_wait_replicas",
+    "SIDEQUEST_ENQUEUE_WAIT_TIMEOUT": "enqueue_wait_timeout",
 }
 
 
