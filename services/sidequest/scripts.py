@@ -48,8 +48,25 @@ RECOVER = Script("recover")
 PROMOTE = Script("promote")
 PUSH_UNIQUE = Script("push_unique")
 KILL = Script("kill")
+LIMIT_ACQUIRE = Script("limit_acquire")
+LIMIT_RELEASE = Script("limit_release")
+LIMIT_SWEEP = Script("limit_sweep")
+LIMIT_REFRESH = Script("limit_refresh")
 
-ALL = (EXCHANGE, FAIL, REQUEUE, REQUEUE_LANDED, RECOVER, PROMOTE, PUSH_UNIQUE, KILL)
+ALL = (
+    EXCHANGE,
+    FAIL,
+    REQUEUE,
+    REQUEUE_LANDED,
+    RECOVER,
+    PROMOTE,
+    PUSH_UNIQUE,
+    KILL,
+    LIMIT_ACQUIRE,
+    LIMIT_RELEASE,
+    LIMIT_SWEEP,
+    LIMIT_REFRESH,
+)
 
 
 class ScriptPipeline:

@@ -39,6 +39,7 @@ from sidequest.middleware import DEAD, DISCARDED, RETRIED, SUCCEEDED, JobContext
 from sidequest.runtime import failure, resolution
 from sidequest.runtime.fetched import Fetched
 from sidequest.runtime.joblog import JobLog
+from sidequest.runtime.limits import Left, LimitFailed, LimitGate
 from sidequest.runtime.outcome import Ack, Failure, Outcome
 from sidequest.runtime.watchdog import Guard, Watchdog
 
@@ -75,16 +76,19 @@ class Executor:
         middleware: MiddlewareChain,
         watchdog: Watchdog[TimedRun],
         marks: RunningMarks | None = None,
+        limits: LimitGate | None = None,
     ):
         self.settings = settings
         self.middleware = middleware
         self._has_middleware = bool(middleware)
         self.watchdog = watchdog
         self.marks = marks
+        self.limits = limits
         self.log = JobLog()
 
-    def execute(self, fetched: Fetched) -> Outcome | None:
-        """Run the job; None means the watchdog abandoned it and already reported it."""
+    def execute(self, fetched: Fetched) -> Outcome | Left | None:
+        """Run the job; None means the watchdog abandoned it and already reported it,
+        Left that its limits refused it and it left this process (runtime/limits.py)."""
         started = time.time()
         try:
             job = payload.decode(fetched.raw)
@@ -92,6 +96,14 @@ class Executor:
             logger.warning("dead on arrival from queue %s: %s", fetched.queue, malformed)
             dead = failure.wrap_malformed(fetched.raw, fetched.queue, malformed, started)
             return Failure(fetched, "dead", started, dead)
+
+        if self.limits is not None:
+            try:
+                left = self.limits.admit(fetched, job)
+            except LimitFailed as refused:
+                return self.failed(fetched, job, refused.job_class, None, refused)[0]
+            if left is not None:
+                return left
 
         context = JobContext(
             jid=str(job.get("jid", "")),
@@ -113,6 +125,8 @@ class Executor:
         run = self._perform(fetched, job, context)
         if run.abandoned:
             return None
+        if self.limits is not None:
+            self.limits.release(fetched)
         if marked:
             self._mark(fetched.field, started=False)
         duration = time.perf_counter() - clock
@@ -227,6 +241,9 @@ class Executor:
 
     def abandoned_outcome(self, run: TimedRun) -> Failure:
         """The Failure for a job the watchdog gave up on (its thread is still stuck)."""
+        if self.limits is not None:
+            # Counted as failed and retried: its slots go to the jobs waiting for them.
+            self.limits.release(run.fetched)
         context = run.context
         duration = time.time() - context.started_at
         error = JobTimeoutError(

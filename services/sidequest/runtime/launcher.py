@@ -42,6 +42,7 @@ from sidequest.runtime.executor import Executor, TimedRun
 from sidequest.runtime.fetched import Fetched
 from sidequest.runtime.fetcher import Fetcher
 from sidequest.runtime.heartbeat import Heartbeat, dump_threads, new_identity
+from sidequest.runtime.limits import LimitGate
 from sidequest.runtime.manager import Manager
 from sidequest.runtime.outcome import Batch
 from sidequest.runtime.queue_order import QueueOrder
@@ -49,6 +50,7 @@ from sidequest.runtime.recovery import Recovery
 from sidequest.runtime.scheduler import Scheduler
 from sidequest.runtime.store.heartbeat import HeartbeatStore
 from sidequest.runtime.store.inflight import InflightStore
+from sidequest.runtime.store.limits import LimitStore
 from sidequest.runtime.store.recovery import RecoveryStore
 from sidequest.runtime.store.schedule import ScheduleStore
 from sidequest.runtime.waiter import IdleGate, Waiters
@@ -87,7 +89,15 @@ class Launcher:
         self.schedules = periodic.wanted(settings.periodic)
         self.inflight = InflightStore(self.redis, self.identity, settings)
         self.watchdog: Watchdog[TimedRun] = Watchdog(settings.timeout_grace, self._abandon)
-        self.executor = Executor(settings, self.middleware, self.watchdog, self.inflight)
+        self.limits = LimitGate(
+            LimitStore(self.redis, self.identity),
+            self.identity,
+            settings.heartbeat_interval,
+            lambda: self.middleware,
+        )
+        self.executor = Executor(
+            settings, self.middleware, self.watchdog, self.inflight, limits=self.limits
+        )
         self.gate = IdleGate()
         self.manager = Manager(settings, self.executor, self._wake_fetcher, self._landing_started)
         self.heartbeat = Heartbeat(
@@ -235,6 +245,7 @@ class Launcher:
         self.fetcher.start()
         self.waiters.start()
         self.scheduler.start()
+        self.limits.start()
         self.middleware.process_started(self.process_info)
 
     def quiet(self) -> None:
@@ -285,6 +296,8 @@ class Launcher:
                     len(unfinished),
                     error,
                 )
+        # Unfinished jobs are back in their queues: their slots go to whoever runs next.
+        self.limits.stop()
         self.middleware.process_stopping(self.process_info)
         self.scheduler.stop()
         self.heartbeat.stop()

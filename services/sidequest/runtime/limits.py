@@ -1,0 +1,247 @@
+"""Concurrency and rate limits at the moment a job is about to start, in one process.
+
+Tasks:
+1. admit: for a job whose class declares limits (sidequest.limits), build each limit's
+   key from the job's arguments and ask Redis in one call (limit_acquire.lua) whether
+   it may start. If not, the same call moved it out of this process: parked on the
+   key's list (a concurrency limit) or into the schedule set at its next allowed start
+   (a rate limit, marked `throttled_at` so that it returns to the front of its queue).
+   Its retry count is untouched and it never enters the retry set.
+2. release: when the job finished, give back its slots at once (limit_release.lua),
+   which moves a parked job of the key to the front of its queue in the same call
+3. keep: every heartbeat interval, refresh the slots of running jobs (a live process
+   keeps them however long its jobs run) and sweep the keys with parked jobs for slots
+   nobody released (a killed process's, once its lease expired; lapsed ones); retry
+   releases that failed because Redis was unreachable
+4. at a clean stop, give back every slot still held (jobs pushed back unfinished)
+
+Classes without limits cost a registry lookup per job and nothing in Redis.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+import redis
+
+from sidequest import payload
+from sidequest.job import registry, signature
+from sidequest.limits import ConcurrencyLimit, Limit, LimitKeyError, limits_of
+from sidequest.payload import JobDict
+from sidequest.runtime import resolution
+from sidequest.runtime.backoff import Backoff
+from sidequest.runtime.fetched import Fetched, Holding
+from sidequest.runtime.store.limits import Bound, LimitStore, Verdict
+
+logger = logging.getLogger("sidequest")
+
+#: payload fields the limiter writes: when a job was first refused (its wait is measured
+#: from there) and, on a throttled job in the schedule set, when it was throttled
+LIMITED_AT = "limited_at"
+THROTTLED_AT = "throttled_at"
+
+
+class LimitEvents(Protocol):
+    """What the limiter reports (the metrics middleware counts it)."""
+
+    def job_limited(self, job_class: str, verdict: str) -> None:
+        """A job was refused: `verdict` is "parked" or "throttled"."""
+
+    def job_admitted_after_wait(self, job_class: str, waited: float) -> None:
+        """A job refused before was admitted `waited` seconds after its first refusal."""
+
+
+@dataclass(slots=True)
+class Left:
+    """The job left this process at admission: parked, throttled, or recovered elsewhere.
+    The processor drops it without an outcome; Redis already holds it elsewhere."""
+
+    job: Fetched
+    verdict: Verdict
+
+
+class LimitFailed(Exception):
+    """A limit's key could not be built; carries the class for the retry policy."""
+
+    def __init__(self, job_class: type, error: LimitKeyError):
+        super().__init__(str(error))
+        self.job_class = job_class
+
+
+@dataclass(slots=True)
+class _Holding:
+    holder: str
+    bounds: list[Bound]
+
+
+class LimitGate:
+    def __init__(
+        self,
+        store: LimitStore,
+        identity: str,
+        interval: float,
+        events: Callable[[], LimitEvents | None] = lambda: None,
+    ):
+        self.store = store
+        self.identity = identity
+        self.interval = interval
+        self.events = events
+        self._lock = threading.Lock()
+        self._serial = 0
+        self._held: dict[Fetched, _Holding] = {}
+        # Releases Redis refused (unreachable): retried by the keeper.
+        self._unreleased: list[_Holding] = []
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._keep, name="sidequest-limits", daemon=True)
+
+    # -- processor threads --------------------------------------------------------------
+
+    def admit(self, fetched: Fetched, job: JobDict) -> Left | None:
+        """None when the job may start now (slots and starts taken); Left when it left.
+
+        Raises LimitFailed when a key function fails for the job's arguments.
+        """
+        try:
+            job_class = registry.resolve(resolution.job_class_name(job))
+        except (KeyError, TypeError, ValueError):
+            return None
+        if job_class is None:
+            return None
+        limits = limits_of(job_class)
+        if not limits:
+            return None
+        try:
+            args = resolution.perform_args(job)
+            positional, named = signature.call(
+                job_class.perform_shape(), job_class.job_name, job, args
+            )
+        except Exception:  # noqa: BLE001 - the executor reports bad arguments itself
+            return None
+        try:
+            bounds = [_bound(limit, job_class.job_name, positional, named) for limit in limits]
+        except LimitKeyError as error:
+            raise LimitFailed(job_class, error) from error
+        return self._acquire(fetched, job, job_class.job_name, bounds)
+
+    def _acquire(
+        self, fetched: Fetched, job: JobDict, name: str, bounds: list[Bound]
+    ) -> Left | None:
+        with self._lock:
+            self._serial += 1
+            holder = f"{self.identity}|{self._serial}"
+        now = time.time()
+        first_refused = job.get(LIMITED_AT)
+        parked = {**job, LIMITED_AT: first_refused or now}
+        parked.pop(THROTTLED_AT, None)
+        throttled = {**parked, THROTTLED_AT: now}
+        in_hash = fetched.state in (Holding.FETCHED, Holding.ADOPTED) and fetched.field
+        field = fetched.field if in_hash else ""
+        backoff = Backoff("limits")
+        while True:
+            try:
+                acquired = self.store.acquire(
+                    field,
+                    fetched.raw,
+                    payload.encode(parked),
+                    payload.encode(throttled),
+                    holder,
+                    bounds,
+                )
+                break
+            except redis.RedisError as error:
+                # The job stays held where it is; at a stop it goes back unfinished.
+                time.sleep(backoff.failed(error))
+        backoff.succeeded()
+        verdict = acquired.verdict
+        events = self.events()
+        if verdict is Verdict.ADMITTED:
+            job.pop(LIMITED_AT, None)
+            job.pop(THROTTLED_AT, None)
+            with self._lock:
+                self._held[fetched] = _Holding(
+                    holder, [bound for bound in bounds if bound.kind == "concurrency"]
+                )
+            if events is not None and isinstance(first_refused, int | float):
+                events.job_admitted_after_wait(name, max(0.0, acquired.at - first_refused))
+            return None
+        if verdict is Verdict.PARKED:
+            logger.debug("parked %s %s: no free slot", name, job.get("jid"))
+            if events is not None:
+                events.job_limited(name, "parked")
+        elif verdict is Verdict.THROTTLED:
+            logger.debug("throttled %s %s until %.3f", name, job.get("jid"), acquired.at)
+            if events is not None:
+                events.job_limited(name, "throttled")
+        return Left(fetched, verdict)
+
+    def release(self, fetched: Fetched) -> None:
+        """The job finished (or was abandoned): give back its slots, waking parked jobs."""
+        with self._lock:
+            holding = self._held.pop(fetched, None)
+        if holding is None or not holding.bounds:
+            return
+        try:
+            self.store.release(holding.holder, holding.bounds)
+        except redis.RedisError as error:
+            logger.warning("could not give back a limit slot (%s); retrying", error)
+            with self._lock:
+                self._unreleased.append(holding)
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        """At a clean exit, after unfinished jobs went back: give back every slot."""
+        self._stopped.set()
+        with self._lock:
+            holdings = [*self._held.values(), *self._unreleased]
+            self._held.clear()
+            self._unreleased.clear()
+        for holding in holdings:
+            if holding.bounds:
+                try:
+                    self.store.release(holding.holder, holding.bounds)
+                except redis.RedisError as error:
+                    logger.warning("could not give back a limit slot at exit: %s", error)
+
+    def _keep(self) -> None:
+        while not self._stopped.wait(self.interval):
+            try:
+                self.keep()
+            except redis.RedisError as error:
+                logger.warning("limits: refreshing slots failed: %s", error)
+
+    def keep(self) -> None:
+        """Refresh our slots, retry failed releases, wake what no release woke."""
+        with self._lock:
+            holdings = [
+                (holding.holder, bound)
+                for holding in self._held.values()
+                for bound in holding.bounds
+            ]
+            unreleased, self._unreleased = self._unreleased, []
+        self.store.refresh(holdings)
+        for index, holding in enumerate(unreleased):
+            try:
+                self.store.release(holding.holder, holding.bounds)
+            except redis.RedisError:
+                with self._lock:
+                    self._unreleased.extend(unreleased[index:])
+                raise
+        woken = self.store.sweep()
+        if woken:
+            logger.info("woke %d parked jobs whose slots no release gave back", woken)
+
+
+def _bound(limit: Limit, job_name: str, args: list[object], kwargs: dict[str, object]) -> Bound:
+    key = limit.key_for(job_name, list(args), dict(kwargs))
+    if isinstance(limit, ConcurrencyLimit):
+        return Bound("concurrency", key, limit.to, limit.duration)
+    return Bound("rate", key, limit.limit, limit.per)
