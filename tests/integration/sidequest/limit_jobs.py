@@ -48,7 +48,7 @@ def _run_counted(account: str, jid: str, seconds: float) -> None:
     client = recorder()
     member = f"{os.getpid()}:{jid}"
     client.eval(_ENTER, 2, running_key(account), max_key(account), member)
-    client.rpush(f"test:limits:starts:{account}", f"{jid} {time.time()!r}")
+    client.rpush(f"test:limits:starts:{account}", f"{jid} {os.getpid()} {time.time()!r}")
     try:
         time.sleep(seconds)
     finally:
