@@ -98,12 +98,9 @@ class Executor:
             return Failure(fetched, "dead", started, dead)
 
         if self.limits is not None:
-            try:
-                left = self.limits.admit(fetched, job)
-            except LimitFailed as refused:
-                return self.failed(fetched, job, refused.job_class, None, refused)[0]
-            if left is not None:
-                return left
+            refused = self._admit(self.limits, fetched, job)
+            if refused is not None:
+                return refused
 
         context = JobContext(
             jid=str(job.get("jid", "")),
@@ -125,8 +122,6 @@ class Executor:
         run = self._perform(fetched, job, context)
         if run.abandoned:
             return None
-        if self.limits is not None:
-            self.limits.release(fetched)
         if marked:
             self._mark(fetched.field, started=False)
         duration = time.perf_counter() - clock
@@ -140,6 +135,16 @@ class Executor:
         if self._has_middleware:
             self.middleware.job_finished(context, label, duration, error)
         return outcome
+
+    def _admit(
+        self, limits: LimitGate, fetched: Fetched, job: payload.JobDict
+    ) -> Failure | Left | None:
+        """None when the job's limits let it start; Left when it left this process
+        (parked or throttled); a Failure when a limit's key function failed."""
+        try:
+            return limits.admit(fetched, job)
+        except LimitFailed as refused:
+            return self.failed(fetched, job, refused.job_class, None, refused)[0]
 
     def _perform(self, fetched: Fetched, job: payload.JobDict, context: JobContext) -> _Run:
         """Resolve the class and arguments and run perform, under the watchdog if timed."""
@@ -163,6 +168,9 @@ class Executor:
                     self.watchdog.end(guard)
         except _JOB_ERRORS as raised:
             run.error = raised
+        if self.limits is not None and not (guard is not None and guard.abandoned):
+            # Before the outcome is written: a parked job of the key can start now.
+            self.limits.release(fetched)
         if guard is not None:
             run.abandoned = guard.abandoned
             if guard.fired and isinstance(run.error, JobTimeoutError) and not run.error.args:

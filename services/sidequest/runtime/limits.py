@@ -120,7 +120,7 @@ class LimitGate:
             positional, named = signature.call(
                 job_class.perform_shape(), job_class.job_name, job, args
             )
-        except Exception:  # noqa: BLE001 - the executor reports bad arguments itself
+        except Exception:  # the executor reports arguments that do not fit itself
             return None
         try:
             bounds = [_bound(limit, job_class.job_name, positional, named) for limit in limits]

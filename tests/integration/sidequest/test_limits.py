@@ -7,6 +7,7 @@ once and when each started.
 
 from __future__ import annotations
 
+import signal
 import threading
 import time
 from collections import Counter
@@ -71,22 +72,14 @@ def test_a_killed_process_gives_its_slots_back_when_its_lease_expires(
     began = time.monotonic()
     jids = {SlotJob.perform_later("a", SECONDS).jid for _ in range(JOBS)}
     # Kill a process while it runs a job of the key (it holds a slot).
+    wait_for(lambda: len(runs(redis_client, "a")) >= 30, timeout=30, message="a quarter done")
     pids = {worker.pid: worker for worker in workers}
     member = wait_for(
-        lambda: next(
-            (m for m in redis_client.smembers(running_key("a")) if int(m.split(":")[0]) in pids),
-            None,
-        ),
+        lambda: next(iter(redis_client.smembers(running_key("a"))), None),
         timeout=20,
         message="a running job",
     )
-    wait_for(lambda: len(runs(redis_client, "a")) >= 30, timeout=30, message="a quarter done")
-    victim_pid = int(member.split(":")[0])
-    victim = next(
-        pids[int(m.split(":")[0])]
-        for m in [*redis_client.smembers(running_key("a")), member]
-        if int(m.split(":")[0]) in pids
-    )
+    victim = pids[int(member.split(":")[0])]
     victim_pid = victim.pid
     victim.kill()
     killed_at = time.monotonic()
@@ -195,9 +188,7 @@ def test_a_rate_limit_holds_in_every_window_across_four_processes(
     log = StartLog(enqueue_to, "sidequest:limits:starts:RatedJob")
     began = time.monotonic()
     jids = {RatedJob.perform_later(n).jid for n in range(count)}
-    wait_for(
-        lambda: redis_client.llen("test:limits:rated") >= count, timeout=60, message="all ran"
-    )
+    wait_for(lambda: redis_client.llen("test:limits:rated") >= count, timeout=60, message="all ran")
     elapsed = time.monotonic() - began
     admitted = log.stop()
     entries = [line.split() for line in redis_client.lrange("test:limits:rated", 0, -1)]
@@ -216,3 +207,42 @@ def test_a_rate_limit_holds_in_every_window_across_four_processes(
     assert redis_client.zcard("retry") == 0
     assert int(redis_client.get("stat:failed") or 0) == 0
     assert elapsed < 12.0
+
+
+def test_a_live_process_keeps_its_slot_past_the_duration(
+    enqueue_to: str, redis_client: redis.Redis, start_worker: Callable[..., WorkerProcess]
+) -> None:
+    """`duration` (2 s here) bounds a slot's life after its process's last refresh; the
+    heartbeat (0.2 s) refreshes it, so a 3 s job keeps its slot to the end."""
+    start_workers(start_worker, enqueue_to, redis_client, 2)
+    for _ in range(4):
+        ShortLeaseSlotJob.perform_later("long", 3.0)
+    wait_for(lambda: len(runs(redis_client, "long")) >= 4, timeout=30, message="all ran")
+    assert int(redis_client.get(max_key("long")) or 0) == 3
+
+
+def test_parked_jobs_survive_a_graceful_stop(
+    enqueue_to: str, redis_client: redis.Redis, start_worker: Callable[..., WorkerProcess]
+) -> None:
+    """SIGTERM with running jobs past the shutdown timeout and jobs parked: the running
+    ones go back to their queue and give their slots back, the parked ones stay parked
+    and run once another worker frees slots; none is lost, none fails."""
+    first = start_worker(enqueue_to, "-c", "10", "-t", "0.5", requires=(LIMIT_JOBS,))
+    jids = {SlotJob.perform_later("stop", 1.5).jid for _ in range(10)}
+    wait_for(
+        lambda: redis_client.llen("sidequest:limits:parked:acct:stop") == 7,
+        message="three running, seven parked",
+    )
+    first.signal(signal.SIGTERM)
+    assert first.wait(15) == 0
+    assert redis_client.zcard("sidequest:limits:slots:acct:stop") == 0
+    assert (
+        redis_client.llen("queue:default") + redis_client.llen("sidequest:limits:parked:acct:stop")
+        == 10
+    )
+    # The three cut short never recorded their end: their process exited.
+    redis_client.delete(running_key("stop"))
+    start_worker(enqueue_to, "-c", "10", requires=(LIMIT_JOBS,))
+    wait_for(lambda: set(runs(redis_client, "stop")) >= jids, timeout=30, message="all ran")
+    assert int(redis_client.get(max_key("stop")) or 0) == 3
+    assert redis_client.zcard("retry") == 0

@@ -114,7 +114,7 @@ class LimitStore:
 
     def sweep(self) -> int:
         """Wake parked jobs of every key with free slots; returns how many went back."""
-        waiting = [text(name) for name in self.redis.smembers(keys.LIMITS_WAITING)]  # type: ignore[union-attr]
+        waiting = [text(name) for name in self.redis.smembers(keys.LIMITS_WAITING)]
         if not waiting:
             return 0
         pipe = scripts.ScriptPipeline(self.redis)
