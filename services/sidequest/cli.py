@@ -190,12 +190,14 @@ def stats(redis_url: str, as_json: bool) -> None:
         snapshot = api.Stats(client).snapshot()
         now = time.time()
         latencies = {queue.name: queue.latency(now) for queue in api.Queue.all(client)}
+        limits = api.Limits(client).all(now)
     except redis.RedisError as error:
         click.echo(f"error: cannot read {redact(redis_url)}: {error}", err=True)
         sys.exit(1)
     if as_json:
         document = snapshot.as_dict()
         document["latencies"] = latencies
+        document["limits"] = [state.as_dict() for state in limits]
         click.echo(json.dumps(document, indent=2))
         return
     rows = [
@@ -216,6 +218,19 @@ def stats(redis_url: str, as_json: bool) -> None:
         click.echo(f"{'Queue':<24} {'Size':>10} {'Latency':>10}")
         for name, size in snapshot.queues.items():
             click.echo(f"{name:<24} {size:>10} {latencies.get(name, 0.0):>9.2f}s")
+    _echo_limits(limits)
+
+
+def _echo_limits(limits: list[api.LimitState]) -> None:
+    """The limits table of `sidequest stats`: keys in use, slots or starts, parked jobs."""
+    if not limits:
+        return
+    click.echo("")
+    click.echo(f"{'Limit':<32} {'Kind':<12} {'In use':>10} {'Parked':>8}")
+    for state in limits:
+        window = f"/{state.per:g}s" if state.per is not None else ""
+        in_use = f"{state.in_use}/{state.limit}{window}"
+        click.echo(f"{state.key:<32} {state.kind:<12} {in_use:>10} {state.parked:>8}")
 
 
 @main.command()

@@ -9,6 +9,7 @@ and tests can inspect a Redis that Ruby or Python processes write to.
     RetrySet(client).page(0, 25)
 """
 
+from sidequest.api.limits import Limits, LimitState
 from sidequest.api.metrics import ClassMetrics, JobMetrics
 from sidequest.api.processes import Process, ProcessSet, Work
 from sidequest.api.queue_summary import QueueSummary, queue_summaries
@@ -24,6 +25,8 @@ __all__ = [
     "EntryId",
     "JobMetrics",
     "JobRecord",
+    "LimitState",
+    "Limits",
     "Process",
     "ProcessSet",
     "Queue",

@@ -1,8 +1,8 @@
 -- limit_refresh.lua: a live process's heartbeat keeps the slots of its running jobs:
 -- each holder's lapse moves to now + duration (only if it still holds the slot).
 --
--- KEYS[1..]  sidequest:limits:slots:<key>  ZSET, one per holding, aligned with ARGV
--- ARGV[1..]  per holding 2 values: holder id, duration in seconds
+-- KEYS[1], KEYS[2], ...  sidequest:limits:slots:<key>  ZSET, one per holding, aligned with ARGV
+-- ARGV[1], ARGV[2], ...  per holding 2 values: holder id, duration in seconds
 -- Returns    how many holders were still there
 -- Cost       O(holdings * log N)
 
