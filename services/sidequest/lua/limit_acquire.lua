@@ -29,8 +29,10 @@
 --            {2, wake}: throttled, scheduled at `wake`; {-1, now}: the job is no longer
 --            held by this process (recovered elsewhere), nothing done. Times are float
 --            epoch seconds of the Redis clock, as strings.
--- Cost       O(limits) when admitted; O(to) per concurrency limit that is full (its
---            holders' leases are checked), O(log N) per rate limit
+-- Cost       O(limits) when admitted: a concurrency limit that is not full costs a
+--            ZCARD and a ZADD (and an HSET of the index when nobody held the key); a
+--            full one O(to) (its lapsed holders and those without a lease are dropped);
+--            a rate limit O(log N)
 
 local time = redis.call('TIME')
 local now = tonumber(time[1]) + tonumber(time[2]) / 1000000
@@ -70,6 +72,8 @@ end
 
 local refused = nil
 local wake = nil
+-- Keys nobody held: their entry in the index of limits is (re)written when admitted.
+local unused = {}
 local key_at = 7
 for i = 0, count - 1 do
   local at = 9 + i * 4
@@ -77,19 +81,25 @@ for i = 0, count - 1 do
   if kind == 'c' then
     local slots = KEYS[key_at]
     if refused == nil then
-      redis.call('ZREMRANGEBYSCORE', slots, '-inf', now)
-      if redis.call('ZCARD', slots) >= amount then
+      -- Lapsed and dead holders are looked for only when the key is full: a limit that
+      -- does not bind costs one ZCARD here.
+      local held = redis.call('ZCARD', slots)
+      if held >= amount then
+        redis.call('ZREMRANGEBYSCORE', slots, '-inf', now)
         purge_dead(slots)
-        if redis.call('ZCARD', slots) >= amount then
+        held = redis.call('ZCARD', slots)
+        if held >= amount then
           refused = i
         end
       end
+      unused[i] = held == 0
     end
     key_at = key_at + 2
   else
     local starts = KEYS[key_at]
     redis.call('ZREMRANGEBYSCORE', starts, '-inf', now - seconds)
     local started = redis.call('ZCARD', starts)
+    unused[i] = started == 0
     if started >= amount then
       local edge = redis.call('ZRANGE', starts, started - amount, started - amount, 'WITHSCORES')
       local free_at = tonumber(edge[2]) + seconds
@@ -132,12 +142,16 @@ for i = 0, count - 1 do
   local kind, name, seconds = ARGV[at], ARGV[at + 1], tonumber(ARGV[at + 3])
   if kind == 'c' then
     redis.call('ZADD', KEYS[key_at], string.format('%.6f', now + seconds), ARGV[6])
-    redis.call('HSET', KEYS[4], name, ARGV[at + 2])
+    if unused[i] then
+      redis.call('HSET', KEYS[4], name, ARGV[at + 2])
+    end
     key_at = key_at + 2
   else
     redis.call('ZADD', KEYS[key_at], string.format('%.6f', now), ARGV[6])
     redis.call('PEXPIRE', KEYS[key_at], math.ceil(seconds * 1000) + 1000)
-    redis.call('HSET', KEYS[5], name, ARGV[at + 2] .. '/' .. ARGV[at + 3])
+    if unused[i] then
+      redis.call('HSET', KEYS[5], name, ARGV[at + 2] .. '/' .. ARGV[at + 3])
+    end
     key_at = key_at + 1
   end
 end
