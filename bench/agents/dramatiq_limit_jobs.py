@@ -20,25 +20,32 @@ NEVER = ConcurrentRateLimiter(_backend, "never-binding", limit=1000)
 SLOTS = ConcurrentRateLimiter(_backend, "slots", limit=3)
 
 
-@dramatiq.actor(actor_name="count", queue_name="bench")
-def count(n: int) -> None:
+def _count(n: int) -> None:
     limit_record.count()
 
 
-@dramatiq.actor(actor_name="never_binding", queue_name="bench")
-def never_binding(n: int) -> None:
+def _never_binding(n: int) -> None:
     with NEVER.acquire():
         limit_record.count()
 
 
-# The shortest backoff Dramatiq's Retries allows to be configured per actor: refused
-# jobs come back after 10-500 ms instead of the default 15 s and more.
-@dramatiq.actor(
-    actor_name="slot", queue_name="bench", max_retries=100_000, min_backoff=10, max_backoff=500
-)
-def slot(n: int, seconds: float) -> None:
+def _slot(n: int, seconds: float) -> None:
     with SLOTS.acquire():
         limit_record.held_slot(f"{n}", seconds)
+
+
+count = dramatiq.actor(_count, actor_name="count", queue_name="bench")
+never_binding = dramatiq.actor(_never_binding, actor_name="never_binding", queue_name="bench")
+# A short backoff, set per actor: refused jobs come back after 10-500 ms instead of
+# Dramatiq's default of 15 s and more.
+slot = dramatiq.actor(
+    _slot,
+    actor_name="slot",
+    queue_name="bench",
+    max_retries=100_000,
+    min_backoff=10,
+    max_backoff=500,
+)
 
 
 def enqueue(kind: str, jobs: int, seconds: float) -> None:
