@@ -2,18 +2,21 @@
 
 Tasks:
 1. admit: for a job whose class declares limits (sidequest.limits), build each limit's
-   key from the job's arguments and ask Redis in one call (limit_acquire.lua) whether
-   it may start. If not, the same call moved it out of this process: parked on the
-   key's list (a concurrency limit) or into the schedule set at its next allowed start
-   (a rate limit, marked `throttled_at` so that it returns to the front of its queue).
-   Its retry count is untouched and it never enters the retry set.
-2. release: when the job finished, give back its slots at once (limit_release.lua),
-   which moves a parked job of the key to the front of its queue in the same call
-3. keep: every heartbeat interval, refresh the slots of running jobs (a live process
+   key from the job's arguments and ask Redis whether it may start (limit_acquire.lua).
+   If not, the same call moved it out of this process: parked on the key's list (a
+   concurrency limit) or into the schedule set at its next allowed start (a rate limit;
+   marked `throttled_at`, so that it returns to the front of its queue). Its retry
+   count is untouched and it never enters the retry set.
+2. release: when the job finished, give back its slots (limit_release.lua), which
+   moves a parked job of the key to the front of its queue in the same call
+3. one thread, the limits thread, talks to Redis for both: it sends every release and
+   admission waiting at that moment in one round trip (group commit). An idle process
+   sends each at once; a busy one sends a few per round trip, so that a limit costs the
+   processor threads little more than a hand-over
+4. keep: every heartbeat interval, refresh the slots of running jobs (a live process
    keeps them however long its jobs run) and sweep the keys with parked jobs for slots
-   nobody released (a killed process's, once its lease expired; lapsed ones); retry
-   releases that failed because Redis was unreachable
-4. at a clean stop, give back every slot still held (jobs pushed back unfinished)
+   nobody released (a killed process's, once its lease expired; lapsed ones)
+5. at a clean stop, give back every slot still held (jobs pushed back unfinished)
 
 Classes without limits cost a registry lookup per job and nothing in Redis.
 """
@@ -29,19 +32,18 @@ from typing import Protocol
 
 import redis
 
-from sidequest import payload
 from sidequest.job import registry, signature
 from sidequest.limits import ConcurrencyLimit, Limit, LimitKeyError, limits_of
 from sidequest.payload import JobDict
 from sidequest.runtime import resolution
 from sidequest.runtime.backoff import Backoff
 from sidequest.runtime.fetched import Fetched, Holding
-from sidequest.runtime.store.limits import Bound, LimitStore, Verdict
+from sidequest.runtime.store.limits import Acquired, Admission, Bound, LimitStore, Verdict
 
 logger = logging.getLogger("sidequest")
 
-#: payload fields the limiter writes: when a job was first refused (its wait is measured
-#: from there) and, on a throttled job in the schedule set, when it was throttled
+#: payload fields limit_acquire.lua writes: when a job was first refused (its wait is
+#: measured from there) and, on a throttled job in the schedule set, when it was throttled
 LIMITED_AT = "limited_at"
 THROTTLED_AT = "throttled_at"
 
@@ -79,6 +81,17 @@ class _Holding:
     bounds: list[Bound]
 
 
+class _Request:
+    """An admission waiting for the limits thread; answered through `done`."""
+
+    __slots__ = ("admission", "done", "result")
+
+    def __init__(self, admission: Admission, done: threading.Event):
+        self.admission = admission
+        self.done = done
+        self.result: Acquired | None = None
+
+
 class LimitGate:
     def __init__(
         self,
@@ -94,10 +107,12 @@ class LimitGate:
         self._lock = threading.Lock()
         self._serial = 0
         self._held: dict[Fetched, _Holding] = {}
-        # Releases Redis refused (unreachable): retried by the keeper.
-        self._unreleased: list[_Holding] = []
+        self._admissions: list[_Request] = []
+        self._releases: list[tuple[str, Bound]] = []
+        self._work = threading.Event()
+        self._local = threading.local()
         self._stopped = threading.Event()
-        self._thread = threading.Thread(target=self._keep, name="sidequest-limits", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="sidequest-limits", daemon=True)
 
     # -- processor threads --------------------------------------------------------------
 
@@ -115,13 +130,16 @@ class LimitGate:
         limits = limits_of(job_class)
         if not limits:
             return None
-        try:
-            args = resolution.perform_args(job)
-            positional, named = signature.call(
-                job_class.perform_shape(), job_class.job_name, job, args
-            )
-        except Exception:  # the executor reports arguments that do not fit itself
-            return None
+        positional: list[object] = []
+        named: dict[str, object] = {}
+        if any(limit.key is not None for limit in limits):
+            try:
+                args = resolution.perform_args(job)
+                positional, named = signature.call(
+                    job_class.perform_shape(), job_class.job_name, job, args
+                )
+            except Exception:  # the executor reports arguments that do not fit itself
+                return None
         try:
             bounds = [_bound(limit, job_class.job_name, positional, named) for limit in limits]
         except LimitKeyError as error:
@@ -131,41 +149,32 @@ class LimitGate:
     def _acquire(
         self, fetched: Fetched, job: JobDict, name: str, bounds: list[Bound]
     ) -> Left | None:
+        in_hash = fetched.state in (Holding.FETCHED, Holding.ADOPTED) and fetched.field
+        done: threading.Event | None = getattr(self._local, "done", None)
+        if done is None:
+            done = self._local.done = threading.Event()
+        done.clear()
         with self._lock:
             self._serial += 1
             holder = f"{self.identity}|{self._serial}"
-        now = time.time()
-        first_refused = job.get(LIMITED_AT)
-        parked = {**job, LIMITED_AT: first_refused or now}
-        parked.pop(THROTTLED_AT, None)
-        throttled = {**parked, THROTTLED_AT: now}
-        in_hash = fetched.state in (Holding.FETCHED, Holding.ADOPTED) and fetched.field
-        field = fetched.field if in_hash else ""
-        backoff = Backoff("limits")
-        while True:
-            try:
-                acquired = self.store.acquire(
-                    field,
-                    fetched.raw,
-                    payload.encode(parked),
-                    payload.encode(throttled),
-                    holder,
-                    bounds,
-                )
-                break
-            except redis.RedisError as error:
-                # The job stays held where it is; at a stop it goes back unfinished.
-                time.sleep(backoff.failed(error))
-        backoff.succeeded()
+            request = _Request(
+                Admission(fetched.field if in_hash else "", fetched.raw, holder, bounds), done
+            )
+            self._admissions.append(request)
+        self._work.set()
+        # The job stays held where it is meanwhile; at a stop it goes back unfinished.
+        done.wait()
+        acquired = request.result
+        assert acquired is not None
         verdict = acquired.verdict
         events = self.events()
         if verdict is Verdict.ADMITTED:
-            job.pop(LIMITED_AT, None)
+            first_refused = job.pop(LIMITED_AT, None)
             job.pop(THROTTLED_AT, None)
-            with self._lock:
-                self._held[fetched] = _Holding(
-                    holder, [bound for bound in bounds if bound.kind == "concurrency"]
-                )
+            slots = [bound for bound in bounds if bound.kind == "concurrency"]
+            if slots:
+                with self._lock:
+                    self._held[fetched] = _Holding(holder, slots)
             if events is not None and isinstance(first_refused, int | float):
                 events.job_admitted_after_wait(name, max(0.0, acquired.at - first_refused))
             return None
@@ -180,64 +189,89 @@ class LimitGate:
         return Left(fetched, verdict)
 
     def release(self, fetched: Fetched) -> None:
-        """The job finished (or was abandoned): give back its slots, waking parked jobs."""
+        """The job finished (or was abandoned): give back its slots, waking parked jobs.
+        Handed to the limits thread, which sends it at once."""
         with self._lock:
             holding = self._held.pop(fetched, None)
-        if holding is None or not holding.bounds:
-            return
-        try:
-            self.store.release(holding.holder, holding.bounds)
-        except redis.RedisError as error:
-            logger.warning("could not give back a limit slot (%s); retrying", error)
-            with self._lock:
-                self._unreleased.append(holding)
+            if holding is None:
+                return
+            self._releases.extend((holding.holder, bound) for bound in holding.bounds)
+        self._work.set()
 
-    # -- lifecycle ----------------------------------------------------------------------
+    # -- the limits thread --------------------------------------------------------------
 
     def start(self) -> None:
         self._thread.start()
 
-    def stop(self) -> None:
-        """At a clean exit, after unfinished jobs went back: give back every slot."""
-        self._stopped.set()
-        with self._lock:
-            holdings = [*self._held.values(), *self._unreleased]
-            self._held.clear()
-            self._unreleased.clear()
-        for holding in holdings:
-            if holding.bounds:
-                try:
-                    self.store.release(holding.holder, holding.bounds)
-                except redis.RedisError as error:
-                    logger.warning("could not give back a limit slot at exit: %s", error)
-
-    def _keep(self) -> None:
-        while not self._stopped.wait(self.interval):
+    def _run(self) -> None:
+        backoff = Backoff("limits")
+        next_keep = time.monotonic() + self.interval
+        while not self._stopped.is_set():
+            self._work.wait(max(0.0, next_keep - time.monotonic()))
+            self._work.clear()
             try:
-                self.keep()
+                self._send()
+                if time.monotonic() >= next_keep:
+                    next_keep = time.monotonic() + self.interval
+                    self.keep()
             except redis.RedisError as error:
-                logger.warning("limits: refreshing slots failed: %s", error)
+                self._stopped.wait(backoff.failed(error))
+                self._work.set()  # what could not be sent is still waiting
+                continue
+            backoff.succeeded()
+
+    def _send(self) -> None:
+        """One round trip for every release and admission waiting now."""
+        with self._lock:
+            releases, self._releases = self._releases, []
+            requests, self._admissions = self._admissions, []
+        if not releases and not requests:
+            return
+        try:
+            results = self.store.exchange(releases, [request.admission for request in requests])
+        except redis.RedisError:
+            with self._lock:
+                self._releases[:0] = releases
+                self._admissions[:0] = requests
+            raise
+        for request, result in zip(requests, results, strict=True):
+            request.result = result
+            request.done.set()
 
     def keep(self) -> None:
-        """Refresh our slots, retry failed releases, wake what no release woke."""
+        """Refresh our slots and wake parked jobs that no release woke."""
         with self._lock:
             holdings = [
                 (holding.holder, bound)
                 for holding in self._held.values()
                 for bound in holding.bounds
             ]
-            unreleased, self._unreleased = self._unreleased, []
         self.store.refresh(holdings)
-        for index, holding in enumerate(unreleased):
-            try:
-                self.store.release(holding.holder, holding.bounds)
-            except redis.RedisError:
-                with self._lock:
-                    self._unreleased.extend(unreleased[index:])
-                raise
         woken = self.store.sweep()
         if woken:
             logger.info("woke %d parked jobs whose slots no release gave back", woken)
+
+    def stop(self) -> None:
+        """At a clean exit, after unfinished jobs went back: give back every slot."""
+        self._stopped.set()
+        self._work.set()
+        if self._thread.is_alive():
+            self._thread.join(5.0)
+        with self._lock:
+            releases = self._releases + [
+                (holding.holder, bound)
+                for holding in self._held.values()
+                for bound in holding.bounds
+            ]
+            self._releases = []
+            self._held.clear()
+        if releases:
+            try:
+                self.store.exchange(releases, [])
+            except redis.RedisError as error:
+                logger.warning(
+                    "could not give back %d limit slots at exit: %s", len(releases), error
+                )
 
 
 def _bound(limit: Limit, job_name: str, args: list[object], kwargs: dict[str, object]) -> Bound:

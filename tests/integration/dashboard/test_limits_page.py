@@ -7,7 +7,7 @@ import json
 import redis
 
 from sidequest import keys
-from sidequest.runtime.store.limits import Bound, LimitStore
+from sidequest.runtime.store.limits import Admission, Bound, LimitStore
 from tests.integration.dashboard.conftest import Browser
 
 ME = "host:1:aaaaaaaaaaaa"
@@ -22,7 +22,7 @@ def test_the_limits_page_lists_keys_slots_and_the_parked_jobs(
     for n in range(2):
         raw = json.dumps({"class": "ChargeJob", "args": [42], "jid": f"jid{n}", "queue": "q"})
         redis_client.hset(keys.inflight(ME), f"{n}:q", raw)
-        store.acquire(f"{n}:q", raw.encode(), raw, raw, f"{ME}|{n}", [bound])
+        store.exchange([], [Admission(f"{n}:q", raw.encode(), f"{ME}|{n}", [bound])])
     page = browser.get("/limits").get_data(as_text=True)
     assert "stripe:&lt;42&gt;" in page and "stripe:<42>" not in page
     assert "1 of 1 slots" in page and "full" in page

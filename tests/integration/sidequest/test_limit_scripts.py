@@ -10,7 +10,7 @@ from prometheus_client import CollectorRegistry
 
 from sidequest import api, keys, scripts
 from sidequest.metrics.prometheus import JobMetricSet, PrometheusMiddleware
-from sidequest.runtime.store.limits import Bound, LimitStore, Verdict
+from sidequest.runtime.store.limits import Acquired, Admission, Bound, LimitStore, Verdict
 from tests.integration.sidequest.test_cli import sidequest
 
 ME = "host:1:aaaaaaaaaaaa"
@@ -29,10 +29,13 @@ def hold(client: redis.Redis, identity: str, field: str, raw: str) -> None:
     client.set(keys.lease(identity), "1", px=60_000)
 
 
+def acquire(store: LimitStore, field: str, raw: str, holder: str, *bounds: Bound) -> Acquired:
+    [acquired] = store.exchange([], [Admission(field, raw.encode(), holder, bounds)])
+    return acquired
+
+
 def admit(store: LimitStore, field: str, raw: str, holder: str, *bounds: Bound) -> Verdict:
-    parked = raw.replace('"queue"', '"limited_at": 1.0, "queue"')
-    throttled = parked.replace('"queue"', '"throttled_at": 1.0, "queue"')
-    return store.acquire(field, raw.encode(), parked, throttled, holder, bounds).verdict
+    return acquire(store, field, raw, holder, *bounds).verdict
 
 
 def test_slots_are_taken_until_full_then_jobs_park_out_of_the_inflight_hash(
@@ -46,11 +49,15 @@ def test_slots_are_taken_until_full_then_jobs_park_out_of_the_inflight_hash(
     assert admit(store, "2:default", job("j2"), f"{ME}|2", SLOT) is Verdict.PARKED
     # The refused job left the in-flight hash and waits, with `limited_at`, in one step.
     assert set(redis_client.hkeys(keys.inflight(ME))) == {"0:default", "1:default"}
-    assert redis_client.llen(keys.limit_parked("acct:1")) == 1
+    [parked] = redis_client.lrange(keys.limit_parked("acct:1"), 0, -1)
+    assert json.loads(parked) == {
+        **json.loads(job("j2")),
+        "limited_at": json.loads(parked)["limited_at"],
+    }
     assert redis_client.sismember(keys.LIMITS_WAITING, "acct:1")
     # Releasing a slot moves the parked job to the front (right end) of its queue.
     redis_client.lpush(keys.queue("default"), job("later"))
-    assert store.release(f"{ME}|0", [SLOT]) == 1
+    store.exchange([(f"{ME}|0", SLOT)], [])
     assert json.loads(redis_client.lindex(keys.queue("default"), -1))["jid"] == "j2"
     assert not redis_client.sismember(keys.LIMITS_WAITING, "acct:1")
     assert redis_client.zrange(keys.limit_slots("acct:1"), 0, -1) == [f"{ME}|1"]
@@ -117,14 +124,7 @@ def test_a_rate_limit_throttles_into_the_schedule_set_and_returns_to_the_front(
         hold(redis_client, ME, f"{n}:default", job(f"r{n}"))
     assert admit(store, "0:default", job("r0"), f"{ME}|0", RATE) is Verdict.ADMITTED
     assert admit(store, "1:default", job("r1"), f"{ME}|1", RATE) is Verdict.ADMITTED
-    refused = store.acquire(
-        "2:default",
-        job("r2").encode(),
-        job("r2"),
-        job("r2").replace('"queue"', '"throttled_at": 1.0, "queue"'),
-        f"{ME}|2",
-        [RATE],
-    )
+    refused = acquire(store, "2:default", job("r2"), f"{ME}|2", RATE)
     assert refused.verdict is Verdict.THROTTLED
     starts = redis_client.zrange(keys.limit_starts("api"), 0, -1, withscores=True)
     first = min(float(score) for _, score in starts)
@@ -188,3 +188,23 @@ def test_the_prometheus_middleware_counts_refusals_and_waits() -> None:
     assert registry.get_sample_value("sidequest_jobs_parked_total", labels) == 2
     assert registry.get_sample_value("sidequest_jobs_throttled_total", labels) == 1
     assert registry.get_sample_value("sidequest_limit_wait_seconds_count", labels) == 1
+
+
+def test_one_call_admits_several_jobs_in_order_and_releases_first(
+    redis_client: redis.Redis,
+) -> None:
+    store = LimitStore(redis_client, ME)
+    for n in range(4):
+        hold(redis_client, ME, f"{n}:default", job(f"j{n}"))
+    admit(store, "0:default", job("j0"), f"{ME}|0", SLOT)
+    admit(store, "1:default", job("j1"), f"{ME}|1", SLOT)
+    # j0 finished: its slot is given back before j2 and j3 ask, in the same round trip.
+    verdicts = store.exchange(
+        [(f"{ME}|0", SLOT)],
+        [
+            Admission("2:default", job("j2").encode(), f"{ME}|2", [SLOT]),
+            Admission("3:default", job("j3").encode(), f"{ME}|3", [SLOT]),
+        ],
+    )
+    assert [acquired.verdict for acquired in verdicts] == [Verdict.ADMITTED, Verdict.PARKED]
+    assert set(redis_client.zrange(keys.limit_slots("acct:1"), 0, -1)) == {f"{ME}|1", f"{ME}|2"}

@@ -1,10 +1,10 @@
 """The limiters' gateway: slots, parked jobs and start logs of concurrency and rate limits.
 
-1. acquire: admit a job about to start, or park / throttle it out of this process in
-   the same call (limit_acquire.lua)
-2. release: give back a finished job's slots and wake parked jobs (limit_release.lua)
-3. refresh: keep the slots of this process's running jobs (limit_refresh.lua)
-4. sweep: wake parked jobs whose slots no release gave back (limit_sweep.lua)
+1. exchange: in one round trip, give back the slots of finished jobs (limit_release.lua,
+   which wakes parked jobs) and admit jobs about to start, parking or throttling the
+   refused ones out of this process (limit_acquire.lua)
+2. refresh: keep the slots of this process's running jobs (limit_refresh.lua)
+3. sweep: wake parked jobs whose slots no release gave back (limit_sweep.lua)
 """
 
 from __future__ import annotations
@@ -40,10 +40,29 @@ class Bound:
 
 
 @dataclass(frozen=True, slots=True)
+class Admission:
+    """A job to admit: where it is held (its in-flight field, or "" and its landed
+    payload), the holder id of this execution and its limits."""
+
+    field: str
+    raw: bytes
+    holder: str
+    bounds: Sequence[Bound]
+
+
+@dataclass(frozen=True, slots=True)
 class Acquired:
     verdict: Verdict
     #: Redis clock: when the verdict was reached, or the wake-up of a throttled job
     at: float
+
+
+_HEAD_KEYS = (
+    keys.SCHEDULE,
+    keys.LIMITS_CONCURRENCY,
+    keys.LIMITS_RATE,
+    keys.LIMITS_WAITING,
+)
 
 
 class LimitStore:
@@ -52,55 +71,44 @@ class LimitStore:
         self.inflight_key = keys.inflight(identity)
         self.landing_key = keys.landing(identity)
 
-    def acquire(
-        self,
-        field: str,
-        held: bytes,
-        park_payload: str,
-        throttle_payload: str,
-        holder: str,
-        bounds: Sequence[Bound],
-    ) -> Acquired:
-        """Admit the job held under `field` (or, with "", the landed payload `held`)."""
-        script_keys = [
-            self.inflight_key,
-            self.landing_key,
-            keys.SCHEDULE,
-            keys.LIMITS_CONCURRENCY,
-            keys.LIMITS_RATE,
-            keys.LIMITS_WAITING,
+    def exchange(
+        self, releases: Sequence[tuple[str, Bound]], admissions: Sequence[Admission]
+    ) -> list[Acquired]:
+        """Give back (holder, concurrency bound) slots, then admit `admissions`: one
+        round trip; returns a verdict per admission."""
+        pipe = scripts.ScriptPipeline(self.redis)
+        if releases:
+            pipe.script(scripts.LIMIT_RELEASE, *_release_call(releases))
+        if admissions:
+            pipe.script(scripts.LIMIT_ACQUIRE, *self._acquire_call(admissions))
+        if not releases and not admissions:
+            return []
+        results = pipe.execute()
+        if not admissions:
+            return []
+        reply = results[-1]
+        return [
+            Acquired(Verdict(int(reply[i])), float(text(reply[i + 1])))
+            for i in range(0, len(reply), 2)
         ]
-        args: list[scripts.Arg] = [
-            field,
-            held,
-            park_payload,
-            throttle_payload,
-            keys.LEASE_PREFIX,
-            holder,
-            keys.SCHEDULE_WAKEUP_CHANNEL,
-            len(bounds),
-        ]
-        for bound in bounds:
-            if bound.kind == "concurrency":
-                script_keys += [keys.limit_slots(bound.key), keys.limit_parked(bound.key)]
-                args += ["c", bound.key, bound.amount, repr(bound.seconds)]
-            else:
-                script_keys.append(keys.limit_starts(bound.key))
-                args += ["r", bound.key, bound.amount, repr(bound.seconds)]
-        reply = scripts.LIMIT_ACQUIRE(self.redis, script_keys, args)
-        return Acquired(Verdict(int(reply[0])), float(text(reply[1])))
 
-    def release(self, holder: str, bounds: Sequence[Bound]) -> int:
-        """Give back `holder`'s slots; returns how many parked jobs went back to queues."""
-        script_keys = [keys.LIMITS_WAITING, keys.QUEUES]
-        args: list[scripts.Arg] = [holder, keys.QUEUE_PREFIX]
-        for bound in bounds:
-            if bound.kind == "concurrency":
-                script_keys += [keys.limit_slots(bound.key), keys.limit_parked(bound.key)]
-                args += [bound.key, bound.amount]
-        if len(script_keys) == 2:
-            return 0
-        return int(scripts.LIMIT_RELEASE(self.redis, script_keys, args))
+    def _acquire_call(self, admissions: Sequence[Admission]) -> tuple[list[str], list[scripts.Arg]]:
+        script_keys = [self.inflight_key, self.landing_key, *_HEAD_KEYS]
+        args: list[scripts.Arg] = [
+            keys.LEASE_PREFIX,
+            keys.SCHEDULE_WAKEUP_CHANNEL,
+            len(admissions),
+        ]
+        for admission in admissions:
+            args += [admission.field, admission.raw, admission.holder, len(admission.bounds)]
+            for bound in admission.bounds:
+                if bound.kind == "concurrency":
+                    script_keys += [keys.limit_slots(bound.key), keys.limit_parked(bound.key)]
+                    args += ["c", bound.key, bound.amount, repr(bound.seconds)]
+                else:
+                    script_keys.append(keys.limit_starts(bound.key))
+                    args += ["r", bound.key, bound.amount, repr(bound.seconds)]
+        return script_keys, args
 
     def refresh(self, holdings: Sequence[tuple[str, Bound]]) -> None:
         """Move the lapse of each (holder, concurrency bound) to now + its duration."""
@@ -131,3 +139,12 @@ class LimitStore:
                 [name, keys.LEASE_PREFIX, keys.QUEUE_PREFIX],
             )
         return sum(int(woken) for woken in pipe.execute())
+
+
+def _release_call(releases: Sequence[tuple[str, Bound]]) -> tuple[list[str], list[scripts.Arg]]:
+    script_keys = [keys.LIMITS_WAITING, keys.QUEUES]
+    args: list[scripts.Arg] = [keys.QUEUE_PREFIX]
+    for holder, bound in releases:
+        script_keys += [keys.limit_slots(bound.key), keys.limit_parked(bound.key)]
+        args += [holder, bound.key, bound.amount]
+    return script_keys, args
