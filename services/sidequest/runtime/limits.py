@@ -33,6 +33,7 @@ from typing import Protocol
 import redis
 
 from sidequest.job import registry, signature
+from sidequest.job.base import Job
 from sidequest.limits import ConcurrencyLimit, Limit, LimitKeyError, limits_of
 from sidequest.payload import JobDict
 from sidequest.runtime import resolution
@@ -107,6 +108,7 @@ class LimitGate:
         self._lock = threading.Lock()
         self._serial = 0
         self._held: dict[Fetched, _Holding] = {}
+        self._per_class: dict[type[Job], list[Bound]] = {}
         self._admissions: list[_Request] = []
         self._releases: list[tuple[str, Bound]] = []
         self._work = threading.Event()
@@ -130,9 +132,23 @@ class LimitGate:
         limits = limits_of(job_class)
         if not limits:
             return None
+        bounds = self._per_class.get(job_class)
+        if bounds is None:
+            bounds = self._bounds(job_class, limits, job)
+            if bounds is None:
+                return None
+        return self._acquire(fetched, job, job_class.job_name, bounds)
+
+    def _bounds(
+        self, job_class: type[Job], limits: tuple[Limit, ...], job: JobDict
+    ) -> list[Bound] | None:
+        """The limits applied to this job: their keys from its arguments (None when the
+        arguments do not fit perform, which the executor reports). The bounds of a class
+        whose limits have no key function are the same for every job: kept."""
         positional: list[object] = []
         named: dict[str, object] = {}
-        if any(limit.key is not None for limit in limits):
+        keyed = any(limit.key is not None for limit in limits)
+        if keyed:
             try:
                 args = resolution.perform_args(job)
                 positional, named = signature.call(
@@ -144,7 +160,9 @@ class LimitGate:
             bounds = [_bound(limit, job_class.job_name, positional, named) for limit in limits]
         except LimitKeyError as error:
             raise LimitFailed(job_class, error) from error
-        return self._acquire(fetched, job, job_class.job_name, bounds)
+        if not keyed:
+            self._per_class[job_class] = bounds
+        return bounds
 
     def _acquire(
         self, fetched: Fetched, job: JobDict, name: str, bounds: list[Bound]

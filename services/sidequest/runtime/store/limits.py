@@ -39,7 +39,7 @@ class Bound:
     seconds: float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Admission:
     """A job to admit: where it is held (its in-flight field, or "" and its landed
     payload), the holder id of this execution and its limits."""
@@ -50,7 +50,7 @@ class Admission:
     bounds: Sequence[Bound]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Acquired:
     verdict: Verdict
     #: Redis clock: when the verdict was reached, or the wake-up of a throttled job
