@@ -40,6 +40,7 @@ from sidequest.enqueue_command import enqueue
 from sidequest.errors import ConfigError
 from sidequest.generator import generate_job
 from sidequest.job import registry
+from sidequest.limits.declared import apply as apply_limits
 from sidequest.middleware import Middleware
 from sidequest.periodic_command import periodic
 from sidequest.registered_classes import RegisteredClasses
@@ -129,6 +130,7 @@ def run_worker(settings: Settings, middleware: Sequence[Middleware] = ()) -> int
     try:
         logs.configure(settings.log_format, settings.log_level)
         load_modules(settings.require)
+        apply_limits(settings.limits, registry.resolve)
         log_job_classes()
         settings = choose_redis(settings)
         client = connect(settings.redis_url, source=settings.redis_source.setting)

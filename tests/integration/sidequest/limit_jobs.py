@@ -78,3 +78,10 @@ class RatedJob(Job):
 
     def perform(self, n: int) -> None:
         recorder().rpush("test:limits:rated", f"{self.jid} {time.time()!r}")
+
+
+class ConfigLimitedJob(Job):
+    """No decorator: its limit comes from the worker's config file (`:limits:`)."""
+
+    def perform(self, account: str, seconds: float) -> None:
+        _run_counted(account, self.jid, seconds)

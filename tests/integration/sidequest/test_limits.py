@@ -12,10 +12,12 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 
 import redis
 
 from tests.integration.sidequest.limit_jobs import (
+    ConfigLimitedJob,
     RatedJob,
     ShortLeaseSlotJob,
     SlotJob,
@@ -246,3 +248,32 @@ def test_parked_jobs_survive_a_graceful_stop(
     wait_for(lambda: set(runs(redis_client, "stop")) >= jids, timeout=30, message="all ran")
     assert int(redis_client.get(max_key("stop")) or 0) == 3
     assert redis_client.zcard("retry") == 0
+
+
+def test_limits_declared_in_the_config_file_hold_like_decorated_ones(
+    enqueue_to: str,
+    redis_client: redis.Redis,
+    start_worker: Callable[..., WorkerProcess],
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "sidequest.yml"
+    config.write_text(
+        ":limits:\n"
+        "  ConfigLimitedJob:\n"
+        '    concurrency: {to: 2, key: "acct:{account}", duration: 60}\n'
+    )
+    start_worker(enqueue_to, "-c", "10", "-C", str(config), requires=(LIMIT_JOBS,))
+    jids = {ConfigLimitedJob.perform_later("cfg", 0.3).jid for _ in range(8)}
+    wait_for(lambda: set(runs(redis_client, "cfg")) >= jids, timeout=30, message="all ran")
+    assert int(redis_client.get(max_key("cfg")) or 0) == 2
+    assert redis_client.hget("sidequest:limits:concurrency", "acct:cfg") == "2"
+
+
+def test_a_config_file_limit_on_an_unknown_class_stops_the_worker_with_status_78(
+    enqueue_to: str, start_worker: Callable[..., WorkerProcess], tmp_path: Path
+) -> None:
+    config = tmp_path / "sidequest.yml"
+    config.write_text(":limits:\n  NoSuchJob:\n    rate: {limit: 5, per: 1}\n")
+    worker = start_worker(enqueue_to, "-C", str(config), requires=(LIMIT_JOBS,))
+    assert worker.wait(30) == 78
+    assert "NoSuchJob" in worker.log()

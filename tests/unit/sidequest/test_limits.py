@@ -11,7 +11,9 @@ import pytest
 
 from sidequest import Job, limits_concurrency, limits_rate, payload
 from sidequest.config import Settings
+from sidequest.errors import ConfigError
 from sidequest.limits import ConcurrencyLimit, RateLimit, limits_of
+from sidequest.limits.declared import apply, parse_section, template_key
 from sidequest.middleware import MiddlewareChain
 from sidequest.runtime.executor import Executor, TimedRun
 from sidequest.runtime.fetched import Fetched
@@ -169,3 +171,45 @@ def test_a_key_function_that_raises_fails_the_job_by_its_retry_policy(
     assert isinstance(outcome, Failure) and outcome.mode == "retry"
     assert "ZeroDivisionError" in payload.decode(outcome.payload.encode())["error_message"]
     assert store.admissions == []
+
+
+@pytest.mark.parametrize(
+    ("section", "problem"),
+    [
+        ({"ChargeJob": {"speed": {}}}, "unknown kind"),
+        ({"ChargeJob": {"concurrency": {"to": 0}}}, "positive"),
+        ({"ChargeJob": {"rate": {"limit": 5}}}, "per"),
+        ({"ChargeJob": {"rate": {"limit": 5, "per": 1, "window": 2}}}, "unknown setting"),
+        ({"ChargeJob": {"concurrency": {"to": 2, "key": "acct:{"}}}, "format string"),
+        (["ChargeJob"], "must map"),
+    ],
+)
+def test_a_bad_limits_section_names_the_class_and_the_setting(
+    section: object, problem: str
+) -> None:
+    with pytest.raises(ConfigError, match=problem):
+        parse_section(section)
+
+
+def test_a_config_key_formats_the_arguments_by_position_or_name() -> None:
+    class ConfigKeyJob(Job):
+        def perform(self, account_id: int, currency: str = "eur") -> None:
+            pass
+
+    assert template_key("{0}:{currency}", ConfigKeyJob)(7) == "7:eur"
+    assert template_key("acct:{account_id}", ConfigKeyJob)(account_id=9) == "acct:9"
+    declared = parse_section(
+        {
+            ":ConfigKeyJob": {
+                ":concurrency": {"to": 2, "key": "a:{account_id}"},
+                "rate": {"limit": 3, "per": 0.5},
+            }
+        }
+    )
+    apply(declared, {"ConfigKeyJob": ConfigKeyJob}.get)
+    concurrency, rate = limits_of(ConfigKeyJob)
+    assert isinstance(concurrency, ConcurrencyLimit) and concurrency.to == 2
+    assert concurrency.key_for("ConfigKeyJob", [5], {}) == "a:5"
+    assert isinstance(rate, RateLimit) and (rate.limit, rate.per, rate.key) == (3, 0.5, None)
+    with pytest.raises(ConfigError, match="NoSuchJob"):
+        apply(parse_section({"NoSuchJob": {"rate": {"limit": 1, "per": 1}}}), {}.get)
