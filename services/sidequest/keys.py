@@ -68,9 +68,13 @@ sidequest:limits:parked:<key>  LIST    raw jobs refused a slot of `key`, LPUSHed
 sidequest:limits:starts:<key>  ZSET    rate limit `key`: the sliding log of starts, member
                                        = holder, score = start (Redis clock); trimmed to
                                        the window by every acquire; PEXPIRE window + 1 s
-sidequest:limits:concurrency   HASH    key -> "<to>" of every concurrency limit used
-                                       (written by acquire); read by stats and the sweep
-sidequest:limits:rate          HASH    key -> "<n>/<per seconds>" of every rate limit used
+sidequest:limits:concurrency   HASH    key -> "<to>" of every concurrency limit in use
+                                       (written by acquire when the key was unused, and
+                                       at a park); read by stats and the sweep; keys
+                                       with no holder and nothing parked are dropped by
+                                       limit_prune.lua, a batch per worker heartbeat
+sidequest:limits:rate          HASH    key -> "<n>/<per seconds>" of every rate limit in
+                                       use; pruned likewise once its log expired
 sidequest:limits:waiting       SET     concurrency keys with parked jobs: SADD by acquire,
                                        SREM once their parked list is empty; the sweep
                                        (every heartbeat interval) looks only at these

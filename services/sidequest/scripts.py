@@ -52,6 +52,7 @@ LIMIT_ACQUIRE = Script("limit_acquire")
 LIMIT_RELEASE = Script("limit_release")
 LIMIT_SWEEP = Script("limit_sweep")
 LIMIT_REFRESH = Script("limit_refresh")
+LIMIT_PRUNE = Script("limit_prune")
 
 ALL = (
     EXCHANGE,
@@ -66,6 +67,7 @@ ALL = (
     LIMIT_RELEASE,
     LIMIT_SWEEP,
     LIMIT_REFRESH,
+    LIMIT_PRUNE,
 )
 
 

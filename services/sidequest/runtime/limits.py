@@ -14,8 +14,9 @@ Tasks:
    sends each at once; a busy one sends a few per round trip, so that a limit costs the
    processor threads little more than a hand-over
 4. keep: every heartbeat interval, refresh the slots of running jobs (a live process
-   keeps them however long its jobs run) and sweep the keys with parked jobs for slots
-   nobody released (a killed process's, once its lease expired; lapsed ones)
+   keeps them however long its jobs run), sweep the keys with parked jobs for slots
+   nobody released (a killed process's, once its lease expired; lapsed ones), and walk
+   a batch of the index of limits, dropping keys nobody uses any more
 5. at a clean stop, give back every slot still held (jobs pushed back unfinished)
 
 Classes without limits cost a registry lookup per job and nothing in Redis.
@@ -109,6 +110,7 @@ class LimitGate:
         self._serial = 0
         self._held: dict[Fetched, _Holding] = {}
         self._per_class: dict[type[Job], list[Bound]] = {}
+        self._prune_cursors = (0, 0)
         self._admissions: list[_Request] = []
         self._releases: list[tuple[str, Bound]] = []
         self._work = threading.Event()
@@ -268,6 +270,8 @@ class LimitGate:
         woken = self.store.sweep()
         if woken:
             logger.info("woke %d parked jobs whose slots no release gave back", woken)
+        # A batch of the index of limits per keep: its unused keys are dropped.
+        self._prune_cursors = self.store.prune(self._prune_cursors)
 
     def stop(self) -> None:
         """At a clean exit, after unfinished jobs went back: give back every slot."""

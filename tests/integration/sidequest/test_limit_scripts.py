@@ -208,3 +208,21 @@ def test_one_call_admits_several_jobs_in_order_and_releases_first(
     )
     assert [acquired.verdict for acquired in verdicts] == [Verdict.ADMITTED, Verdict.PARKED]
     assert set(redis_client.zrange(keys.limit_slots("acct:1"), 0, -1)) == {f"{ME}|1", f"{ME}|2"}
+
+
+def test_unused_keys_leave_the_index_and_come_back_when_used(redis_client: redis.Redis) -> None:
+    store = LimitStore(redis_client, ME)
+    hold(redis_client, ME, "0:default", job("a"))
+    admit(store, "0:default", job("a"), f"{ME}|0", SLOT)
+    redis_client.hset(keys.LIMITS_CONCURRENCY, "gone", "5")  # no holder, nothing parked
+    redis_client.zadd(keys.limit_slots("lapsed"), {f"{OTHER}|1": 1.0})
+    redis_client.hset(keys.LIMITS_CONCURRENCY, "lapsed", "1")
+    redis_client.hset(keys.LIMITS_RATE, "expired", "5/1.0")  # its log expired
+    cursors = store.prune((0, 0))
+    while cursors != (0, 0):
+        cursors = store.prune(cursors)
+    assert redis_client.hgetall(keys.LIMITS_CONCURRENCY) == {"acct:1": "2"}
+    assert redis_client.hgetall(keys.LIMITS_RATE) == {}
+    hold(redis_client, ME, "1:default", job("b"))
+    admit(store, "1:default", job("b"), f"{ME}|1", Bound("concurrency", "gone", 5, 60.0))
+    assert redis_client.hget(keys.LIMITS_CONCURRENCY, "gone") == "5"

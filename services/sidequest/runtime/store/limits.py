@@ -5,6 +5,7 @@
    refused ones out of this process (limit_acquire.lua)
 2. refresh: keep the slots of this process's running jobs (limit_refresh.lua)
 3. sweep: wake parked jobs whose slots no release gave back (limit_sweep.lua)
+4. prune: drop keys nobody uses any more from the index of limits (limit_prune.lua)
 """
 
 from __future__ import annotations
@@ -139,6 +140,25 @@ class LimitStore:
                 [name, keys.LEASE_PREFIX, keys.QUEUE_PREFIX],
             )
         return sum(int(woken) for woken in pipe.execute())
+
+    def prune(self, cursors: tuple[int, int], count: int = 100) -> tuple[int, int]:
+        """Prune one batch of each index from `cursors` (HSCAN's; (0, 0) to start);
+        returns the cursors to go on from, (0, 0) once both indexes were walked."""
+        concurrency_cursor, concurrency = self.redis.hscan(
+            keys.LIMITS_CONCURRENCY, cursors[0], count=count
+        )
+        rate_cursor, rate = self.redis.hscan(keys.LIMITS_RATE, cursors[1], count=count)
+        concurrency_keys = [text(name) for name in concurrency]
+        rate_keys = [text(name) for name in rate]
+        if concurrency_keys or rate_keys:
+            script_keys = [keys.LIMITS_CONCURRENCY, keys.LIMITS_RATE]
+            for name in concurrency_keys:
+                script_keys += [keys.limit_slots(name), keys.limit_parked(name)]
+            script_keys += [keys.limit_starts(name) for name in rate_keys]
+            scripts.LIMIT_PRUNE(
+                self.redis, script_keys, [len(concurrency_keys), *concurrency_keys, *rate_keys]
+            )
+        return int(concurrency_cursor), int(rate_cursor)
 
 
 def _release_call(releases: Sequence[tuple[str, Bound]]) -> tuple[list[str], list[scripts.Arg]]:
