@@ -61,6 +61,7 @@ class Fetcher:
         gate: IdleGate,
         on_lease_lost: Callable[[], None],
         reconcile_every: float,
+        admit: Callable[[list[Fetched]], list[Fetched]] | None = None,
     ):
         self.store = store
         self.manager = manager
@@ -69,6 +70,9 @@ class Fetcher:
         self.order = order
         self.gate = gate
         self.on_lease_lost = on_lease_lost
+        #: runtime/limits.py: admits a batch's limited jobs before dispatch; returns the
+        #: jobs to run (refused ones left the process)
+        self.admit = admit
         self.wakeup = threading.Event()
         self._quiet = False
         self._stopping = False
@@ -168,6 +172,8 @@ class Fetcher:
         self._backoff.succeeded()
         if fetched:
             self.gate.leave_idle()
+            if self.admit is not None:
+                fetched = self.admit(fetched)
             self.manager.dispatch(fetched)
         elif limit > 0:
             self.gate.enter_idle()  # the queues are empty: the waiters watch them

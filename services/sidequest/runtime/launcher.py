@@ -117,6 +117,7 @@ class Launcher:
             self.gate,
             self.heartbeat.beat_soon,
             settings.heartbeat_timeout,
+            admit=self.limits.admit_batch,
         )
         queue_names = [queue.name for queue in settings.queues]
         self.waiters = Waiters(
@@ -317,6 +318,7 @@ class Launcher:
         unstarted = self.manager.take_unstarted()
         if not unstarted:
             return
+        self.limits.withdraw(unstarted)
         try:
             self.inflight.requeue(unstarted)
         except redis.RedisError as error:

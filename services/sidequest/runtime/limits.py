@@ -33,6 +33,8 @@ from typing import Protocol
 
 import redis
 
+from sidequest import payload
+from sidequest.errors import MalformedPayloadError
 from sidequest.job import registry, signature
 from sidequest.job.base import Job
 from sidequest.limits import ConcurrencyLimit, Limit, LimitKeyError, limits_of
@@ -110,6 +112,9 @@ class LimitGate:
         self._serial = 0
         self._held: dict[Fetched, _Holding] = {}
         self._per_class: dict[type[Job], list[Bound]] = {}
+        # Jobs the fetcher admitted with their batch: class name and admission time.
+        self._admitted: dict[Fetched, tuple[str, float]] = {}
+        self._limited_classes: bool | None = None
         self._prune_cursors = (0, 0)
         self._admissions: list[_Request] = []
         self._releases: list[tuple[str, Bound]] = []
@@ -123,8 +128,23 @@ class LimitGate:
     def admit(self, fetched: Fetched, job: JobDict) -> Left | None:
         """None when the job may start now (slots and starts taken); Left when it left.
 
+        A job the fetcher admitted with its batch (admit_batch) starts at once.
         Raises LimitFailed when a key function fails for the job's arguments.
         """
+        early = self._admitted.pop(fetched, None) if self._admitted else None
+        if early is not None:
+            self._admitted_now(job, early[0], early[1])
+            return None
+        plan = self._plan(job)
+        if plan is None:
+            return None
+        name, bounds = plan
+        return self._acquire(fetched, job, name, bounds)
+
+    def _plan(self, job: JobDict) -> tuple[str, list[Bound]] | None:
+        """The job's class name and limits with their keys; None for a job without
+        limits (or one the executor will refuse: unknown class, arguments that do not
+        fit). Raises LimitFailed when a key function fails."""
         try:
             job_class = registry.resolve(resolution.job_class_name(job))
         except (KeyError, TypeError, ValueError):
@@ -139,7 +159,78 @@ class LimitGate:
             bounds = self._bounds(job_class, limits, job)
             if bounds is None:
                 return None
-        return self._acquire(fetched, job, job_class.job_name, bounds)
+        return job_class.job_name, bounds
+
+    # -- the fetcher thread -------------------------------------------------------------
+
+    def admit_batch(self, jobs: list[Fetched]) -> list[Fetched]:
+        """Admit the limited jobs of a batch the fetcher just took, in one round trip,
+        before they reach the processor threads; returns the jobs to dispatch (the
+        refused ones left this process in the same call). A job admitted here holds its
+        slots while it waits in the process's buffer (at most a couple of round trips of
+        work) and starts without asking again, so that a limit that does not bind costs
+        the processor threads no round trip. Only jobs whose limits are all concurrency
+        limits are admitted here (holding a slot a little early is safe; counting a
+        start early is not); the others, and unlimited jobs, pass untouched. With no
+        limited class registered, nothing is even decoded."""
+        if self._limited_classes is None:
+            # Classes are registered at import, before the worker starts fetching.
+            self._limited_classes = _any_limits()
+        if not self._limited_classes:
+            return jobs
+        planned = self._plan_batch(jobs)
+        if not planned:
+            return jobs
+        try:
+            results = self.store.exchange([], [entry[3] for entry in planned])
+        except redis.RedisError as error:
+            logger.warning("limits: could not admit a fetched batch (%s); admitting each", error)
+            return jobs
+        left: set[Fetched] = set()
+        events = self.events()
+        for (fetched, name, bounds, admission), acquired in zip(planned, results, strict=True):
+            if acquired.verdict is Verdict.ADMITTED:
+                with self._lock:
+                    slots = [bound for bound in bounds if bound.kind == "concurrency"]
+                    if slots:
+                        self._held[fetched] = _Holding(admission.holder, slots)
+                    self._admitted[fetched] = (name, acquired.at)
+            else:
+                left.add(fetched)
+                self._refused(name, acquired, events)
+        return [fetched for fetched in jobs if fetched not in left]
+
+    def _plan_batch(self, jobs: list[Fetched]) -> list[tuple[Fetched, str, list[Bound], Admission]]:
+        """The limited jobs of a batch, each with its class name, limits and admission."""
+        planned: list[tuple[Fetched, str, list[Bound], Admission]] = []
+        for fetched in jobs:
+            try:
+                plan = self._plan(payload.decode(fetched.raw))
+            except (MalformedPayloadError, LimitFailed):
+                continue  # the executor reports it
+            # A rate limit counts starts: admitted here, a job would count as started
+            # while it waits in the buffer, and starts would bunch up behind the
+            # window's edge. Such jobs are admitted when they start.
+            if plan is None or any(bound.kind == "rate" for bound in plan[1]):
+                continue
+            with self._lock:
+                self._serial += 1
+                holder = f"{self.identity}|{self._serial}"
+            planned.append(
+                (fetched, plan[0], plan[1], Admission(fetched.field, fetched.raw, holder, plan[1]))
+            )
+        return planned
+
+    def withdraw(self, jobs: list[Fetched]) -> None:
+        """Jobs admitted with their batch that will not start here (quiet, stop: they go
+        back to their queue): give their slots back."""
+        with self._lock:
+            for fetched in jobs:
+                self._admitted.pop(fetched, None)
+                holding = self._held.pop(fetched, None)
+                if holding is not None:
+                    self._releases.extend((holding.holder, bound) for bound in holding.bounds)
+        self._work.set()
 
     def _bounds(
         self, job_class: type[Job], limits: tuple[Limit, ...], job: JobDict
@@ -187,26 +278,37 @@ class LimitGate:
         acquired = request.result
         assert acquired is not None
         verdict = acquired.verdict
-        events = self.events()
         if verdict is Verdict.ADMITTED:
-            first_refused = job.pop(LIMITED_AT, None)
-            job.pop(THROTTLED_AT, None)
             slots = [bound for bound in bounds if bound.kind == "concurrency"]
             if slots:
                 with self._lock:
                     self._held[fetched] = _Holding(holder, slots)
-            if events is not None and isinstance(first_refused, int | float):
-                events.job_admitted_after_wait(name, max(0.0, acquired.at - first_refused))
+            self._admitted_now(job, name, acquired.at)
             return None
-        if verdict is Verdict.PARKED:
-            logger.debug("parked %s %s: no free slot", name, job.get("jid"))
+        self._refused(name, acquired, self.events(), job.get("jid"))
+        return Left(fetched, verdict)
+
+    def _admitted_now(self, job: JobDict, name: str, at: float) -> None:
+        """The job starts: drop the limiter's fields from the payload it is run (and
+        retried) with, and report how long it waited, if it did."""
+        first_refused = job.pop(LIMITED_AT, None)
+        job.pop(THROTTLED_AT, None)
+        if isinstance(first_refused, int | float):
+            events = self.events()
+            if events is not None:
+                events.job_admitted_after_wait(name, max(0.0, at - first_refused))
+
+    def _refused(
+        self, name: str, acquired: Acquired, events: LimitEvents | None, jid: object = None
+    ) -> None:
+        if acquired.verdict is Verdict.PARKED:
+            logger.debug("parked %s %s: no free slot", name, jid)
             if events is not None:
                 events.job_limited(name, "parked")
-        elif verdict is Verdict.THROTTLED:
-            logger.debug("throttled %s %s until %.3f", name, job.get("jid"), acquired.at)
+        elif acquired.verdict is Verdict.THROTTLED:
+            logger.debug("throttled %s %s until %.3f", name, jid, acquired.at)
             if events is not None:
                 events.job_limited(name, "throttled")
-        return Left(fetched, verdict)
 
     def release(self, fetched: Fetched) -> None:
         """The job finished (or was abandoned): give back its slots, waking parked jobs.
@@ -294,6 +396,11 @@ class LimitGate:
                 logger.warning(
                     "could not give back %d limit slots at exit: %s", len(releases), error
                 )
+
+
+def _any_limits() -> bool:
+    """Whether any registered class declares limits (checked per fetched batch: cheap)."""
+    return any(limits_of(job_class) for job_class in registry.classes())
 
 
 def _bound(limit: Limit, job_name: str, args: list[object], kwargs: dict[str, object]) -> Bound:

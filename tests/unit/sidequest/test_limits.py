@@ -213,3 +213,32 @@ def test_a_config_key_formats_the_arguments_by_position_or_name() -> None:
     assert isinstance(rate, RateLimit) and (rate.limit, rate.per, rate.key) == (3, 0.5, None)
     with pytest.raises(ConfigError, match="NoSuchJob"):
         apply(parse_section({"NoSuchJob": {"rate": {"limit": 1, "per": 1}}}), {}.get)
+
+
+def test_a_fetched_batch_is_admitted_in_one_call_and_its_jobs_start_without_asking_again(
+    gate: LimitGate, store: FakeStore
+) -> None:
+    limited, unlimited = fetched(LimitedPerClassJob), fetched(UnlimitedJob)
+    rated = fetched(LimitedChargeJob, 1)
+    assert gate.admit_batch([limited, unlimited, rated]) == [limited, unlimited, rated]
+    # Only the concurrency-limited job: a rate-limited one is admitted when it starts.
+    assert [admission.raw for admission in store.admissions] == [limited.raw]
+    assert isinstance(executor_with(gate).execute(limited), Ack)
+    assert len(store.admissions) == 1  # admitted with its batch: no second ask
+    wait_for(lambda: store.releases, timeout=5, message="the release")
+
+
+def test_refused_jobs_of_a_batch_are_not_dispatched_and_withdrawn_ones_give_slots_back() -> None:
+    store = FakeStore(Verdict.PARKED)
+    limits = LimitGate(store, "host:1:abc", 60.0)
+    limits.start()
+    try:
+        limited, unlimited = fetched(LimitedPerClassJob), fetched(UnlimitedJob)
+        assert limits.admit_batch([limited, unlimited]) == [unlimited]
+        store.verdict = Verdict.ADMITTED
+        admitted = fetched(LimitedChildJob)
+        assert limits.admit_batch([admitted]) == [admitted]
+        limits.withdraw([admitted])  # quiet: it goes back to its queue unstarted
+        wait_for(lambda: store.releases, timeout=5, message="the release")
+    finally:
+        limits.stop()
