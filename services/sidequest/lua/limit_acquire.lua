@@ -26,10 +26,12 @@
 -- Parked and throttled payloads get `"limited_at":<now>` (unless they have it: the wait
 -- counts from the first refusal), throttled ones `"throttled_at":<now>` too (promote.lua
 -- puts them back at the front of their queue), written as the first field of the JSON.
--- Returns    per job 2 values: verdict and time (float epoch seconds of the Redis clock,
---            as a string): 1 admitted (slots and starts taken), 0 parked, 2 throttled
---            (the time is its wake-up), -1 no longer held by this process (recovered
---            elsewhere: nothing done)
+-- Returns    per job 3 values: verdict, time (float epoch seconds of the Redis clock,
+--            as a string) and, for an admitted job, how many jobs are parked on its
+--            concurrency keys (0 otherwise; the worker gives such a job's slots back at
+--            once, others' a few milliseconds later with company). Verdicts: 1 admitted
+--            (slots and starts taken), 0 parked, 2 throttled (the time is its wake-up),
+--            -1 no longer held by this process (recovered elsewhere: nothing done)
 -- Cost       per job O(limits) when admitted: a concurrency limit that is not full
 --            costs a ZCARD and a ZADD (and an HSET of the index when nobody held the
 --            key); a full one O(to) (its lapsed holders and those without a lease are
@@ -127,12 +129,14 @@ for _ = 1, tonumber(ARGV[3]) do
     if not take_out(field, raw) then
       reply[#reply + 1] = -1
       reply[#reply + 1] = stamp
+      reply[#reply + 1] = 0
     elseif refused then
       redis.call('LPUSH', parked_key, marked(raw, 'limited_at', stamp))
       redis.call('SADD', KEYS[6], refused_key)
       redis.call('HSET', KEYS[4], refused_key, refused_to)
       reply[#reply + 1] = 0
       reply[#reply + 1] = stamp
+      reply[#reply + 1] = 0
     else
       local score = string.format('%.6f', wake)
       local payload = marked(marked(raw, 'limited_at', stamp), 'throttled_at', stamp)
@@ -140,8 +144,10 @@ for _ = 1, tonumber(ARGV[3]) do
       redis.call('PUBLISH', ARGV[2], score)
       reply[#reply + 1] = 2
       reply[#reply + 1] = score
+      reply[#reply + 1] = 0
     end
   else
+    local waiting = 0
     limit_at, k = first_limit, first_key
     for i = 1, count do
       local kind, name, seconds = ARGV[limit_at], ARGV[limit_at + 1], tonumber(ARGV[limit_at + 3])
@@ -149,6 +155,8 @@ for _ = 1, tonumber(ARGV[3]) do
         redis.call('ZADD', KEYS[k], string.format('%.6f', now + seconds), holder)
         if unused[i] then
           redis.call('HSET', KEYS[4], name, ARGV[limit_at + 2])
+        else
+          waiting = waiting + redis.call('LLEN', KEYS[k + 1])
         end
         k = k + 2
       else
@@ -163,6 +171,7 @@ for _ = 1, tonumber(ARGV[3]) do
     end
     reply[#reply + 1] = 1
     reply[#reply + 1] = stamp
+    reply[#reply + 1] = waiting
   end
   at = first_limit + count * 4
   key_at = k

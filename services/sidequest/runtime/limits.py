@@ -83,6 +83,14 @@ class LimitFailed(Exception):
 class _Holding:
     holder: str
     bounds: list[Bound]
+    #: jobs were parked on its keys at admission: give the slots back at once
+    eager: bool = True
+
+
+#: how long a release waits for company when nothing was parked on its keys at the job's
+#: admission (as an outcome does: runtime/fetcher.py); one parked since is woken that
+#: much later at worst
+RELEASE_LINGER_SECONDS = 0.005
 
 
 class _Request:
@@ -118,6 +126,10 @@ class LimitGate:
         self._prune_cursors = (0, 0)
         self._admissions: list[_Request] = []
         self._releases: list[tuple[str, Bound]] = []
+        # Whether a release waiting in _releases must go at once, and since when the
+        # oldest of the others waits (monotonic).
+        self._urgent = False
+        self._lingering_since: float | None = None
         self._work = threading.Event()
         self._local = threading.local()
         self._stopped = threading.Event()
@@ -181,10 +193,12 @@ class LimitGate:
         planned = self._plan_batch(jobs)
         if not planned:
             return jobs
+        releases = self._take_releases()
         try:
-            results = self.store.exchange([], [entry[3] for entry in planned])
+            results = self.store.exchange(releases, [entry[3] for entry in planned])
         except redis.RedisError as error:
             logger.warning("limits: could not admit a fetched batch (%s); admitting each", error)
+            self._put_back_releases(releases)
             return jobs
         left: set[Fetched] = set()
         events = self.events()
@@ -193,7 +207,7 @@ class LimitGate:
                 with self._lock:
                     slots = [bound for bound in bounds if bound.kind == "concurrency"]
                     if slots:
-                        self._held[fetched] = _Holding(admission.holder, slots)
+                        self._held[fetched] = _Holding(admission.holder, slots, acquired.parked > 0)
                     self._admitted[fetched] = (name, acquired.at)
             else:
                 left.add(fetched)
@@ -230,6 +244,7 @@ class LimitGate:
                 holding = self._held.pop(fetched, None)
                 if holding is not None:
                     self._releases.extend((holding.holder, bound) for bound in holding.bounds)
+                    self._urgent = True
         self._work.set()
 
     def _bounds(
@@ -282,7 +297,7 @@ class LimitGate:
             slots = [bound for bound in bounds if bound.kind == "concurrency"]
             if slots:
                 with self._lock:
-                    self._held[fetched] = _Holding(holder, slots)
+                    self._held[fetched] = _Holding(holder, slots, acquired.parked > 0)
             self._admitted_now(job, name, acquired.at)
             return None
         self._refused(name, acquired, self.events(), job.get("jid"))
@@ -312,12 +327,37 @@ class LimitGate:
 
     def release(self, fetched: Fetched) -> None:
         """The job finished (or was abandoned): give back its slots, waking parked jobs.
-        Handed to the limits thread, which sends it at once."""
+
+        Handed to the limits thread: at once when jobs were parked on its keys when it
+        was admitted; otherwise it may wait RELEASE_LINGER_SECONDS for others (or ride
+        along with the fetcher's next admissions), so that a limit that does not bind
+        costs a fraction of a round trip per job."""
         with self._lock:
             holding = self._held.pop(fetched, None)
             if holding is None:
                 return
             self._releases.extend((holding.holder, bound) for bound in holding.bounds)
+            if holding.eager:
+                wake = not self._urgent
+                self._urgent = True
+            else:
+                wake = self._lingering_since is None and not self._urgent
+                if self._lingering_since is None:
+                    self._lingering_since = time.monotonic()
+        if wake:
+            self._work.set()
+
+    def _take_releases(self) -> list[tuple[str, Bound]]:
+        with self._lock:
+            releases, self._releases = self._releases, []
+            self._urgent = False
+            self._lingering_since = None
+        return releases
+
+    def _put_back_releases(self, releases: list[tuple[str, Bound]]) -> None:
+        with self._lock:
+            self._releases[:0] = releases
+            self._urgent = True
         self._work.set()
 
     # -- the limits thread --------------------------------------------------------------
@@ -329,10 +369,15 @@ class LimitGate:
         backoff = Backoff("limits")
         next_keep = time.monotonic() + self.interval
         while not self._stopped.is_set():
-            self._work.wait(max(0.0, next_keep - time.monotonic()))
+            wait = next_keep - time.monotonic()
+            lingering = self._lingering_since
+            if lingering is not None:
+                wait = min(wait, lingering + RELEASE_LINGER_SECONDS - time.monotonic())
+            self._work.wait(max(0.0, wait))
             self._work.clear()
             try:
-                self._send()
+                if self._due():
+                    self._send()
                 if time.monotonic() >= next_keep:
                     next_keep = time.monotonic() + self.interval
                     self.keep()
@@ -342,10 +387,19 @@ class LimitGate:
                 continue
             backoff.succeeded()
 
+    def _due(self) -> bool:
+        """Whether to send now: an admission or an urgent release waits, or the oldest
+        lingering release has waited long enough."""
+        with self._lock:
+            if self._admissions or self._urgent:
+                return True
+            since = self._lingering_since
+        return since is not None and time.monotonic() >= since + RELEASE_LINGER_SECONDS
+
     def _send(self) -> None:
         """One round trip for every release and admission waiting now."""
+        releases = self._take_releases()
         with self._lock:
-            releases, self._releases = self._releases, []
             requests, self._admissions = self._admissions, []
         if not releases and not requests:
             return
@@ -353,8 +407,8 @@ class LimitGate:
             results = self.store.exchange(releases, [request.admission for request in requests])
         except redis.RedisError:
             with self._lock:
-                self._releases[:0] = releases
                 self._admissions[:0] = requests
+            self._put_back_releases(releases)
             raise
         for request, result in zip(requests, results, strict=True):
             request.result = result

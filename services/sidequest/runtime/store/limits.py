@@ -56,6 +56,8 @@ class Acquired:
     verdict: Verdict
     #: Redis clock: when the verdict was reached, or the wake-up of a throttled job
     at: float
+    #: admitted: jobs parked on its concurrency keys at that moment
+    parked: int = 0
 
 
 _HEAD_KEYS = (
@@ -89,8 +91,8 @@ class LimitStore:
             return []
         reply = results[-1]
         return [
-            Acquired(Verdict(int(reply[i])), float(text(reply[i + 1])))
-            for i in range(0, len(reply), 2)
+            Acquired(Verdict(int(reply[i])), float(text(reply[i + 1])), int(reply[i + 2]))
+            for i in range(0, len(reply), 3)
         ]
 
     def _acquire_call(self, admissions: Sequence[Admission]) -> tuple[list[str], list[scripts.Arg]]:
