@@ -14,6 +14,8 @@ Tasks:
    this process lives
 6. in the same round trips, settle the jobs the queue waiters landed (landing.py):
    acknowledge or adopt them, and run the ones stranded in our landing list
+7. before dispatching a batch, let the limits admit its concurrency-limited jobs in one
+   round trip (runtime/limits.py); the refused ones already left the process
 Lifecycle: start(); quiet() stops fetching and returns once no fetch is in progress
 (the launcher then hands the unstarted jobs back); stop() writes the last outcomes
 and ends the thread.
