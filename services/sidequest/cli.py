@@ -44,6 +44,7 @@ from sidequest.errors import ConfigError
 from sidequest.flow_commands import cancel, queues
 from sidequest.generator import generate_job
 from sidequest.job import registry
+from sidequest.limits.declared import apply as apply_limits
 from sidequest.middleware import Middleware
 from sidequest.periodic_command import periodic
 from sidequest.registered_classes import RegisteredClasses
@@ -147,6 +148,7 @@ def run_worker(settings: Settings, middleware: Sequence[Middleware] = ()) -> int
     try:
         logs.configure(settings.log_format, settings.log_level)
         load_modules(settings.require)
+        apply_limits(settings.limits, registry.resolve)
         log_job_classes()
         settings = choose_redis(settings)
         client = connect(settings.redis_url, source=settings.redis_source.setting)
@@ -209,6 +211,7 @@ def stats(redis_url: str, as_json: bool) -> None:
         now = time.time()
         latencies = {queue.name: queue.latency(now) for queue in api.Queue.all(client)}
         flow = flow_state.read(client)
+        limits = api.Limits(client).all(now)
     except redis.RedisError as error:
         click.echo(f"error: cannot read {redact(redis_url)}: {error}", err=True)
         sys.exit(1)
@@ -216,6 +219,7 @@ def stats(redis_url: str, as_json: bool) -> None:
         document = snapshot.as_dict()
         document["latencies"] = latencies
         document["flow_control"] = flow.as_dict()
+        document["limits"] = [state.as_dict() for state in limits]
         click.echo(json.dumps(document, indent=2))
         return
     rows = [
@@ -239,6 +243,7 @@ def stats(redis_url: str, as_json: bool) -> None:
             state = "  paused" if name in paused else ""
             click.echo(f"{name:<24} {size:>10} {latencies.get(name, 0.0):>9.2f}s{state}")
     _print_flow_control(flow)
+    _echo_limits(limits)
 
 
 def _print_flow_control(flow: flow_state.FlowState) -> None:
@@ -249,6 +254,18 @@ def _print_flow_control(flow: flow_state.FlowState) -> None:
     click.echo(f"  {'Paused queues':<14} {', '.join(flow.paused) or 'none'}")
     for name in flow_state.COUNTERS:
         click.echo(f"  {name.capitalize():<14} {flow.counts.get(name, 0)}")
+
+
+def _echo_limits(limits: list[api.LimitState]) -> None:
+    """The limits table of `sidequest stats`: keys in use, slots or starts, parked jobs."""
+    if not limits:
+        return
+    click.echo("")
+    click.echo(f"{'Limit':<32} {'Kind':<12} {'In use':>10} {'Parked':>8}")
+    for state in limits:
+        window = f"/{state.per:g}s" if state.per is not None else ""
+        in_use = f"{state.in_use}/{state.limit}{window}"
+        click.echo(f"{state.key:<32} {state.kind:<12} {in_use:>10} {state.parked:>8}")
 
 
 @main.command()

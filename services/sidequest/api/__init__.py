@@ -13,6 +13,7 @@ and tests can inspect a Redis that Ruby or Python processes write to.
 
 from sidequest.api.cancelling import CancelResult, cancel
 from sidequest.api.flow_state import FlowState
+from sidequest.api.limits import Limits, LimitState
 from sidequest.api.metrics import ClassMetrics, JobMetrics
 from sidequest.api.pausing import QueuePauses
 from sidequest.api.processes import Process, ProcessSet, Work
@@ -31,6 +32,8 @@ __all__ = [
     "FlowState",
     "JobMetrics",
     "JobRecord",
+    "LimitState",
+    "Limits",
     "Process",
     "ProcessSet",
     "Queue",

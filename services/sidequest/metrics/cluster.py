@@ -38,6 +38,7 @@ class ClusterCollector(Collector):
         try:
             snapshot = api.Stats(self.redis).snapshot()
             flow = flow_state.read(self.redis)
+            limits = api.Limits(self.redis).totals()
             now = time.time()
             names = set()
             for queue in api.Queue.all(self.redis):
@@ -77,6 +78,16 @@ class ClusterCollector(Collector):
                 "sidequest_failed_jobs",
                 "stat:failed: every failed execution ever recorded.",
                 snapshot.failed,
+            ),
+            (
+                "sidequest_limit_slots_held",
+                "Concurrency-limit slots held by running jobs, over every key.",
+                limits["slots_held"],
+            ),
+            (
+                "sidequest_limit_parked_jobs",
+                "Jobs parked until a concurrency-limit slot of their key frees.",
+                limits["parked"],
             ),
         ):
             family = GaugeMetricFamily(name, help_text)

@@ -51,6 +51,7 @@ from sidequest.runtime import cancelling, failure, flow_counts, resolution
 from sidequest.runtime.cancelling import Cancellations, RunningJob
 from sidequest.runtime.fetched import Fetched
 from sidequest.runtime.joblog import JobLog
+from sidequest.runtime.limits import Left, LimitFailed, LimitGate
 from sidequest.runtime.outcome import Ack, Failure, Outcome
 from sidequest.runtime.watchdog import Guard, Watchdog
 
@@ -95,6 +96,7 @@ class Executor:
         marks: RunningMarks | None = None,
         cancellations: Cancellations | None = None,
         counts: Counts | None = None,
+        limits: LimitGate | None = None,
     ):
         self.settings = settings
         self.cancellations = cancellations
@@ -103,10 +105,12 @@ class Executor:
         self._has_middleware = bool(middleware)
         self.watchdog = watchdog
         self.marks = marks
+        self.limits = limits
         self.log = JobLog()
 
-    def execute(self, fetched: Fetched) -> Outcome | None:
-        """Run the job; None means the watchdog abandoned it and already reported it."""
+    def execute(self, fetched: Fetched) -> Outcome | Left | None:
+        """Run the job; None means the watchdog abandoned it and already reported it,
+        Left that its limits refused it and it left this process (runtime/limits.py)."""
         started = time.time()
         try:
             job = payload.decode(fetched.raw)
@@ -117,7 +121,14 @@ class Executor:
 
         drop = self._drop_reason(job, started)
         if drop is not None:
+            if self.limits is not None:
+                self.limits.withdraw([fetched])  # slots the fetcher took with its batch
             return self._dropped(fetched, job, drop)
+        if self.limits is not None:
+            refused = self._admit(self.limits, fetched, job)
+            if refused is not None:
+                return refused
+
         context = JobContext(
             jid=str(job.get("jid", "")),
             job_class=payload.display_class(job),
@@ -153,6 +164,16 @@ class Executor:
         if self._has_middleware:
             self.middleware.job_finished(context, label, duration, error)
         return outcome
+
+    def _admit(
+        self, limits: LimitGate, fetched: Fetched, job: payload.JobDict
+    ) -> Failure | Left | None:
+        """None when the job's limits let it start; Left when it left this process
+        (parked or throttled); a Failure when a limit's key function failed."""
+        try:
+            return limits.admit(fetched, job)
+        except LimitFailed as refused:
+            return self.failed(fetched, job, refused.job_class, None, refused)[0]
 
     def _perform(self, fetched: Fetched, job: payload.JobDict, context: JobContext) -> _Run:
         """Resolve the class and arguments and run perform, under the watchdog if timed."""
@@ -190,6 +211,11 @@ class Executor:
             # thread may still be pending (perform returned first): clear it.
             run.abandoned = True
             cancelling.clear_pending_exception()
+        if self.limits is not None and not run.abandoned and not (
+            guard is not None and guard.abandoned
+        ):
+            # Before the outcome is written: a parked job of the key can start now.
+            self.limits.release(fetched)
         if guard is not None:
             run.abandoned = run.abandoned or guard.abandoned
             if guard.fired and isinstance(run.error, JobTimeoutError) and not run.error.args:
@@ -318,6 +344,9 @@ class Executor:
 
     def abandoned_outcome(self, run: TimedRun) -> Failure:
         """The Failure for a job the watchdog gave up on (its thread is still stuck)."""
+        if self.limits is not None:
+            # Counted as failed and retried: its slots go to the jobs waiting for them.
+            self.limits.release(run.fetched)
         context = run.context
         duration = time.time() - context.started_at
         error = JobTimeoutError(

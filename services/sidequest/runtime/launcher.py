@@ -46,6 +46,7 @@ from sidequest.runtime.fetched import Fetched
 from sidequest.runtime.fetcher import Fetcher
 from sidequest.runtime.flow_counts import FlowCounts
 from sidequest.runtime.heartbeat import Heartbeat, dump_threads, new_identity
+from sidequest.runtime.limits import LimitGate
 from sidequest.runtime.manager import Manager
 from sidequest.runtime.outcome import Batch
 from sidequest.runtime.pausing import PausedQueues
@@ -55,6 +56,7 @@ from sidequest.runtime.scheduler import Scheduler
 from sidequest.runtime.store.control import ControlStore
 from sidequest.runtime.store.heartbeat import HeartbeatStore
 from sidequest.runtime.store.inflight import InflightStore
+from sidequest.runtime.store.limits import LimitStore
 from sidequest.runtime.store.recovery import RecoveryStore
 from sidequest.runtime.store.schedule import ScheduleStore
 from sidequest.runtime.waiter import IdleGate, Waiters
@@ -93,6 +95,12 @@ class Launcher:
         self.schedules = periodic.wanted(settings.periodic)
         self.inflight = InflightStore(self.redis, self.identity, settings)
         self.watchdog: Watchdog[TimedRun] = Watchdog(settings.timeout_grace, self._abandon)
+        self.limits = LimitGate(
+            LimitStore(self.redis, self.identity),
+            self.identity,
+            settings.heartbeat_interval,
+            lambda: self.middleware,
+        )
         # Flow control: paused queues, cancelled jobs, and their counts (control.py).
         control_store = ControlStore(self.redis)
         self.flow_counts = FlowCounts(control_store)
@@ -111,6 +119,7 @@ class Launcher:
             self.inflight,
             cancellations=self.cancellations,
             counts=self.flow_counts,
+            limits=self.limits,
         )
         self.gate = IdleGate()
         self.manager = Manager(settings, self.executor, self._wake_fetcher, self._landing_started)
@@ -131,6 +140,7 @@ class Launcher:
             self.gate,
             self.heartbeat.beat_soon,
             settings.heartbeat_timeout,
+            admit=self.limits.admit_batch,
         )
         queue_names = [queue.name for queue in settings.queues]
         self.waiters = Waiters(
@@ -297,6 +307,7 @@ class Launcher:
         self.fetcher.start()
         self.waiters.start()
         self.scheduler.start()
+        self.limits.start()
         self.middleware.process_started(self.process_info)
 
     def quiet(self) -> None:
@@ -347,6 +358,8 @@ class Launcher:
                     len(unfinished),
                     error,
                 )
+        # Unfinished jobs are back in their queues: their slots go to whoever runs next.
+        self.limits.stop()
         self.middleware.process_stopping(self.process_info)
         self.scheduler.stop()
         self.control.stop()
@@ -367,6 +380,7 @@ class Launcher:
         unstarted = self.manager.take_unstarted()
         if not unstarted:
             return
+        self.limits.withdraw(unstarted)
         try:
             self.inflight.requeue(unstarted)
         except redis.RedisError as error:

@@ -26,6 +26,7 @@ from sidequest.runtime.executor import Executor, TimedRun
 from sidequest.runtime.fetched import Fetched, Holding
 from sidequest.runtime.isolation import Isolation, runs_alone
 from sidequest.runtime.landing import Landing
+from sidequest.runtime.limits import Left
 from sidequest.runtime.outcome import Batch, Failure, Outcome, Outcomes
 from sidequest.runtime.prefetch import Prefetch
 from sidequest.runtime.watchdog import Guard
@@ -180,6 +181,16 @@ class Manager:
 
     # -- processor threads --------------------------------------------------------------
 
+    def _left(self, thread_id: int, job: Fetched) -> None:
+        """A job its limits refused left this process in Redis (runtime/limits.py): it is
+        no longer ours to acknowledge, requeue or adopt; its buffer slot is free."""
+        with self._lock:
+            self._running.pop(thread_id, None)
+            self._held -= 1
+            self._held_fields.discard(job.field)
+            self.landing.withdraw([job])
+        self.wake_fetcher()
+
     def _process(self) -> None:
         thread_id = threading.get_ident()
         buffer = self._buffer
@@ -208,6 +219,10 @@ class Manager:
                 outcome = Failure(job, "dead", time.time(), dead)
             if outcome is None:
                 return  # abandoned by the watchdog, which already reported the job
+            if isinstance(outcome, Left):
+                isolation.leave()
+                self._left(thread_id, job)
+                continue
             self.prefetch.observe_job(time.perf_counter() - started)
             isolation.leave()
             with self._lock:
