@@ -119,15 +119,9 @@ class Executor:
             dead = failure.wrap_malformed(fetched.raw, fetched.queue, malformed, started)
             return Failure(fetched, "dead", started, dead)
 
-        drop = self._drop_reason(job, started)
-        if drop is not None:
-            if self.limits is not None:
-                self.limits.withdraw([fetched])  # slots the fetcher took with its batch
-            return self._dropped(fetched, job, drop)
-        if self.limits is not None:
-            refused = self._admit(self.limits, fetched, job)
-            if refused is not None:
-                return refused
+        instead = self._instead_of_running(fetched, job, started)
+        if instead is not None:
+            return instead
 
         context = JobContext(
             jid=str(job.get("jid", "")),
@@ -164,6 +158,20 @@ class Executor:
         if self._has_middleware:
             self.middleware.job_finished(context, label, duration, error)
         return outcome
+
+    def _instead_of_running(
+        self, fetched: Fetched, job: payload.JobDict, now: float
+    ) -> Outcome | Left | None:
+        """What becomes of a job that must not start: dropped (cancelled, expired) or
+        refused by its limits; None when it may start."""
+        drop = self._drop_reason(job, now)
+        if drop is not None:
+            if self.limits is not None:
+                self.limits.withdraw([fetched])  # slots the fetcher took with its batch
+            return self._dropped(fetched, job, drop)
+        if self.limits is not None:
+            return self._admit(self.limits, fetched, job)
+        return None
 
     def _admit(
         self, limits: LimitGate, fetched: Fetched, job: payload.JobDict
@@ -206,21 +214,33 @@ class Executor:
                     run.abandoned = cancellations.leave(running)
         except _JOB_ERRORS as raised:
             run.error = raised
-        if running is not None and running.abandoned:
-            # A cancel abandoned it and reported it; the JobCancelled raised into this
-            # thread may still be pending (perform returned first): clear it.
-            run.abandoned = True
-            cancelling.clear_pending_exception()
-        if self.limits is not None and not run.abandoned and not (
-            guard is not None and guard.abandoned
-        ):
-            # Before the outcome is written: a parked job of the key can start now.
-            self.limits.release(fetched)
+        self._left_perform(fetched, run, running, guard)
         if guard is not None:
             run.abandoned = run.abandoned or guard.abandoned
             if guard.fired and isinstance(run.error, JobTimeoutError) and not run.error.args:
                 run.error = _stopped(run.error, guard.context.seconds, time.monotonic() - began)
         return run
+
+    def _left_perform(
+        self,
+        fetched: Fetched,
+        run: _Run,
+        running: RunningJob | None,
+        guard: Guard[TimedRun] | None,
+    ) -> None:
+        """Bookkeeping as perform returns: a cancel's abandonment, the limits' slots."""
+        if running is not None and running.abandoned:
+            # A cancel abandoned it and reported it; the JobCancelled raised into this
+            # thread may still be pending (perform returned first): clear it.
+            run.abandoned = True
+            cancelling.clear_pending_exception()
+        if (
+            self.limits is not None
+            and not run.abandoned
+            and not (guard is not None and guard.abandoned)
+        ):
+            # Before the outcome is written: a parked job of the key can start now.
+            self.limits.release(fetched)
 
     def _drop_reason(self, job: payload.JobDict, now: float) -> str | None:
         """Why a job about to start must not run: cancelled, expired, or None to run it."""
