@@ -62,8 +62,13 @@ def test_three_processes_never_run_more_than_three_of_one_key(
     assert int(redis_client.get(max_key("a")) or 0) == 3
     assert redis_client.zcard("retry") == 0
     assert elapsed <= IDEAL * 1.2
-    # Every slot was given back and nothing is left waiting.
-    assert redis_client.zcard("sidequest:limits:slots:acct:a") == 0
+    # Every slot is given back (the last release may linger its 5 ms after the job
+    # recorded its run) and nothing is left waiting.
+    wait_for(
+        lambda: redis_client.zcard("sidequest:limits:slots:acct:a") == 0,
+        timeout=10,
+        message="every slot given back",
+    )
     assert redis_client.llen("sidequest:limits:parked:acct:a") == 0
 
 
