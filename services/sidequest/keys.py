@@ -53,6 +53,24 @@ sidequest:metrics:<10 min>     HASH    per-class job metrics for ten UTC minutes
                                        `<class>|ms` total milliseconds, `<class>|h<i>`
                                        executions in duration bucket i (duration_histogram)
 sidequest:metrics:hour:<hour>  HASH    the same fields for one UTC hour (YYYYMMDDHH); TTL 25 h
+sidequest:batch:<bid>          HASH    batches (batches/store.py, batch_push.lua, batch_lib.lua):
+                                       description, created_at, done_at, ttl, parent, and the
+                                       counters total, pending, succeeded, failed (retrying),
+                                       dead; per callback event (complete, success, death)
+                                       `cb:<event>` its payload without the closing brace,
+                                       `cbq:<event>` its queue, `fired:<event>` when it was
+                                       pushed (HSETNX: the exactly-once guard). No TTL while
+                                       pending; EXPIRE `ttl` (30 days) once complete
+sidequest:batch:<bid>:jobs     HASH    member -> state, p(ending) f(ailed, retrying)
+                                       s(ucceeded) d(ead); member is a jid or "b:<bid>" for a
+                                       child batch. Same TTL as the batch hash. The Lua
+                                       scripts build both names from BATCH_PREFIX and a bid
+                                       read from a payload or a parent field
+sidequest:batches              ZSET    bid scored by created_at, for listings; entries whose
+                                       hash expired are dropped by batch_push.lua (a few per
+                                       new batch) and by readers
+sidequest:batches:stats        HASH    cluster-wide counters: created, completed,
+                                       callbacks:<event>; no TTL (a handful of fields)
 sidequest:schedule-wakeup      channel PUBLISH when a job is scheduled, so schedulers wake
                                        early instead of polling
 sidequest:periodic:*           periodic jobs' schedules and state: named and documented
@@ -76,6 +94,13 @@ OWNERS = PREFIX + "owners"
 RECOVERIES = PREFIX + "recoveries"
 RECOVERY_LOCK = PREFIX + "recovery-lock"
 SCHEDULE_WAKEUP_CHANNEL = PREFIX + "schedule-wakeup"
+BATCH_PREFIX = PREFIX + "batch:"
+BATCH_INDEX = PREFIX + "batches"
+BATCH_STATS = PREFIX + "batches:stats"
+#: what keys.queue() puts before a queue name: the Lua scripts push callbacks and chain
+#: steps to queues named in stored data, so they build the key from this
+QUEUE_PREFIX = "queue:"
+BATCH_TTL_SECONDS = 30 * 24 * 3600
 
 # In-flight hash fields that are not jobs: `started:<field>` notes that <field> runs.
 STARTED_PREFIX = "started:"
@@ -88,7 +113,7 @@ METRICS_HOUR_TTL_SECONDS = 25 * 3600
 
 
 def queue(name: str) -> str:
-    return "queue:" + name
+    return QUEUE_PREFIX + name
 
 
 def queue_name(key: str) -> str:
@@ -173,3 +198,18 @@ def started_marker(field: str) -> str:
 def marked_field(name: str) -> str | None:
     """The job field a `started:<field>` marker notes; None when `name` is no marker."""
     return name[len(STARTED_PREFIX) :] if name.startswith(STARTED_PREFIX) else None
+
+
+def batch(bid: str) -> str:
+    """A batch's hash (its counters, callbacks and fired flags)."""
+    return BATCH_PREFIX + bid
+
+
+def batch_jobs(bid: str) -> str:
+    """A batch's members and their states; batch_lib.lua spells the same suffix."""
+    return BATCH_PREFIX + bid + ":jobs"
+
+
+def batch_context(now: float) -> tuple[str, str, str, str, str]:
+    """The ARGV batch_lib.lua builds batch and queue keys from, and the time it writes."""
+    return (BATCH_PREFIX, QUEUE_PREFIX, QUEUES, BATCH_STATS, repr(now))

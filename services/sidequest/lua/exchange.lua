@@ -21,10 +21,19 @@
 -- ARGV[6]       L: number of lock keys
 -- ARGV[7]       m: acknowledgements of landed jobs not adopted yet (by raw payload)
 -- ARGV[8]       a: landed jobs to adopt, each under the field the worker chose
--- ARGV[9..]     p in-flight fields; then s triples: field, index of its lock in
+-- ARGV[9]       k: linked acknowledgements (a batch member or a chain step)
+-- ARGV[10..14]  batch context (batch_lib.lua): batch prefix, queue prefix, queues key,
+--               batch stats key, now (float epoch seconds)
+-- ARGV[15..]    p in-flight fields; then s triples: field, index of its lock in
 --               KEYS[6..5+L] (0 = none), jid that must still hold that lock; then m raw
---               payloads; then a pairs: field, raw payload; then the queue names,
---               aligned with KEYS[6+L..]
+--               payloads; then k linked entries of 9 values: "f" and an in-flight field
+--               or "l" and a landed raw payload, lock index (0 = none), lock jid, bid ("" for
+--               none), member jid, next chain step's queue name and payload ("" for
+--               none), next step's jid; then a pairs: field, raw payload; then the queue
+--               names, aligned with KEYS[6+L..]
+-- Linked        when its job is still held (not fenced): the next chain step is pushed
+--               (and joins the batch) unless this member was settled before, then the
+--               member settles as succeeded, which may fire the batch's callbacks.
 -- Adopted jobs whose payload contains "recoveries": also get a "started:<field>"
 -- marker (keys.started_marker; see recovery.py): they are running already. The worker
 -- side of acknowledging and adopting landed jobs is runtime/landing.py.
@@ -46,7 +55,8 @@ local token = tonumber(ARGV[5])
 local locks = tonumber(ARGV[6])
 local landed = tonumber(ARGV[7])
 local adoptions = tonumber(ARGV[8])
-local at = 9
+local linked = tonumber(ARGV[9])
+local at = 15
 local acknowledged = 0
 
 if plain > 0 then
@@ -69,6 +79,40 @@ end
 for _ = 1, landed do
   acknowledged = acknowledged + redis.call('LREM', landing, 1, ARGV[at])
   at = at + 1
+end
+
+if linked > 0 then
+  local ctx = batch_context(10)
+  for _ = 1, linked do
+    local held, lock, bid, jid = ARGV[at + 1], tonumber(ARGV[at + 2]), ARGV[at + 4], ARGV[at + 5]
+    local removed
+    if ARGV[at] == 'l' then
+      removed = redis.call('LREM', landing, 1, held) == 1
+    else
+      removed = redis.call('HDEL', inflight, held) == 1
+      if removed then
+        redis.call('HDEL', inflight, 'started:' .. held)
+      end
+    end
+    if removed then
+      acknowledged = acknowledged + 1
+      if lock > 0 and redis.call('GET', KEYS[5 + lock]) == ARGV[at + 3] then
+        redis.call('DEL', KEYS[5 + lock])
+      end
+      local next_queue = ARGV[at + 6]
+      if next_queue ~= '' and (bid == '' or batch_open_member(bid, jid, ctx)) then
+        if bid ~= '' then
+          batch_join(bid, ARGV[at + 8], ctx)
+        end
+        redis.call('SADD', ctx.queues, next_queue)
+        redis.call('LPUSH', ctx.queue_prefix .. next_queue, ARGV[at + 7])
+      end
+      if bid ~= '' then
+        batch_settle(bid, jid, 's', ctx)
+      end
+    end
+    at = at + 9
+  end
 end
 
 if acknowledged > 0 then

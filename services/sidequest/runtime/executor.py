@@ -36,7 +36,7 @@ from sidequest.errors import (
 from sidequest.job import rescue
 from sidequest.job.base import Job, failure_state
 from sidequest.middleware import DEAD, DISCARDED, RETRIED, SUCCEEDED, JobContext, MiddlewareChain
-from sidequest.runtime import failure, resolution
+from sidequest.runtime import failure, links, resolution
 from sidequest.runtime.fetched import Fetched
 from sidequest.runtime.joblog import JobLog
 from sidequest.runtime.outcome import Ack, Failure, Outcome
@@ -118,7 +118,8 @@ class Executor:
         duration = time.perf_counter() - clock
         error = run.error
         if error is None:
-            outcome: Outcome = Ack(fetched, context.jid, _unique_digest(job), marked)
+            link = links.link_of(job, time.time())
+            outcome: Outcome = Ack(fetched, context.jid, _unique_digest(job), marked, link)
             label = SUCCEEDED
         else:
             outcome, label = self.failed(fetched, job, run.job_class, run.instance, error)
@@ -182,13 +183,15 @@ class Executor:
         decision = self._decide(job, job_class, error, now)
         if decision is None:
             failure.record_error(job, error, now, message=message)
-            return Failure(fetched, "dead", now, payload.encode(job), jid, digest), DEAD
+            dead = payload.encode(job)
+            return Failure(fetched, "dead", now, dead, jid, digest, links.bid_of(job)), DEAD
         if isinstance(decision, rescue.Discard):
             name = job_class.job_name if job_class is not None else payload.display_class(job)
             logger.info("discarding %s %s: %s", name, jid, decision.reason)
             if decision.callback is not None and instance is not None:
                 _call_safely(decision.callback, instance, error)
-            return Failure(fetched, "discard", now, "", jid, digest), DISCARDED
+            discarded = Failure(fetched, "discard", now, "", jid, digest, links.bid_of(job))
+            return discarded, DISCARDED
         # Without a class, only the payload's `backtrace` asks for one: the worker's own
         # frames would say nothing about the job.
         default = job_class.backtrace if job_class is not None else False
@@ -197,9 +200,13 @@ class Executor:
         if isinstance(decision, rescue.Retry):
             failure.apply_retry(job, decision)
             score = now + decision.delay
-            return Failure(fetched, "retry", score, payload.encode(job), jid, digest), RETRIED
+            retried = payload.encode(job)
+            return Failure(
+                fetched, "retry", score, retried, jid, digest, links.bid_of(job)
+            ), RETRIED
         failure.count_rule_execution(job, decision.rule_key, decision.executions)
-        return Failure(fetched, "dead", now, payload.encode(job), jid, digest), DEAD
+        buried = payload.encode(job)
+        return Failure(fetched, "dead", now, buried, jid, digest, links.bid_of(job)), DEAD
 
     def _decide(
         self,
