@@ -6,6 +6,7 @@ test counts exactly how often each one was pushed and ran.
 
 from __future__ import annotations
 
+import signal
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -212,3 +213,33 @@ def test_the_last_two_jobs_finishing_at_once_in_two_processes_fire_one_callback(
         assert counted[f"success:{batch.bid}"] == 1
     pids = {entry.split(":")[0] for entry in redis_client.lrange("test:finished", 0, 1)}
     assert pids == {str(first.process.pid), str(second.process.pid)}  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("fault", ["sigkill", "freeze"])
+def test_a_member_whose_worker_died_or_froze_counts_once_and_fires_once(
+    fault: str, enqueue_to: str, redis_client: redis.Redis, start_batch_worker: Start
+) -> None:
+    """A killed worker's member is recovered and run again; a frozen worker's late
+    success, once it thaws, is refused by fencing and does not count a second time."""
+    batch = with_callbacks(fault)
+    with batch:
+        GateJob.perform_later(1)
+        MemberJob.perform_later(2)
+    first = start_batch_worker(enqueue_to, "-c", "2")
+    wait_for(lambda: redis_client.llen("test:waiting") == 1, message="the gate job running")
+    wait_for(lambda: batch.status().pending == 1, message="the other member settled")
+    first.signal(signal.SIGKILL if fault == "sigkill" else signal.SIGSTOP)
+    try:
+        start_batch_worker(enqueue_to, "-c", "2")
+        wait_for(lambda: redis_client.llen("test:waiting") == 2, timeout=20, message="run again")
+        redis_client.set("test:go", "1")
+        wait_for(lambda: len(callbacks(redis_client)) == 2, timeout=20, message="callbacks")
+    finally:
+        if fault == "freeze":
+            first.signal(signal.SIGCONT)
+    if fault == "freeze":
+        first.line_with("outcomes refused", timeout=20)
+    wait_for(lambda: redis_client.llen("test:callbacks") == 2, message="the callbacks ran")
+    assert callbacks(redis_client) == {f"complete:{batch.bid}": 1, f"success:{batch.bid}": 1}
+    status = batch.status()
+    assert (status.total, status.succeeded, status.pending, status.dead) == (2, 2, 0, 0)
