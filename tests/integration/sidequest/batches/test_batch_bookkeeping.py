@@ -37,12 +37,12 @@ class RecordingRedis(redis.Redis):
 
     def execute_command(self, *args: Any, **options: Any) -> Any:
         self.sent.append(str(args[0]).upper())
-        return super().execute_command(*args, **options)
+        return super().execute_command(*args, **options)  # type: ignore[no-untyped-call]
 
 
 @pytest.fixture
 def client(redis_url: str) -> Iterator[RecordingRedis]:
-    recording = RecordingRedis.from_url(redis_url)
+    recording = RecordingRedis(connection_pool=redis.ConnectionPool.from_url(redis_url))
     recording.sent = []
     yield recording
     recording.close()
