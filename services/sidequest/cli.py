@@ -1,10 +1,11 @@
-"""The `sidequest` command: worker, stats, web, enqueue, periodic, generate.
+"""The `sidequest` command: worker, stats, web, enqueue, periodic, batches, generate.
 
     sidequest worker [-C FILE] [-r MODULE]... [-c N] [-q QUEUE[,WEIGHT]]... [-t SECONDS]
     sidequest stats [--json]
     sidequest web [--port 8080] [--host 127.0.0.1] [--redis-url URL] [--dev]
     sidequest enqueue CLASS [JSON_ARGS] [--kwargs JSON] [-r MODULE]... [--queue Q] [--in SECONDS]
     sidequest periodic list|pause NAME|resume NAME|run NAME
+    sidequest batches list|show BID
     sidequest generate job NAME [--path DIR] [--test-path DIR]
 
 Settings come from defaults, then the config file, then the environment (REDIS_URL,
@@ -32,6 +33,7 @@ import redis
 import sidequest
 from sidequest import api, logs, redis_source
 from sidequest.adapter import set_adapter
+from sidequest.batches_command import batches
 from sidequest.cli_common import EX_CONFIG, client_redis_url, or_exit, url_source
 from sidequest.client import RedisAdapter
 from sidequest.config import AUTO_CPUS, Settings, build_settings
@@ -241,6 +243,7 @@ def web(port: int, host: str, redis_url: str, dev: bool) -> None:
 
 main.add_command(enqueue)
 main.add_command(periodic)
+main.add_command(batches)
 
 
 @main.group()
