@@ -10,17 +10,19 @@ import time
 from collections.abc import Iterator
 
 import redis
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from sidequest import api
+from sidequest.batches.status import EVENTS
+from sidequest.batches.store import BatchStore
 
 
 class ClusterCollector(Collector):
     def __init__(self, client: redis.Redis):
         self.redis = client
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
         size = GaugeMetricFamily(
             "sidequest_queue_size", "Jobs waiting in each queue.", labels=["queue"]
         )
@@ -31,6 +33,7 @@ class ClusterCollector(Collector):
         )
         try:
             snapshot = api.Stats(self.redis).snapshot()
+            batch_stats = BatchStore(self.redis).stats()
             now = time.time()
             for queue in api.Queue.all(self.redis):
                 size.add_metric([queue.name], snapshot.queues.get(queue.name, 0))
@@ -62,6 +65,28 @@ class ClusterCollector(Collector):
             family = GaugeMetricFamily(name, help_text)
             family.add_metric([], value)
             yield family
+        yield from _batch_families(batch_stats)
         up = GaugeMetricFamily("sidequest_redis_up", "Whether Redis answered the scrape.")
         up.add_metric([], 1)
         yield up
+
+
+def _batch_families(stats: dict[str, int]) -> Iterator[CounterMetricFamily]:
+    """Counted by the Lua scripts in the step that creates or completes a batch, or
+    pushes a callback: a callbacks count above the batches completed would be a bug."""
+    created = CounterMetricFamily("sidequest_batches_created", "Batches created.")
+    created.add_metric([], stats.get("created", 0))
+    yield created
+    completed = CounterMetricFamily(
+        "sidequest_batches_completed", "Batches whose every member succeeded or died."
+    )
+    completed.add_metric([], stats.get("completed", 0))
+    yield completed
+    fired = CounterMetricFamily(
+        "sidequest_batch_callbacks",
+        "Batch callback jobs pushed, by event (each at most once per batch).",
+        labels=["event"],
+    )
+    for event in EVENTS:
+        fired.add_metric([event], stats.get(f"callbacks:{event}", 0))
+    yield fired
