@@ -19,7 +19,7 @@ from typing import TypeVar
 import click
 import redis
 
-from sidequest.batches.status import STATES, BatchStatus
+from sidequest.batches.status import BatchStatus
 from sidequest.batches.store import BatchStore
 from sidequest.cli_common import client_redis_url, or_exit, url_source
 from sidequest.connection import connect, redact
@@ -67,7 +67,7 @@ def show(bid: str, redis_url: str, as_json: bool) -> None:
     if status is None:
         click.echo(f"error: no batch {bid!r} (never created, or expired)", err=True)
         sys.exit(1)
-    named = {member: STATES.get(state, state) for member, state in sorted(members.items())}
+    named = dict(sorted(members.items()))
     if as_json:
         click.echo(json.dumps({**status.as_dict(), "members": named}, indent=2))
         return

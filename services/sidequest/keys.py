@@ -55,17 +55,21 @@ sidequest:metrics:<10 min>     HASH    per-class job metrics for ten UTC minutes
 sidequest:metrics:hour:<hour>  HASH    the same fields for one UTC hour (YYYYMMDDHH); TTL 25 h
 sidequest:batch:<bid>          HASH    batches (batches/store.py, batch_push.lua, batch_lib.lua):
                                        description, created_at, done_at, ttl, parent, and the
-                                       counters total, pending, succeeded, failed (retrying),
-                                       dead; per callback event (complete, success, death)
-                                       `cb:<event>` its payload without the closing brace,
-                                       `cbq:<event>` its queue, `fired:<event>` when it was
-                                       pushed (HSETNX: the exactly-once guard). No TTL while
-                                       pending; EXPIRE `ttl` (30 days) once complete
-sidequest:batch:<bid>:jobs     HASH    member -> state, p(ending) f(ailed, retrying)
-                                       s(ucceeded) d(ead); member is a jid or "b:<bid>" for a
-                                       child batch. Same TTL as the batch hash. The Lua
-                                       scripts build both names from BATCH_PREFIX and a bid
-                                       read from a payload or a parent field
+                                       counters total, succeeded, dead; per callback event
+                                       (complete, success, death) `cb:<event>` its payload
+                                       without the closing brace, `cbq:<event>` its queue,
+                                       `fired:<event>` when it was pushed (HSETNX: the
+                                       exactly-once guard). No TTL while pending; EXPIRE `ttl`
+                                       (30 days) once complete
+sidequest:batch:<bid>:members  SET     every member: a jid, or "b:<bid>" for a child batch;
+                                       same TTL as the batch hash
+sidequest:batch:<bid>:pending  SET     members not settled yet (retrying ones included); a
+                                       member leaves it once, so SREM is the exactly-once
+                                       guard of its outcome; gone (empty) once complete
+sidequest:batch:<bid>:failed   SET     pending members waiting for a retry; batch's TTL
+sidequest:batch:<bid>:dead     SET     members that died; batch's TTL. The Lua scripts build
+                                       these names from BATCH_PREFIX and a bid read from a
+                                       payload or a parent field (batch_lib.lua)
 sidequest:batches              ZSET    bid scored by created_at, for listings; entries whose
                                        hash expired are dropped by batch_push.lua (a few per
                                        new batch) and by readers
@@ -205,9 +209,21 @@ def batch(bid: str) -> str:
     return BATCH_PREFIX + bid
 
 
-def batch_jobs(bid: str) -> str:
-    """A batch's members and their states; batch_lib.lua spells the same suffix."""
-    return BATCH_PREFIX + bid + ":jobs"
+def batch_members(bid: str) -> str:
+    """Every member of a batch; batch_lib.lua spells the same suffix (so the others)."""
+    return BATCH_PREFIX + bid + ":members"
+
+
+def batch_pending(bid: str) -> str:
+    return BATCH_PREFIX + bid + ":pending"
+
+
+def batch_failed(bid: str) -> str:
+    return BATCH_PREFIX + bid + ":failed"
+
+
+def batch_dead(bid: str) -> str:
+    return BATCH_PREFIX + bid + ":dead"
 
 
 def batch_context(now: float) -> tuple[str, str, str, str, str]:

@@ -13,8 +13,8 @@ from typing import Any
 #: callback events, in the order a batch can fire them
 EVENTS = ("death", "complete", "success")
 
-#: member states in the batch's jobs hash (keys.batch_jobs), as batch_lib.lua writes them
-STATES = {"p": "pending", "f": "failed", "s": "succeeded", "d": "dead"}
+#: a member's state, from the batch's sets (keys.batch_pending, batch_failed, batch_dead)
+STATES = ("pending", "failed", "succeeded", "dead")
 
 
 @dataclass(frozen=True)
@@ -97,14 +97,15 @@ class BatchStatus:
         }
 
     @classmethod
-    def from_hash(cls, bid: str, raw: dict[str, str]) -> BatchStatus:
+    def from_hash(cls, bid: str, raw: dict[str, str], pending: int, failed: int) -> BatchStatus:
+        """From the batch hash and the sizes of its pending and failed sets."""
         return cls(
             bid=bid,
             description=raw.get("description", ""),
             total=_int(raw.get("total")),
-            pending=_int(raw.get("pending")),
+            pending=pending,
             succeeded=_int(raw.get("succeeded")),
-            failed=_int(raw.get("failed")),
+            failed=failed,
             dead=_int(raw.get("dead")),
             created_at=_float(raw.get("created_at")),
             done_at=_float(raw.get("done_at")),

@@ -83,33 +83,54 @@ class BatchStore:
             raise error(_REASONS.get(reason, "batch {bid}: " + reason).format(bid=bid))
 
     def status(self, bid: str) -> BatchStatus | None:
-        raw = self.redis.hgetall(keys.batch(bid))
-        if not raw:
-            return None
-        return BatchStatus.from_hash(bid, _texts(raw))
+        return self._statuses([bid])[0]
 
     def members(self, bid: str) -> dict[str, str]:
-        """Member (jid, or "b:<bid>" for a child batch) -> state letter (status.STATES)."""
-        return _texts(self.redis.hgetall(keys.batch_jobs(bid)))
+        """Member (jid, or "b:<bid>" for a child batch) -> pending, failed, succeeded or dead."""
+        pipe = self.redis.pipeline(transaction=False)
+        for key in (keys.batch_members, keys.batch_pending, keys.batch_failed, keys.batch_dead):
+            pipe.smembers(key(bid))
+        everyone, pending, failed, dead = (
+            {_text(member) for member in found} for found in pipe.execute()
+        )
+        states: dict[str, str] = {}
+        for member in everyone:
+            if member in dead:
+                states[member] = "dead"
+            elif member in failed:
+                states[member] = "failed"
+            elif member in pending:
+                states[member] = "pending"
+            else:
+                states[member] = "succeeded"
+        return states
 
     def listing(self, offset: int = 0, limit: int = 25) -> tuple[int, list[BatchStatus]]:
         """The newest batches first, and how many the index holds; drops expired entries."""
         newest: list[bytes] = self.redis.zrevrange(keys.BATCH_INDEX, offset, offset + limit - 1)  # type: ignore[assignment]
         bids = [_text(bid) for bid in newest]
-        pipe = self.redis.pipeline(transaction=False)
-        for bid in bids:
-            pipe.hgetall(keys.batch(bid))
-        found: list[BatchStatus] = []
-        gone: list[str] = []
-        for bid, raw in zip(bids, pipe.execute(), strict=True):
-            if raw:
-                found.append(BatchStatus.from_hash(bid, _texts(raw)))
-            else:
-                gone.append(bid)
+        statuses = self._statuses(bids)
+        gone = [bid for bid, status in zip(bids, statuses, strict=True) if status is None]
         if gone:
             self.redis.zrem(keys.BATCH_INDEX, *gone)
         total = int(self.redis.zcard(keys.BATCH_INDEX))
-        return total, found
+        return total, [status for status in statuses if status is not None]
+
+    def _statuses(self, bids: Sequence[str]) -> list[BatchStatus | None]:
+        """Each batch's hash and the sizes of its pending and failed sets, in one round trip."""
+        pipe = self.redis.pipeline(transaction=False)
+        for bid in bids:
+            pipe.hgetall(keys.batch(bid))
+            pipe.scard(keys.batch_pending(bid))
+            pipe.scard(keys.batch_failed(bid))
+        replies = pipe.execute() if bids else []
+        found: list[BatchStatus | None] = []
+        for index, bid in enumerate(bids):
+            raw, pending, failed = replies[3 * index : 3 * index + 3]
+            found.append(
+                BatchStatus.from_hash(bid, _texts(raw), int(pending), int(failed)) if raw else None
+            )
+        return found
 
     def stats(self) -> dict[str, int]:
         """Cluster-wide counters: created, completed, callbacks:<event>."""

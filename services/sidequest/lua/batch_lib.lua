@@ -5,14 +5,20 @@
 -- job: one atomic step, which no crash, restart or refused (fenced) outcome can split.
 --
 -- Keys     named in stored data, built here (sidequest targets one Redis, not Cluster):
---          ctx.prefix .. bid              HASH  the batch (keys.batch)
---          ctx.prefix .. bid .. ':jobs'   HASH  member -> p / f / s / d (keys.batch_jobs)
---          ctx.queue_prefix .. queue      LIST  where a callback is pushed (keys.queue)
+--          ctx.prefix .. bid                HASH  the batch (keys.batch)
+--          ctx.prefix .. bid .. ':members'  SET   every member (keys.batch_members)
+--          ctx.prefix .. bid .. ':pending'  SET   members not settled (keys.batch_pending)
+--          ctx.prefix .. bid .. ':failed'   SET   pending members waiting for a retry
+--          ctx.prefix .. bid .. ':dead'     SET   members that died
+--          ctx.queue_prefix .. queue        LIST  where a callback is pushed (keys.queue)
+--          A member is a jid, or "b:<bid>" for a child batch.
 -- ctx      {prefix, queue_prefix, queues, stats, now}: keys.BATCH_PREFIX,
 --          keys.QUEUE_PREFIX, keys.QUEUES, keys.BATCH_STATS, float epoch seconds
--- Exactly once: a member moves from p or f to s or d once (a second outcome of the same
---          member, e.g. a duplicate run, finds it settled and changes nothing), pending
---          reaches 0 once, and every callback push is guarded by HSETNX fired:<event>.
+-- Exactly once: a member leaves the pending set once (SREM answers 1 to one caller
+--          only: a duplicate run's outcome finds it gone and changes nothing), the
+--          batch completes once (HSETNX done_at), and every callback push is guarded by
+--          HSETNX fired:<event>. Successes of one batch in one call are counted together
+--          (one SREM of all of them), which keeps a member's cost near one command.
 
 local function batch_context(at)
   return {prefix = ARGV[at], queue_prefix = ARGV[at + 1], queues = ARGV[at + 2],
@@ -34,72 +40,89 @@ local function batch_fire(key, event, ctx)
   end
 end
 
-local batch_settle
+local batch_dead
 
--- pending reached 0: fire complete (and success without deaths), start the TTL, and
--- settle this batch as one member of its parent.
+-- Nothing is pending any more: fire complete (and success without deaths), start the
+-- TTL, and settle this batch as one member of its parent. Once per batch.
 local function batch_complete(bid, key, ctx)
-  redis.call('HSET', key, 'done_at', ctx.now)
+  if redis.call('HSETNX', key, 'done_at', ctx.now) == 0 then
+    return
+  end
   local dead = tonumber(redis.call('HGET', key, 'dead') or '0')
   batch_fire(key, 'complete', ctx)
   if dead == 0 then
     batch_fire(key, 'success', ctx)
   end
   local ttl = redis.call('HGET', key, 'ttl') or '2592000'
-  redis.call('EXPIRE', key, ttl)
-  redis.call('EXPIRE', key .. ':jobs', ttl)
+  for _, suffix in ipairs({'', ':members', ':failed', ':dead'}) do
+    redis.call('EXPIRE', key .. suffix, ttl)
+  end
   redis.call('HINCRBY', ctx.stats, 'completed', 1)
   local parent = redis.call('HGET', key, 'parent')
   if parent and parent ~= '' then
-    batch_settle(parent, 'b:' .. bid, dead == 0 and 's' or 'd', ctx)
+    if dead == 0 then
+      local parent_key = ctx.prefix .. parent
+      if redis.call('SREM', parent_key .. ':pending', 'b:' .. bid) == 1 then
+        redis.call('HINCRBY', parent_key, 'succeeded', 1)
+        if redis.call('SCARD', parent_key .. ':pending') == 0 then
+          batch_complete(parent, parent_key, ctx)
+        end
+      end
+    else
+      batch_dead(parent, 'b:' .. bid, ctx)
+    end
   end
 end
 
--- Record one member's outcome: 'f' (failed, retrying), 's' (succeeded) or 'd' (dead).
--- Returns 1 when it counted, 0 when the member is unknown (batch expired, or a bid this
--- Redis never saw, e.g. Sidekiq Pro's) or settled already.
-batch_settle = function(bid, member, outcome, ctx)
-  local key = ctx.prefix .. bid
-  local jobs = key .. ':jobs'
-  local previous = redis.call('HGET', jobs, member)
-  if previous ~= 'p' and previous ~= 'f' then
-    return 0
-  end
-  if outcome == 'f' then
-    if previous == 'p' then
-      redis.call('HSET', jobs, member, 'f')
-      redis.call('HINCRBY', key, 'failed', 1)
-    end
-    return 1
-  end
-  redis.call('HSET', jobs, member, outcome)
-  if previous == 'f' then
-    redis.call('HINCRBY', key, 'failed', -1)
-  end
-  if outcome == 'd' then
-    redis.call('HINCRBY', key, 'dead', 1)
-    batch_fire(key, 'death', ctx)
-  else
-    redis.call('HINCRBY', key, 'succeeded', 1)
-  end
-  if redis.call('HINCRBY', key, 'pending', -1) == 0 then
+local function batch_check(bid, key, ctx)
+  if redis.call('SCARD', key .. ':pending') == 0 then
     batch_complete(bid, key, ctx)
   end
+end
+
+-- Members of batch `bid` that succeeded (a list). Returns how many counted: those
+-- still pending; the others are settled already, or the batch is unknown (expired, or
+-- a bid this Redis never saw, e.g. Sidekiq Pro's).
+local function batch_succeeded(bid, members, ctx)
+  local key = ctx.prefix .. bid
+  local removed = redis.call('SREM', key .. ':pending', unpack(members))
+  if removed > 0 then
+    redis.call('SREM', key .. ':failed', unpack(members))
+    redis.call('HINCRBY', key, 'succeeded', removed)
+    batch_check(bid, key, ctx)
+  end
+  return removed
+end
+
+-- A member died (or a child batch completed with deaths): on_death fires once.
+batch_dead = function(bid, member, ctx)
+  local key = ctx.prefix .. bid
+  if redis.call('SREM', key .. ':pending', member) == 0 then
+    return 0
+  end
+  redis.call('SREM', key .. ':failed', member)
+  redis.call('SADD', key .. ':dead', member)
+  redis.call('HINCRBY', key, 'dead', 1)
+  batch_fire(key, 'death', ctx)
+  batch_check(bid, key, ctx)
   return 1
 end
 
--- Add a member (a job, a chain's next step, a child batch) as pending.
-local function batch_join(bid, member, ctx)
+-- A member failed and waits for its retry: not completion.
+local function batch_failed(bid, member, ctx)
   local key = ctx.prefix .. bid
-  if redis.call('HSETNX', key .. ':jobs', member, 'p') == 1 then
-    redis.call('HINCRBY', key, 'total', 1)
-    redis.call('HINCRBY', key, 'pending', 1)
+  if redis.call('SISMEMBER', key .. ':pending', member) == 1 then
+    redis.call('SADD', key .. ':failed', member)
   end
 end
 
--- Whether `member` may still finish: pending or retrying, or not in any batch we know.
-local function batch_open_member(bid, member, ctx)
-  local state = redis.call('HGET', ctx.prefix .. bid .. ':jobs', member)
-  return state == false or state == 'p' or state == 'f'
+-- Add members (jobs, a chain's next step, a child batch) as pending.
+local function batch_join(bid, members, ctx)
+  local key = ctx.prefix .. bid
+  local added = redis.call('SADD', key .. ':members', unpack(members))
+  if added > 0 then
+    redis.call('SADD', key .. ':pending', unpack(members))
+    redis.call('HINCRBY', key, 'total', added)
+  end
 end
 

@@ -51,26 +51,42 @@ for b = 1, tonumber(ARGV[6]) do
   blocks[b] = block
 end
 
+-- Members and pushes go in chunks: Lua's unpack takes a few thousand values at most.
+local CHUNK = 1000
+
+local function in_chunks(values, call)
+  for first = 1, #values, CHUNK do
+    call({unpack(values, first, math.min(first + CHUNK - 1, #values))})
+  end
+end
+
 local scheduled = nil
 for _, block in ipairs(blocks) do
   local key = ctx.prefix .. block.bid
   if block.mode == 'new' then
-    redis.call('HSET', key, 'created_at', ctx.now, 'total', 0, 'pending', 0, 'succeeded', 0,
-               'failed', 0, 'dead', 0, 'parent', block.parent)
+    redis.call('HSET', key, 'created_at', ctx.now, 'total', 0, 'succeeded', 0, 'dead', 0,
+               'parent', block.parent)
     if block.meta > 0 then
       redis.call('HSET', key, unpack(ARGV, block.meta_at, block.meta_at + 2 * block.meta - 1))
     end
     redis.call('ZADD', KEYS[2], ctx.now, block.bid)
     redis.call('HINCRBY', ctx.stats, 'created', 1)
     if block.parent ~= '' then
-      batch_join(block.parent, 'b:' .. block.bid, ctx)
+      batch_join(block.parent, {'b:' .. block.bid}, ctx)
     end
   end
+  local jids = {}
+  local queued = {}  -- queue name -> payloads, in push order
+  local queue_names = {}
   for i = block.jobs_at, block.jobs_at + 4 * (block.jobs - 1), 4 do
-    batch_join(block.bid, ARGV[i], ctx)
+    jids[#jids + 1] = ARGV[i]
     if ARGV[i + 3] == '' then
-      redis.call('SADD', ctx.queues, ARGV[i + 1])
-      redis.call('LPUSH', ctx.queue_prefix .. ARGV[i + 1], ARGV[i + 2])
+      local name = ARGV[i + 1]
+      if queued[name] == nil then
+        queued[name] = {}
+        queue_names[#queue_names + 1] = name
+      end
+      table.insert(queued[name], ARGV[i + 2])
     else
       redis.call('ZADD', KEYS[1], ARGV[i + 3], ARGV[i + 2])
       if scheduled == nil or tonumber(ARGV[i + 3]) < tonumber(scheduled) then
@@ -78,13 +94,17 @@ for _, block in ipairs(blocks) do
       end
     end
   end
+  in_chunks(jids, function(chunk) batch_join(block.bid, chunk, ctx) end)
+  for _, name in ipairs(queue_names) do
+    redis.call('SADD', ctx.queues, name)
+    in_chunks(queued[name], function(chunk)
+      redis.call('LPUSH', ctx.queue_prefix .. name, unpack(chunk))
+    end)
+  end
 end
 
 for b = #blocks, 1, -1 do
-  local key = ctx.prefix .. blocks[b].bid
-  if redis.call('HGET', key, 'pending') == '0' and redis.call('HEXISTS', key, 'done_at') == 0 then
-    batch_complete(blocks[b].bid, key, ctx)
-  end
+  batch_check(blocks[b].bid, ctx.prefix .. blocks[b].bid, ctx)
 end
 
 if scheduled ~= nil then

@@ -27,13 +27,15 @@
 -- ARGV[15..]    p in-flight fields; then s triples: field, index of its lock in
 --               KEYS[6..5+L] (0 = none), jid that must still hold that lock; then m raw
 --               payloads; then k linked entries of 9 values: "f" and an in-flight field
---               or "l" and a landed raw payload, lock index (0 = none), lock jid, bid ("" for
+--               ("m" when the job has a start marker to drop too) or "l" and a landed
+--               raw payload, lock index (0 = none), lock jid, bid ("" for
 --               none), member jid, next chain step's queue name and payload ("" for
 --               none), next step's jid; then a pairs: field, raw payload; then the queue
 --               names, aligned with KEYS[6+L..]
 -- Linked        when its job is still held (not fenced): the next chain step is pushed
---               (and joins the batch) unless this member was settled before, then the
---               member settles as succeeded, which may fire the batch's callbacks.
+--               (and joins the batch) unless this member was settled before, and the
+--               member settles as succeeded, which may fire the batch's callbacks;
+--               members of one batch are settled together (batch_lib.lua).
 -- Adopted jobs whose payload contains "recoveries": also get a "started:<field>"
 -- marker (keys.started_marker; see recovery.py): they are running already. The worker
 -- side of acknowledging and adopting landed jobs is runtime/landing.py.
@@ -83,15 +85,39 @@ end
 
 if linked > 0 then
   local ctx = batch_context(10)
+  -- Fencing for the entries in the hash: one HMGET says which fields are still ours,
+  -- one HDEL removes those.
+  local fields = {}
+  for entry = at, at + 9 * (linked - 1), 9 do
+    if ARGV[entry] ~= 'l' then
+      fields[#fields + 1] = ARGV[entry + 1]
+    end
+  end
+  local held = {}
+  if #fields > 0 then
+    local values = redis.call('HMGET', inflight, unpack(fields))
+    local ours = {}
+    for i, field in ipairs(fields) do
+      if values[i] then
+        held[field] = true
+        ours[#ours + 1] = field
+      end
+    end
+    if #ours > 0 then
+      redis.call('HDEL', inflight, unpack(ours))
+    end
+  end
+  local succeeded = {}  -- bid -> members whose success counts together
+  local bids = {}
   for _ = 1, linked do
-    local held, lock, bid, jid = ARGV[at + 1], tonumber(ARGV[at + 2]), ARGV[at + 4], ARGV[at + 5]
+    local holder, lock, bid, jid = ARGV[at], tonumber(ARGV[at + 2]), ARGV[at + 4], ARGV[at + 5]
     local removed
-    if ARGV[at] == 'l' then
-      removed = redis.call('LREM', landing, 1, held) == 1
+    if holder == 'l' then
+      removed = redis.call('LREM', landing, 1, ARGV[at + 1]) == 1
     else
-      removed = redis.call('HDEL', inflight, held) == 1
-      if removed then
-        redis.call('HDEL', inflight, 'started:' .. held)
+      removed = held[ARGV[at + 1]] == true
+      if removed and holder == 'm' then
+        redis.call('HDEL', inflight, 'started:' .. ARGV[at + 1])
       end
     end
     if removed then
@@ -100,18 +126,33 @@ if linked > 0 then
         redis.call('DEL', KEYS[5 + lock])
       end
       local next_queue = ARGV[at + 6]
-      if next_queue ~= '' and (bid == '' or batch_open_member(bid, jid, ctx)) then
-        if bid ~= '' then
-          batch_join(bid, ARGV[at + 8], ctx)
+      if next_queue ~= '' then
+        -- A chain step: the next one is pushed by the first success of this step only,
+        -- and joins the batch before this step leaves it (the batch stays pending).
+        local push = true
+        if bid ~= '' and redis.call('EXISTS', ctx.prefix .. bid) == 1 then
+          push = redis.call('SISMEMBER', ctx.prefix .. bid .. ':pending', jid) == 1
+          if push then
+            batch_join(bid, {ARGV[at + 8]}, ctx)
+            batch_succeeded(bid, {jid}, ctx)
+          end
         end
-        redis.call('SADD', ctx.queues, next_queue)
-        redis.call('LPUSH', ctx.queue_prefix .. next_queue, ARGV[at + 7])
-      end
-      if bid ~= '' then
-        batch_settle(bid, jid, 's', ctx)
+        if push then
+          redis.call('SADD', ctx.queues, next_queue)
+          redis.call('LPUSH', ctx.queue_prefix .. next_queue, ARGV[at + 7])
+        end
+      elseif bid ~= '' then
+        if succeeded[bid] == nil then
+          succeeded[bid] = {}
+          bids[#bids + 1] = bid
+        end
+        table.insert(succeeded[bid], jid)
       end
     end
     at = at + 9
+  end
+  for _, bid in ipairs(bids) do
+    batch_succeeded(bid, succeeded[bid], ctx)
   end
 end
 

@@ -46,11 +46,11 @@ if mode ~= 'retry' and #KEYS >= 7 and redis.call('GET', KEYS[7]) == ARGV[8] then
 end
 
 if #ARGV >= 16 and ARGV[10] ~= '' then
-  local outcome = 'd'
   if mode == 'retry' then
-    outcome = 'f'
+    batch_failed(ARGV[10], ARGV[11], batch_context(12))
+  else
+    batch_dead(ARGV[10], ARGV[11], batch_context(12))
   end
-  batch_settle(ARGV[10], ARGV[11], outcome, batch_context(12))
 end
 
 redis.call('INCR', KEYS[3])

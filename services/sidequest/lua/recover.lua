@@ -58,7 +58,7 @@ for at = 12, #ARGV, 7 do
       redis.call('INCR', KEYS[7])
       redis.call('EXPIRE', KEYS[7], ARGV[6])
       if ARGV[at + 5] ~= '' then
-        batch_settle(ARGV[at + 5], ARGV[at + 6], 'd', ctx)
+        batch_dead(ARGV[at + 5], ARGV[at + 6], ctx)
       end
     elseif mode == 'back' then
       redis.call('LPUSH', KEYS[9 + entry], job)

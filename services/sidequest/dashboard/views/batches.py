@@ -9,7 +9,6 @@ from flask import Blueprint, render_template
 from werkzeug.exceptions import NotFound
 
 from sidequest import keys
-from sidequest.batches.status import STATES
 from sidequest.batches.store import BatchStore
 from sidequest.dashboard.views.common import client, pager
 
@@ -42,5 +41,5 @@ def batch(bid: str) -> str:
         "sidequest_dashboard/batch.html",
         section="batches",
         status=status,
-        members=[(member, STATES.get(state, state)) for member, state in members],
+        members=members,
     )

@@ -155,7 +155,7 @@ class InflightStore:
         if job.state is Holding.LANDED:
             entries.extend(("l", job.raw))
         else:
-            entries.extend(("f", job.field))
+            entries.extend(("m" if ack.marked else "f", job.field))
         entries.extend(
             (lock, ack.jid, link.bid, link.jid, link.next_queue, link.next_payload, link.next_jid)
         )

@@ -64,7 +64,7 @@ class GateJob(Job):
 
     def perform(self, n: int, limit: float = 30.0) -> None:
         client = recorder()
-        client.rpush("test:waiting", self.jid)
+        client.rpush("test:waiting", f"{os.getpid()}:{self.jid}")
         deadline = time.monotonic() + limit
         while not client.exists("test:go") and time.monotonic() < deadline:
             time.sleep(0.001)
