@@ -20,7 +20,8 @@
 --            expired batches, picked at random (keeps the index near the live batches).
 -- Cost       O(jobs + blocks)
 
-local ctx = batch_context(1)
+local batch = batch_lib(1)
+local ctx = batch.ctx
 local blocks = {}
 local created = {}
 local at = 8
@@ -72,7 +73,7 @@ for _, block in ipairs(blocks) do
     redis.call('ZADD', KEYS[2], ctx.now, block.bid)
     redis.call('HINCRBY', ctx.stats, 'created', 1)
     if block.parent ~= '' then
-      batch_join(block.parent, {'b:' .. block.bid}, ctx)
+      batch.join(block.parent, {'b:' .. block.bid})
     end
   end
   local jids = {}
@@ -94,7 +95,7 @@ for _, block in ipairs(blocks) do
       end
     end
   end
-  in_chunks(jids, function(chunk) batch_join(block.bid, chunk, ctx) end)
+  in_chunks(jids, function(chunk) batch.join(block.bid, chunk) end)
   for _, name in ipairs(queue_names) do
     redis.call('SADD', ctx.queues, name)
     in_chunks(queued[name], function(chunk)
@@ -104,7 +105,7 @@ for _, block in ipairs(blocks) do
 end
 
 for b = #blocks, 1, -1 do
-  batch_check(blocks[b].bid, ctx.prefix .. blocks[b].bid, ctx)
+  batch.check(blocks[b].bid, ctx.prefix .. blocks[b].bid)
 end
 
 if scheduled ~= nil then

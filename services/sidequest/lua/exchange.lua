@@ -84,7 +84,8 @@ for _ = 1, landed do
 end
 
 if linked > 0 then
-  local ctx = batch_context(10)
+  local batch = batch_lib(10)
+  local ctx = batch.ctx
   -- Fencing for the entries in the hash: one HMGET says which fields are still ours,
   -- one HDEL removes those.
   local fields = {}
@@ -130,11 +131,14 @@ if linked > 0 then
         -- A chain step: the next one is pushed by the first success of this step only,
         -- and joins the batch before this step leaves it (the batch stays pending).
         local push = true
-        if bid ~= '' and redis.call('EXISTS', ctx.prefix .. bid) == 1 then
-          push = redis.call('SISMEMBER', ctx.prefix .. bid .. ':pending', jid) == 1
-          if push then
-            batch_join(bid, {ARGV[at + 8]}, ctx)
-            batch_succeeded(bid, {jid}, ctx)
+        if bid ~= '' then
+          local pending = batch.pending(bid, jid)
+          if pending ~= nil then
+            push = pending
+            if push then
+              batch.join(bid, {ARGV[at + 8]})
+              batch.succeeded(bid, {jid})
+            end
           end
         end
         if push then
@@ -152,7 +156,7 @@ if linked > 0 then
     at = at + 9
   end
   for _, bid in ipairs(bids) do
-    batch_succeeded(bid, succeeded[bid], ctx)
+    batch.succeeded(bid, succeeded[bid])
   end
 end
 

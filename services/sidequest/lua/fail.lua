@@ -46,10 +46,11 @@ if mode ~= 'retry' and #KEYS >= 7 and redis.call('GET', KEYS[7]) == ARGV[8] then
 end
 
 if #ARGV >= 16 and ARGV[10] ~= '' then
+  local batch = batch_lib(12)
   if mode == 'retry' then
-    batch_failed(ARGV[10], ARGV[11], batch_context(12))
+    batch.failed(ARGV[10], ARGV[11])
   else
-    batch_dead(ARGV[10], ARGV[11], batch_context(12))
+    batch.dead(ARGV[10], ARGV[11])
   end
 end
 

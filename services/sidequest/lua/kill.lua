@@ -19,6 +19,6 @@ redis.call('ZADD', KEYS[2], ARGV[3], ARGV[2])
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[5])
 redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -(tonumber(ARGV[4]) + 1))
 if #ARGV >= 12 and ARGV[6] ~= '' then
-  batch_dead(ARGV[6], ARGV[7], batch_context(8))
+  batch_lib(8).dead(ARGV[6], ARGV[7])
 end
 return 1

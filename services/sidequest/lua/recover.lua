@@ -36,7 +36,7 @@ end
 
 local moved = 0
 local entry = 0
-local ctx = batch_context(7)
+local batch = nil
 for at = 12, #ARGV, 7 do
   local field, mode, jid = ARGV[at], ARGV[at + 1], ARGV[at + 2]
   local held
@@ -58,7 +58,8 @@ for at = 12, #ARGV, 7 do
       redis.call('INCR', KEYS[7])
       redis.call('EXPIRE', KEYS[7], ARGV[6])
       if ARGV[at + 5] ~= '' then
-        batch_dead(ARGV[at + 5], ARGV[at + 6], ctx)
+        batch = batch or batch_lib(7)
+        batch.dead(ARGV[at + 5], ARGV[at + 6])
       end
     elseif mode == 'back' then
       redis.call('LPUSH', KEYS[9 + entry], job)
