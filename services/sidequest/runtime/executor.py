@@ -118,7 +118,7 @@ class Executor:
         duration = time.perf_counter() - clock
         error = run.error
         if error is None:
-            link = links.link_of(job, time.time())
+            link = links.link_of(job)
             outcome: Outcome = Ack(fetched, context.jid, _unique_digest(job), marked, link)
             label = SUCCEEDED
         else:

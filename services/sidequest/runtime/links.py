@@ -10,6 +10,7 @@ link between them.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from sidequest import payload
@@ -23,8 +24,11 @@ def bid_of(job: JobDict) -> str:
     return bid if isinstance(bid, str) else ""
 
 
-def link_of(job: JobDict, now: float) -> Link | None:
-    """The Link a success of `job` writes; None for a job in no batch and no chain."""
+def link_of(job: JobDict, now: float | None = None) -> Link | None:
+    """The Link a success of `job` writes; None for a job in no batch and no chain.
+
+    `now` stamps the next chain step's enqueued_at (default: the time of the call).
+    """
     if "bid" not in job and "chain" not in job:
         return None
     bid = bid_of(job)
@@ -37,7 +41,7 @@ def link_of(job: JobDict, now: float) -> Link | None:
         step["chain"] = steps[1:]
     if bid:
         step["bid"] = bid
-    step["enqueued_at"] = now
+    step["enqueued_at"] = time.time() if now is None else now
     queue = step.get("queue")
     step["queue"] = queue if isinstance(queue, str) and queue else "default"
     return Link(bid, jid, step["queue"], payload.encode(step), str(step.get("jid", "")))
