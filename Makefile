@@ -132,12 +132,13 @@ bench: install system-packages
 	$(BIN)/python -m bench $(BENCH_ARGS)
 	$(BIN)/python -m bench.dashboard_pages
 	$(BIN)/python -m bench.web_enqueue_latency
+	$(BIN)/python -m bench.batches
 
-# The long chaos runs (tests/chaos): jobs (about 4 minutes) and periodic ticks (about 5);
-# CHAOS_SEED, CHAOS_JOBS, CHAOS_SCHEDULES, CHAOS_DURATION.
+# The long chaos runs (tests/chaos): jobs (about 4 minutes), periodic ticks (about 5),
+# then 1,000 batches of 1-50 jobs; CHAOS_SEED, CHAOS_JOBS, CHAOS_SCHEDULES, CHAOS_DURATION.
 chaos: install system-packages
 	mkdir -p test-artifacts
-	CHAOS_PROFILE=long $(BIN)/pytest tests/chaos/test_chaos_run.py tests/chaos/test_periodic_chaos.py -s -p no:cacheprovider --basetemp=test-artifacts/chaos
+	CHAOS_PROFILE=long $(BIN)/pytest tests/chaos/test_chaos_run.py tests/chaos/test_periodic_chaos.py tests/chaos/test_batch_chaos_run.py -s -p no:cacheprovider --basetemp=test-artifacts/chaos
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

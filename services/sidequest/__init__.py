@@ -15,6 +15,8 @@ sidequest.periodic("nightly_report", ProcessReportJob, cron="30 2 * * *", args=[
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from sidequest.adapter import EnqueueAdapter, current_adapter, set_adapter, set_fallback
 from sidequest.errors import (
     ArgumentMismatchError,
@@ -39,10 +41,14 @@ from sidequest.job import (
     before_enqueue,
     before_perform,
     discard_on,
+    membership,
     retry_on,
 )
 from sidequest.limits import limits_concurrency, limits_rate
 from sidequest.periodic_jobs import define as periodic
+
+if TYPE_CHECKING:
+    from sidequest.batches import Batch, chain
 
 __version__ = "0.1.0"
 
@@ -88,18 +94,36 @@ def configure(
     return adapter
 
 
+def __getattr__(name: str) -> object:
+    # Batches need the Redis client; `import sidequest` alone does not import it.
+    if name in ("Batch", "chain"):
+        from sidequest import batches  # noqa: PLC0415
+
+        return getattr(batches, name)
+    raise AttributeError(f"module 'sidequest' has no attribute {name!r}")
+
+
 def _adapter_from_environment() -> EnqueueAdapter | None:
     from sidequest.client import from_environment  # noqa: PLC0415
 
     return from_environment()
 
 
+def _open_batch(bid: str) -> object:
+    from sidequest.batches import Batch  # noqa: PLC0415
+
+    return Batch.existing(bid)
+
+
 # A process that never calls configure() enqueues to REDIS_URL, as Sidekiq's clients do.
 set_fallback(_adapter_from_environment)
+# `self.batch` in a job: the job API itself never imports the Redis side of batches.
+membership.set_opener(_open_batch)
 
 
 __all__ = [
     "ArgumentMismatchError",
+    "Batch",
     "ConfigError",
     "ConfiguredJob",
     "DeserializationError",
@@ -120,6 +144,7 @@ __all__ = [
     "around_perform",
     "before_enqueue",
     "before_perform",
+    "chain",
     "configure",
     "current_adapter",
     "discard_on",

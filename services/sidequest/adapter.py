@@ -90,8 +90,14 @@ def set_fallback(factory: Callable[[], EnqueueAdapter | None] | None) -> None:
     _fallback = factory
 
 
+# An adapter for this thread or task only, over the process-wide one: a batch's `with`
+# block collects the jobs its own code enqueues (batches/collector.py) while the other
+# processor threads of a worker keep enqueueing to Redis.
+_scoped: ContextVar[EnqueueAdapter | None] = ContextVar("sidequest_scoped_adapter", default=None)
+
+
 def current_adapter() -> EnqueueAdapter:
-    adapter = _current
+    adapter = _scoped.get() or _current
     if adapter is None:
         adapter = _install_fallback()
     return adapter
@@ -123,6 +129,30 @@ def using(adapter: EnqueueAdapter) -> Iterator[EnqueueAdapter]:
         yield adapter
     finally:
         set_adapter(previous)
+
+
+def process_adapter() -> EnqueueAdapter:
+    """The process-wide adapter, whatever this context collects into."""
+    token = _scoped.set(None)
+    try:
+        return current_adapter()
+    finally:
+        _scoped.reset(token)
+
+
+def scoped_adapter() -> EnqueueAdapter | None:
+    """The adapter this context alone enqueues to, if any."""
+    return _scoped.get()
+
+
+@contextmanager
+def scoped(adapter: EnqueueAdapter) -> Iterator[EnqueueAdapter]:
+    """Enqueue to `adapter` in this thread or task only, for the `with` block."""
+    token = _scoped.set(adapter)
+    try:
+        yield adapter
+    finally:
+        _scoped.reset(token)
 
 
 # The job class whose payloads are being pushed right now. The Redis adapter has no use

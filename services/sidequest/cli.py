@@ -1,4 +1,5 @@
-"""The `sidequest` command: worker, stats, web, enqueue, periodic, queues, cancel, generate.
+"""The `sidequest` command: worker, stats, web, enqueue, periodic, queues, cancel,
+batches, generate.
 
     sidequest worker [-C FILE] [-r MODULE]... [-c N] [-q QUEUE[,WEIGHT]]... [-t SECONDS]
     sidequest stats [--json]
@@ -7,6 +8,7 @@
     sidequest periodic list|pause NAME|resume NAME|run NAME
     sidequest queues list|pause QUEUE|resume QUEUE
     sidequest cancel JID
+    sidequest batches list|show BID
     sidequest generate job NAME [--path DIR] [--test-path DIR]
 
 Settings come from defaults, then the config file, then the environment (REDIS_URL,
@@ -35,6 +37,7 @@ import sidequest
 from sidequest import api, logs, redis_source
 from sidequest.adapter import set_adapter
 from sidequest.api import flow_state
+from sidequest.batches_command import batches
 from sidequest.cli_common import EX_CONFIG, client_redis_url, or_exit, url_source
 from sidequest.client import RedisAdapter
 from sidequest.config import AUTO_CPUS, Settings, build_settings
@@ -293,6 +296,7 @@ main.add_command(enqueue)
 main.add_command(periodic)
 main.add_command(queues)
 main.add_command(cancel)
+main.add_command(batches)
 
 
 @main.group()

@@ -83,6 +83,28 @@ sidequest:limits:rate          HASH    key -> "<n>/<per seconds>" of every rate 
 sidequest:limits:waiting       SET     concurrency keys with parked jobs: SADD by acquire,
                                        SREM once their parked list is empty; the sweep
                                        (every heartbeat interval) looks only at these
+sidequest:batch:<bid>          HASH    batches (batches/store.py, batch_push.lua, batch_lib.lua):
+                                       description, created_at, done_at, ttl, parent, and the
+                                       counters total, succeeded, dead; per callback event
+                                       (complete, success, death) `cb:<event>` its payload
+                                       without the closing brace, `cbq:<event>` its queue,
+                                       `fired:<event>` when it was pushed (HSETNX: the
+                                       exactly-once guard). No TTL while pending; EXPIRE `ttl`
+                                       (30 days) once complete
+sidequest:batch:<bid>:members  SET     every member: a jid, or "b:<bid>" for a child batch;
+                                       same TTL as the batch hash
+sidequest:batch:<bid>:pending  SET     members not settled yet (retrying ones included); a
+                                       member leaves it once, so SREM is the exactly-once
+                                       guard of its outcome; gone (empty) once complete
+sidequest:batch:<bid>:failed   SET     pending members waiting for a retry; batch's TTL
+sidequest:batch:<bid>:dead     SET     members that died; batch's TTL. The Lua scripts build
+                                       these names from BATCH_PREFIX and a bid read from a
+                                       payload or a parent field (batch_lib.lua)
+sidequest:batches              ZSET    bid scored by created_at, for listings; entries whose
+                                       hash expired are dropped by batch_push.lua (a few per
+                                       new batch) and by readers
+sidequest:batches:stats        HASH    cluster-wide counters: created, completed,
+                                       callbacks:<event>; no TTL (a handful of fields)
 sidequest:schedule-wakeup      channel PUBLISH when a job is scheduled, so schedulers wake
                                        early instead of polling
 sidequest:control              channel PUBLISH "pause <queue>", "resume <queue>" and
@@ -131,6 +153,10 @@ FLOW_STATS = PREFIX + "flow-stats"
 LIMITS_CONCURRENCY = PREFIX + "limits:concurrency"
 LIMITS_RATE = PREFIX + "limits:rate"
 LIMITS_WAITING = PREFIX + "limits:waiting"
+BATCH_PREFIX = PREFIX + "batch:"
+BATCH_INDEX = PREFIX + "batches"
+BATCH_STATS = PREFIX + "batches:stats"
+BATCH_TTL_SECONDS = 30 * 24 * 3600
 
 # In-flight hash fields that are not jobs: `started:<field>` notes that <field> runs.
 STARTED_PREFIX = "started:"
@@ -146,7 +172,7 @@ CANCEL_TTL_SECONDS = 7 * 24 * 3600
 
 
 def queue(name: str) -> str:
-    return "queue:" + name
+    return QUEUE_PREFIX + name
 
 
 def queue_name(key: str) -> str:
@@ -257,3 +283,28 @@ def limit_starts(key: str) -> str:
 # queue); it gets these prefixes from here rather than spelling them itself.
 LEASE_PREFIX = PREFIX + "lease:"
 QUEUE_PREFIX = "queue:"
+def batch(bid: str) -> str:
+    """A batch's hash (its counters, callbacks and fired flags)."""
+    return BATCH_PREFIX + bid
+
+
+def batch_members(bid: str) -> str:
+    """Every member of a batch; batch_lib.lua spells the same suffix (so the others)."""
+    return BATCH_PREFIX + bid + ":members"
+
+
+def batch_pending(bid: str) -> str:
+    return BATCH_PREFIX + bid + ":pending"
+
+
+def batch_failed(bid: str) -> str:
+    return BATCH_PREFIX + bid + ":failed"
+
+
+def batch_dead(bid: str) -> str:
+    return BATCH_PREFIX + bid + ":dead"
+
+
+def batch_context(now: float) -> tuple[str, str, str, str, str]:
+    """The ARGV batch_lib.lua builds batch and queue keys from, and the time it writes."""
+    return (BATCH_PREFIX, QUEUE_PREFIX, QUEUES, BATCH_STATS, repr(now))

@@ -22,14 +22,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
-from typing import Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from sidequest import payload
 from sidequest.errors import JobCancelled
-from sidequest.job import callbacks, enqueuing, registry, rescue, signature
+from sidequest.job import callbacks, enqueuing, membership, registry, rescue, signature
 from sidequest.job.enqueuing import ConfiguredJob
 from sidequest.job.options import NO_OPTIONS, Delay, EnqueueOptions, When
 from sidequest.payload import JobDict
+
+if TYPE_CHECKING:
+    from sidequest.batches.chain import Signature
 
 __all__ = ["ConfiguredJob", "Delay", "EnqueueOptions", "Job", "When", "failure_state"]
 
@@ -185,7 +188,26 @@ class Job:
         value = self.payload.get("periodic_at")
         return value if isinstance(value, int) and not isinstance(value, bool) else None
 
+    @property
+    def batch(self) -> Any:
+        """The sidequest.batches.Batch this job is a member of (payload `bid`), or None.
+
+        `with self.batch:` inside perform adds jobs to it, and a Batch created inside
+        that block becomes its child.
+        """
+        bid = self.payload.get("bid")
+        if not isinstance(bid, str) or not bid:
+            return None
+        return membership.open_batch(bid)
+
     # -- enqueuing ------------------------------------------------------------------------
+
+    @classmethod
+    def s(cls, /, *args: Any, **kwargs: Any) -> Signature:
+        """This job with its arguments, as a step of a `chain(...)`."""
+        from sidequest.batches.chain import Signature  # noqa: PLC0415 (import cycle)
+
+        return Signature(cls, args, kwargs)
 
     @classmethod
     def set(

@@ -15,6 +15,8 @@ from prometheus_client.registry import Collector
 
 from sidequest import api
 from sidequest.api import flow_state
+from sidequest.batches.status import EVENTS
+from sidequest.batches.store import BatchStore
 
 
 class ClusterCollector(Collector):
@@ -39,6 +41,7 @@ class ClusterCollector(Collector):
             snapshot = api.Stats(self.redis).snapshot()
             flow = flow_state.read(self.redis)
             limits = api.Limits(self.redis).totals()
+            batch_stats = BatchStore(self.redis).stats()
             now = time.time()
             names = set()
             for queue in api.Queue.all(self.redis):
@@ -93,6 +96,28 @@ class ClusterCollector(Collector):
             family = GaugeMetricFamily(name, help_text)
             family.add_metric([], value)
             yield family
+        yield from _batch_families(batch_stats)
         up = GaugeMetricFamily("sidequest_redis_up", "Whether Redis answered the scrape.")
         up.add_metric([], 1)
         yield up
+
+
+def _batch_families(stats: dict[str, int]) -> Iterator[CounterMetricFamily]:
+    """Counted by the Lua scripts in the step that creates or completes a batch, or
+    pushes a callback: a callbacks count above the batches completed would be a bug."""
+    created = CounterMetricFamily("sidequest_batches_created", "Batches created.")
+    created.add_metric([], stats.get("created", 0))
+    yield created
+    completed = CounterMetricFamily(
+        "sidequest_batches_completed", "Batches whose every member succeeded or died."
+    )
+    completed.add_metric([], stats.get("completed", 0))
+    yield completed
+    fired = CounterMetricFamily(
+        "sidequest_batch_callbacks",
+        "Batch callback jobs pushed, by event (each at most once per batch).",
+        labels=["event"],
+    )
+    for event in EVENTS:
+        fired.add_metric([event], stats.get(f"callbacks:{event}", 0))
+    yield fired

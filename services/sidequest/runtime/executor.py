@@ -47,7 +47,7 @@ from sidequest.middleware import (
     JobContext,
     MiddlewareChain,
 )
-from sidequest.runtime import cancelling, failure, flow_counts, resolution
+from sidequest.runtime import cancelling, failure, flow_counts, links, resolution
 from sidequest.runtime.cancelling import Cancellations, RunningJob
 from sidequest.runtime.fetched import Fetched
 from sidequest.runtime.joblog import JobLog
@@ -148,7 +148,8 @@ class Executor:
         duration = time.perf_counter() - clock
         error = run.error
         if error is None:
-            outcome: Outcome = Ack(fetched, context.jid, _unique_digest(job), marked)
+            link = links.link_of(job)
+            outcome: Outcome = Ack(fetched, context.jid, _unique_digest(job), marked, link)
             label = SUCCEEDED
         elif isinstance(error, JobCancelled):
             return self._cancelled(fetched, job, context, duration, error, marked)
@@ -319,13 +320,15 @@ class Executor:
         decision = self._decide(job, job_class, error, now)
         if decision is None:
             failure.record_error(job, error, now, message=message)
-            return Failure(fetched, "dead", now, payload.encode(job), jid, digest), DEAD
+            dead = payload.encode(job)
+            return Failure(fetched, "dead", now, dead, jid, digest, links.bid_of(job)), DEAD
         if isinstance(decision, rescue.Discard):
             name = job_class.job_name if job_class is not None else payload.display_class(job)
             logger.info("discarding %s %s: %s", name, jid, decision.reason)
             if decision.callback is not None and instance is not None:
                 _call_safely(decision.callback, instance, error)
-            return Failure(fetched, "discard", now, "", jid, digest), DISCARDED
+            discarded = Failure(fetched, "discard", now, "", jid, digest, links.bid_of(job))
+            return discarded, DISCARDED
         # Without a class, only the payload's `backtrace` asks for one: the worker's own
         # frames would say nothing about the job.
         default = job_class.backtrace if job_class is not None else False
@@ -334,9 +337,13 @@ class Executor:
         if isinstance(decision, rescue.Retry):
             failure.apply_retry(job, decision)
             score = now + decision.delay
-            return Failure(fetched, "retry", score, payload.encode(job), jid, digest), RETRIED
+            retried = payload.encode(job)
+            return Failure(
+                fetched, "retry", score, retried, jid, digest, links.bid_of(job)
+            ), RETRIED
         failure.count_rule_execution(job, decision.rule_key, decision.executions)
-        return Failure(fetched, "dead", now, payload.encode(job), jid, digest), DEAD
+        buried = payload.encode(job)
+        return Failure(fetched, "dead", now, buried, jid, digest, links.bid_of(job)), DEAD
 
     def _decide(
         self,

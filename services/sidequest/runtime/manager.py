@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from sidequest.config import Settings
-from sidequest.runtime import failure
+from sidequest.runtime import failure, links
 from sidequest.runtime.cancelling import RunningJob
 from sidequest.runtime.executor import Executor, TimedRun
 from sidequest.runtime.fetched import Fetched, Holding
@@ -115,6 +115,7 @@ class Manager:
         with self._lock:
             fields = self._held_fields
             fields.difference_update([ack.job.field for ack in batch.acks])
+            fields.difference_update([ack.job.field for ack in batch.linked])
             fields.difference_update([failure.job.field for failure in batch.failures])
             if adopted:
                 fields.update(job.field for job in adopted)
@@ -216,7 +217,8 @@ class Manager:
                 logger.exception("internal error while running a job from %s", job.queue)
                 error = RuntimeError("internal error in the worker; see its log")
                 dead = failure.wrap_malformed(job.raw, job.queue, error, time.time())
-                outcome = Failure(job, "dead", time.time(), dead)
+                bid, jid = links.member_of_raw(job.raw)
+                outcome = Failure(job, "dead", time.time(), dead, jid, None, bid)
             if outcome is None:
                 return  # abandoned by the watchdog, which already reported the job
             if isinstance(outcome, Left):

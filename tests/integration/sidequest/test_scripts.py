@@ -28,6 +28,8 @@ PROCESSED_DAY = keys.stat_daily("processed", DAY)
 FAILED_DAY = keys.stat_daily("failed", DAY)
 DAILY_TTL = 1000
 CHANNEL = keys.SCHEDULE_WAKEUP_CHANNEL
+# batch_lib.lua's context: no batch is involved in these tests.
+BATCH_CONTEXT = (keys.BATCH_PREFIX, keys.QUEUE_PREFIX, keys.QUEUES, keys.BATCH_STATS, "1000.0")
 
 
 def job(jid: str, queue: str = "default", **extra: Any) -> str:
@@ -148,6 +150,8 @@ def exchange(
         len(locks),
         len(landed_acks),
         len(adopt),
+        0,
+        *BATCH_CONTEXT,
     ]
     args.extend(plain)
     for field, lock, jid in special:
@@ -561,10 +565,10 @@ def recover(
 ) -> int:
     """entries: (field, queue, mode, jid, payload); a field "" names a landed job."""
     args: list[scripts.Arg] = [IDENTITY, repr(now), dead_max, repr(dead_cutoff)]
-    args.extend((recoveries_ttl, DAILY_TTL))
+    args.extend((recoveries_ttl, DAILY_TTL, *BATCH_CONTEXT))
     for field, _, mode, jid, stored in entries:
         landed_raw = (landed or {}).get(stored, stored) if not field else ""
-        args.extend((field, mode, jid, stored, landed_raw))
+        args.extend((field, mode, jid, stored, landed_raw, "", ""))
     moved: int = scripts.RECOVER(
         client,
         [
