@@ -283,6 +283,8 @@ def limit_starts(key: str) -> str:
 # queue); it gets these prefixes from here rather than spelling them itself.
 LEASE_PREFIX = PREFIX + "lease:"
 QUEUE_PREFIX = "queue:"
+
+
 def batch(bid: str) -> str:
     """A batch's hash (its counters, callbacks and fired flags)."""
     return BATCH_PREFIX + bid
