@@ -173,6 +173,13 @@ class PeriodicChaosRun(ChaosRun):
             interval=0.1,
             message="every schedule's watermark past the window",
         )
+        # A worker publishes before its first heartbeat: once all beat, none restarted
+        # at the end of the faults can publish the schedules again after the stop below.
+        wait_for(
+            lambda: all(identity_of(self.client, slot.pid) for slot in self.slots),
+            timeout=30,
+            message="every worker's heartbeat (its schedules published)",
+        )
         # An empty set stops every schedule (claims find their definition gone).
         PeriodicStore(self.client).publish([], time.time())
 

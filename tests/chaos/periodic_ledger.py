@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from tests.chaos.ledger import Block, blocks
 
 STATE = b"sidequest:periodic:state:"
+SCHEDULES = b"sidequest:periodic:schedules"
 QUEUE = b"queue:"
 
 
@@ -56,6 +57,9 @@ class Replay:
     marks: dict[str, int] = field(default_factory=dict)
     #: (name, tick, jid) of every periodic job pushed by a claim
     pushes: set[tuple[str, int, str]] = field(default_factory=set)
+    #: (name, old watermark, new) where a publish started a schedule afresh (it was
+    #: added again): the ticks between are skipped by design, settled by no claim
+    restarts: list[tuple[str, int, int]] = field(default_factory=list)
 
 
 def replay(data: bytes, marks: Mapping[str, int] | None = None) -> Replay:
@@ -69,6 +73,9 @@ def replay(data: bytes, marks: Mapping[str, int] | None = None) -> Replay:
             found.marks[name] = after
             if before is None:
                 continue  # the schedule's first watermark: published, nothing settled
+            if step.publish:
+                found.restarts.append((name, before, after))
+                continue
             claim = Claim(
                 name,
                 before,
@@ -87,6 +94,8 @@ class _Step:
     """What one block wrote to periodic state and queues."""
 
     watermarks: dict[str, int] = field(default_factory=dict)
+    #: a publish (it writes the definitions): its watermarks start schedules afresh
+    publish: bool = False
     counts: dict[tuple[str, bytes], int] = field(default_factory=lambda: defaultdict(int))
     pushed: dict[str, dict[int, str]] = field(default_factory=lambda: defaultdict(dict))
 
@@ -96,20 +105,25 @@ def _read(block: Block) -> _Step:
     for args in block.commands:
         command = args[0].upper()
         key = args[1] if len(args) > 1 else b""
-        if key.startswith(STATE):
-            name = key[len(STATE) :].decode()
-            if command in {b"HSET", b"HMSET"}:
-                for at in range(2, len(args) - 1, 2):
-                    if args[at] == b"watermark":
-                        step.watermarks[name] = int(float(args[at + 1]))
-            elif command == b"HINCRBY":
-                step.counts[(name, args[2])] += int(args[3])
+        if key == SCHEDULES:
+            step.publish = True
+        elif key.startswith(STATE):
+            _read_state(step, key[len(STATE) :].decode(), command, args)
         elif key.startswith(QUEUE) and command in {b"LPUSH", b"RPUSH"}:
             for raw in args[2:]:
                 job = _periodic(raw)
                 if job is not None:
                     step.pushed[job[0]][job[1]] = job[2]
     return step
+
+
+def _read_state(step: _Step, name: str, command: bytes, args: list[bytes]) -> None:
+    if command in {b"HSET", b"HMSET"}:
+        for at in range(2, len(args) - 1, 2):
+            if args[at] == b"watermark":
+                step.watermarks[name] = int(float(args[at + 1]))
+    elif command == b"HINCRBY":
+        step.counts[(name, args[2])] += int(args[3])
 
 
 def _periodic(raw: bytes) -> tuple[str, int, str] | None:

@@ -101,3 +101,13 @@ def test_the_lost_tail_is_read_from_the_watermarks_at_the_cut() -> None:
     tail = replay(claim(106, {106: "f"}), at_cut.marks)
     assert tail.pushes == {(NAME, 106, "f")}
     assert periodic_ledger.caught_up_allowed("all", 3, 5) == 3
+
+
+def test_a_publish_that_adds_a_schedule_again_restarts_it_and_settles_no_tick() -> None:
+    again = HISTORY + published(108) + claim(109, {109: "i"})
+    found = replay(again)
+    assert found.restarts == [(NAME, 105, 108)]
+    assert [(c.before, c.after) for c in found.claims][-1] == (108, 109)
+    verdict = judge(found, set(), [*RUNS, *ran((109, "i"))], (100, 109), SKIP)
+    assert verdict.unaccounted == []
+    assert verdict.unsettled == [(NAME, 106), (NAME, 107), (NAME, 108)]
