@@ -7,7 +7,9 @@ On a redis-server of its own (bench/redisd.py), for sidequest (`limits_concurren
 and Dramatiq (`ConcurrentRateLimiter` on its Redis backend, bench/.venvs/dramatiq):
 
 1. cost: N jobs that each do one INCR, drained by one worker process of 10 threads,
-   with no limit and with a concurrency limit of 1,000 that never binds. Throughput is
+   with no limit and with a concurrency limit of 1,000 that never binds, alternately,
+   `--repeats` pairs for sidequest (medians reported; on a machine shared with other
+   work a single pair says little) and `--peer-repeats` for Dramatiq. Throughput is
    measured from the first job's INCR to the last one's; commands are Redis's
    `INFO commandstats` over the drain (reset after the enqueue), every command counted,
    those run inside Lua scripts included, beside the top-level ones (EVALSHA and the
@@ -27,6 +29,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import time
@@ -238,30 +241,49 @@ def report(cost_runs: list[CostRun], fidelity_runs: list[FidelityRun], meta: dic
         "",
         "## 1. Cost of a limit that never binds (one worker process, 10 threads)",
         "",
-        "| system | limit | jobs/s | vs no limit | commands/job (all) | EVALSHA/job | "
+        "Runs alternate, unlimited then limited, so that both see the same load.",
+        "",
+        "| system | limit | runs | jobs/s, median (range) | vs no limit: medians (each "
+        "limited run / the unlimited run before it) | commands/job (all) | EVALSHA/job | "
         "the limit's extra commands/job: all / round trips |",
-        "|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|",
     ]
-    by_system: dict[str, dict[str, CostRun]] = {}
+    by_system: dict[str, dict[str, list[CostRun]]] = {}
     for run in cost_runs:
-        by_system.setdefault(run.system, {})[run.kind] = run
+        by_system.setdefault(run.system, {}).setdefault(run.kind, []).append(run)
     for name, runs in by_system.items():
-        plain = runs.get("plain")
+        plain = runs.get("plain", [])
         for kind in ("plain", "limited"):
-            found = runs.get(kind)
-            if found is None:
+            these = runs.get(kind, [])
+            if not these:
                 continue
-            run = found
-            ratio = f"{run.throughput / plain.throughput:.0%}" if plain else "-"
+            rates = [run.throughput for run in these]
+            rate = statistics.median(rates)
+            ratio = "-"
+            if plain:
+                ratio = f"{rate / statistics.median(r.throughput for r in plain):.0%}"
+                if kind == "limited" and len(these) == len(plain):
+                    pairs = sorted(
+                        a.throughput / b.throughput for a, b in zip(these, plain, strict=True)
+                    )
+                    ratio += f" ({pairs[0]:.0%}-{pairs[-1]:.0%} by pair)"
+            per_job = statistics.median(run.per_job() for run in these)
+            evalsha = statistics.median(
+                run.per_job(lambda n: n in {"evalsha", "eval"}) for run in these
+            )
             extra = "-"
-            if kind == "limited" and plain is not None:
-                trips = _round_trips(run) - _round_trips(plain)
-                extra = f"{run.per_job() - plain.per_job():+.2f} / {trips:+.2f}"
+            if kind == "limited" and plain:
+                trips = statistics.median(_round_trips(run) for run in these) - statistics.median(
+                    _round_trips(run) for run in plain
+                )
+                extra = (
+                    f"{per_job - statistics.median(r.per_job() for r in plain):+.2f} / {trips:+.2f}"
+                )
             label = "none" if kind == "plain" else "concurrency 1,000"
-            evalsha = run.per_job(lambda n: n in {"evalsha", "eval"})
+            spread = f" ({min(rates):,.0f}-{max(rates):,.0f})" if len(rates) > 1 else ""
             lines.append(
-                f"| {name} | {label} | {run.throughput:,.0f} | {ratio} | {run.per_job():.2f} "
-                f"| {evalsha:.2f} | {extra} |"
+                f"| {name} | {label} | {len(these)} | {rate:,.0f}{spread} | {ratio} "
+                f"| {per_job:.2f} | {evalsha:.2f} | {extra} |"
             )
     lines += [
         "",
@@ -316,7 +338,10 @@ def _round_trips(run: CostRun) -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.limits", description=__doc__)
     parser.add_argument("--systems", default="sidequest,dramatiq")
-    parser.add_argument("--n", type=int, default=20_000, help="jobs per cost run")
+    parser.add_argument("--n", type=int, default=20_000, help="jobs per sidequest cost run")
+    parser.add_argument("--repeats", type=int, default=3, help="sidequest's cost run pairs")
+    parser.add_argument("--peer-n", type=int, default=5_000, help="jobs per Dramatiq cost run")
+    parser.add_argument("--peer-repeats", type=int, default=1, help="Dramatiq's run pairs")
     parser.add_argument("--fidelity-jobs", type=int, default=300)
     parser.add_argument("--hold", type=float, default=0.02, help="seconds a slot is held")
     parser.add_argument("--out", type=Path, default=None)
@@ -339,14 +364,18 @@ def main(argv: list[str] | None = None) -> int:
     fidelity_runs: list[FidelityRun] = []
     try:
         for system in chosen:
-            for kind in ("plain", "limited"):
-                run = cost(server, system, kind, args.n, logs / f"{system.name}-{kind}.log")
-                print(
-                    f"{system.name} {kind}: {run.throughput:,.0f} jobs/s, "
-                    f"{run.per_job():.2f} commands/job",
-                    flush=True,
-                )
-                cost_runs.append(run)
+            repeats = args.repeats if system.name == "sidequest" else args.peer_repeats
+            jobs = args.n if system.name == "sidequest" else args.peer_n
+            for repeat in range(repeats):
+                for kind in ("plain", "limited"):
+                    log = logs / f"{system.name}-{kind}-{repeat}.log"
+                    run = cost(server, system, kind, jobs, log)
+                    print(
+                        f"{system.name} {kind}: {run.throughput:,.0f} jobs/s, "
+                        f"{run.per_job():.2f} commands/job",
+                        flush=True,
+                    )
+                    cost_runs.append(run)
             held = fidelity(
                 server, system, args.fidelity_jobs, args.hold, 2, logs / f"{system.name}-slots.log"
             )

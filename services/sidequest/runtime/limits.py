@@ -9,10 +9,14 @@ Tasks:
    count is untouched and it never enters the retry set.
 2. release: when the job finished, give back its slots (limit_release.lua), which
    moves a parked job of the key to the front of its queue in the same call
-3. one thread, the limits thread, talks to Redis for both: it sends every release and
-   admission waiting at that moment in one round trip (group commit). An idle process
-   sends each at once; a busy one sends a few per round trip, so that a limit costs the
-   processor threads little more than a hand-over
+3. the round trips: the fetcher admits the concurrency-limited jobs of each batch it
+   takes in one call before dispatching them (they hold their slots in the buffer,
+   which is safe; a rate-limited job is admitted when it starts, so that a start is
+   counted when it happens). A processor thread sends its own admission, or a release
+   that parked jobs wait for, itself when no round trip is on its way (no hand-over
+   between threads); otherwise it leaves it to the limits thread, which sends all that
+   gathered meanwhile in one round trip. Other releases wait up to 5 ms for company
+   or ride along with the fetcher's next admissions
 4. keep: every heartbeat interval, refresh the slots of running jobs (a live process
    keeps them however long its jobs run), sweep the keys with parked jobs for slots
    nobody released (a killed process's, once its lease expired; lapsed ones), and walk
@@ -131,6 +135,9 @@ class LimitGate:
         self._urgent = False
         self._lingering_since: float | None = None
         self._work = threading.Event()
+        # Held by whichever thread sends (the limits thread, or a processor thread that
+        # found it idle): one round trip of the limits at a time, in order.
+        self._sending = threading.Lock()
         self._local = threading.local()
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._run, name="sidequest-limits", daemon=True)
@@ -287,7 +294,7 @@ class LimitGate:
                 Admission(fetched.field if in_hash else "", fetched.raw, holder, bounds), done
             )
             self._admissions.append(request)
-        self._work.set()
+        self._send_or_hand_over()
         # The job stays held where it is meanwhile; at a stop it goes back unfinished.
         done.wait()
         acquired = request.result
@@ -338,14 +345,30 @@ class LimitGate:
                 return
             self._releases.extend((holding.holder, bound) for bound in holding.bounds)
             if holding.eager:
-                wake = not self._urgent
                 self._urgent = True
+                wake = False
             else:
                 wake = self._lingering_since is None and not self._urgent
                 if self._lingering_since is None:
                     self._lingering_since = time.monotonic()
-        if wake:
+        if holding.eager:
+            self._send_or_hand_over()
+        elif wake:
             self._work.set()
+
+    def _send_or_hand_over(self) -> None:
+        """Send what waits now from this thread when no round trip is on its way (no
+        hand-over between threads: the latency of an idle worker), else leave it to the
+        limits thread, which sends it with what else gathers meanwhile."""
+        if not self._sending.acquire(blocking=False):
+            self._work.set()
+            return
+        try:
+            self._send_locked()
+        except redis.RedisError:
+            self._work.set()  # put back: the limits thread retries with its backoff
+        finally:
+            self._sending.release()
 
     def _take_releases(self) -> list[tuple[str, Bound]]:
         with self._lock:
@@ -398,6 +421,10 @@ class LimitGate:
 
     def _send(self) -> None:
         """One round trip for every release and admission waiting now."""
+        with self._sending:
+            self._send_locked()
+
+    def _send_locked(self) -> None:
         releases = self._take_releases()
         with self._lock:
             requests, self._admissions = self._admissions, []
