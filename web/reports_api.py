@@ -47,12 +47,13 @@ def report_json(report: ReportRecord) -> dict[str, Any]:
 
 @bp.post("")
 def create() -> Response:
-    """Store a report request and enqueue its build; 202 with the id and job id."""
+    """Store a report request and enqueue its build; 202 with the id and job id.
+
+    The job is enqueued through the outbox, in the report's transaction: Redis being
+    down does not fail the request (the job is pushed when Redis is back).
+    """
     data = json_body()
-    try:
-        report = request_report(services().session_factory, data)
-    except ReportNotEnqueued as failure:
-        return _not_enqueued(failure)
+    report = request_report(services().session_factory, data)
     response = jsonify(
         {
             "id": report.id,

@@ -15,7 +15,13 @@ sidequest.periodic("nightly_report", ProcessReportJob, cron="30 2 * * *", args=[
 
 from __future__ import annotations
 
-from sidequest.adapter import EnqueueAdapter, current_adapter, set_adapter, set_fallback
+from sidequest.adapter import (
+    EnqueueAdapter,
+    current_adapter,
+    set_adapter,
+    set_fallback,
+    set_outbox_factory,
+)
 from sidequest.errors import (
     ArgumentMismatchError,
     ConfigError,
@@ -82,6 +88,16 @@ def _adapter_from_environment() -> EnqueueAdapter | None:
 
 # A process that never calls configure() enqueues to REDIS_URL, as Sidekiq's clients do.
 set_fallback(_adapter_from_environment)
+
+
+def _outbox_adapter(session: object) -> EnqueueAdapter:
+    # Imported on first use: SQLAlchemy is needed only by applications using the outbox.
+    from sidequest.outbox.writer import OutboxAdapter  # noqa: PLC0415
+
+    return OutboxAdapter.for_session(session)
+
+
+set_outbox_factory(_outbox_adapter)
 
 
 __all__ = [

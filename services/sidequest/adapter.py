@@ -49,6 +49,12 @@ class EnqueueAdapter(Protocol):
 
 
 _current: EnqueueAdapter | None = None
+# An adapter for the current thread or task only, over `_current`: the outbox's
+# `sidequest.outbox.enqueue_in(session)` block sends its enqueues to the session.
+_scoped: ContextVar[EnqueueAdapter | None] = ContextVar("sidequest_scoped_adapter", default=None)
+# Builds the adapter of `Job.set(outbox=session)`; handed in by sidequest/__init__.py
+# like the fallback, so that the job API never imports SQLAlchemy or the outbox.
+_outbox_factory: Callable[[Any], EnqueueAdapter] | None = None
 # Builds the adapter of a process that never configured one, or returns None. It is
 # handed in (by sidequest/__init__.py) rather than imported, so that this module, which
 # the job API imports, never imports the Redis client.
@@ -66,8 +72,30 @@ def set_fallback(factory: Callable[[], EnqueueAdapter | None] | None) -> None:
     _fallback = factory
 
 
+def set_outbox_factory(factory: Callable[[Any], EnqueueAdapter] | None) -> None:
+    global _outbox_factory
+    _outbox_factory = factory
+
+
+def outbox_adapter(session: Any) -> EnqueueAdapter:
+    """The adapter writing to `session`'s outbox table (`Job.set(outbox=session)`)."""
+    if _outbox_factory is None:
+        raise ConfigError("no outbox support installed (sidequest.outbox)")
+    return _outbox_factory(session)
+
+
+@contextmanager
+def scoped(adapter: EnqueueAdapter) -> Iterator[EnqueueAdapter]:
+    """Send this thread's (or task's) enqueues to `adapter` for a `with` block."""
+    token = _scoped.set(adapter)
+    try:
+        yield adapter
+    finally:
+        _scoped.reset(token)
+
+
 def current_adapter() -> EnqueueAdapter:
-    adapter = _current
+    adapter = _scoped.get() or _current
     if adapter is None:
         adapter = _install_fallback()
     return adapter

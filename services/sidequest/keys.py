@@ -53,6 +53,12 @@ sidequest:metrics:<10 min>     HASH    per-class job metrics for ten UTC minutes
                                        `<class>|ms` total milliseconds, `<class>|h<i>`
                                        executions in duration bucket i (duration_histogram)
 sidequest:metrics:hour:<hour>  HASH    the same fields for one UTC hour (YYYYMMDDHH); TTL 25 h
+sidequest:outbox:<jid>         STRING  outbox_push.lua SET NX with the push of an outbox
+                                       row's job: a row relayed again pushes nothing;
+                                       TTL the relay's marker_ttl (1 h by default)
+sidequest:progress:<jid>       HASH    a running job's `self.progress(...)`: done, total,
+                                       message, updated_at, and finished_at once it ended;
+                                       TTL 1 h, refreshed by every write (progress.py)
 sidequest:schedule-wakeup      channel PUBLISH when a job is scheduled, so schedulers wake
                                        early instead of polling
 sidequest:periodic:*           periodic jobs' schedules and state: named and documented
@@ -143,6 +149,17 @@ def landing(identity: str) -> str:
 
 def unique_lock(digest: str) -> str:
     return PREFIX + "unique:" + digest
+
+
+def outbox_marker(jid: str) -> str:
+    """The exactly-once marker of an outbox row's job (outbox_push.lua reads the jid
+    back from it, after this prefix)."""
+    return PREFIX + "outbox:" + jid
+
+
+def progress(jid: str) -> str:
+    """A job's progress hash."""
+    return PREFIX + "progress:" + jid
 
 
 def metrics_bucket(ten_minutes: str) -> str:

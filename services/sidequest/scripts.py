@@ -48,8 +48,9 @@ RECOVER = Script("recover")
 PROMOTE = Script("promote")
 PUSH_UNIQUE = Script("push_unique")
 KILL = Script("kill")
+OUTBOX_PUSH = Script("outbox_push")
 
-ALL = (EXCHANGE, FAIL, REQUEUE, REQUEUE_LANDED, RECOVER, PROMOTE, PUSH_UNIQUE, KILL)
+ALL = (EXCHANGE, FAIL, REQUEUE, REQUEUE_LANDED, RECOVER, PROMOTE, PUSH_UNIQUE, KILL, OUTBOX_PUSH)
 
 
 class ScriptPipeline:

@@ -175,9 +175,14 @@ class Job:
         wait: Delay | None = None,
         wait_until: When | None = None,
         retry: bool | int | None = None,
+        outbox: Any = None,
     ) -> ConfiguredJob:
-        """Options for one enqueue: `Job.set(queue="critical", wait=60).perform_later(1)`."""
-        return ConfiguredJob(cls, EnqueueOptions(queue, wait, wait_until, retry))
+        """Options for one enqueue: `Job.set(queue="critical", wait=60).perform_later(1)`.
+
+        `outbox=session` (a SQLAlchemy session) writes the job into the session's outbox
+        table, in its transaction, instead of pushing it now (`sidequest.outbox`).
+        """
+        return ConfiguredJob(cls, EnqueueOptions(queue, wait, wait_until, retry, outbox=outbox))
 
     @classmethod
     def perform_later(cls, /, *args: Any, **kwargs: Any) -> Self:

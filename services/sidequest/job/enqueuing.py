@@ -27,7 +27,13 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sidequest import arguments, keywords, payload
-from sidequest.adapter import EnqueueAdapter, UniqueSpec, current_adapter, enqueuing
+from sidequest.adapter import (
+    EnqueueAdapter,
+    UniqueSpec,
+    current_adapter,
+    enqueuing,
+    outbox_adapter,
+)
 from sidequest.job import callbacks, signature
 from sidequest.job.options import EnqueueOptions, to_seconds
 
@@ -88,7 +94,7 @@ def enqueue(
     unique = unique_spec(job_class, job, now) if retry_of is None else None
 
     def push() -> None:
-        _push(job_class, job, unique, current_adapter())
+        _push(job_class, job, unique, _adapter(options))
 
     if callbacks.run(job, job_class._enqueue_callbacks(), push) is callbacks.HALTED:
         logger.info("enqueue of %s halted by a callback", job)
@@ -111,7 +117,7 @@ def enqueue_bulk(
     """
     if job_class.unique_for is not None:
         return _enqueue_bulk_unique(job_class, args_list, options)
-    adapter = current_adapter()
+    adapter = _adapter(options)
     now = time.time()
     queue = options.queue or job_class.queue
     at = options.scheduled_at(now)
@@ -172,7 +178,7 @@ def _enqueue_bulk_unique(
     job_class: type[Job], args_list: Iterable[Sequence[Any] | Job], options: EnqueueOptions
 ) -> list[str]:
     """One push per job so each takes its lock; refused duplicates get no jid."""
-    adapter = current_adapter()
+    adapter = _adapter(options)
     jids: list[str] = []
     for item in args_list:
         now = time.time()
@@ -183,6 +189,13 @@ def _enqueue_bulk_unique(
         if job.successfully_enqueued:
             jids.append(job.jid)
     return jids
+
+
+def _adapter(options: EnqueueOptions) -> EnqueueAdapter:
+    """Where this call's jobs go: the outbox of `set(outbox=session)`, else the current."""
+    if options.outbox is not None:
+        return outbox_adapter(options.outbox)
+    return current_adapter()
 
 
 def _push(

@@ -27,6 +27,8 @@ class EnqueueOptions:
     wait_until: When | None = None
     retry: bool | int | None = None
     extra: tuple[tuple[str, Any], ...] = ()
+    #: a SQLAlchemy session whose outbox table takes the job (`sidequest.outbox`)
+    outbox: Any = None
 
     def run_at(self, now: float) -> float | None:
         """Epoch seconds to run at, or None to run as soon as possible."""
