@@ -61,7 +61,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     mounted = dashboard.mount_dashboard(app, settings, shop.redis)
     app.jinja_env.globals["dashboard_url"] = dashboard.URL_PREFIX + "/" if mounted else None
     # Last, so the request metrics wrap everything above and know every route.
-    metrics.install_metrics(app, shop.redis)
+    metrics.install_metrics(app, shop.redis, shop.session_factory.kw.get("bind"))
     return app
 
 

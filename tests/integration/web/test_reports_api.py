@@ -10,6 +10,7 @@ from flask.testing import FlaskClient
 from shop.db import SessionFactory
 from shop.reports import load_report, mark_done, mark_processing
 from tests.integration.web.conftest import queued_jobs
+from tests.support.polling import wait_for
 
 SALES = {"kind": "sales_by_day", "from": "2024-01-01", "to": "2024-01-31"}
 
@@ -31,6 +32,8 @@ def test_a_report_request_is_accepted_with_its_id_status_job_and_links(
         "summary": f"/reports/{report_id}/files/summary.html",
         "enqueue": f"/api/reports/{report_id}/enqueue",
     }
+    # Through the outbox: the app's relay thread pushes it right after the commit.
+    wait_for(lambda: redis_client.llen("queue:reports") == 1, message="the relayed job")
     [raw] = redis_client.lrange("queue:reports", 0, -1)
     job = json.loads(raw)
     assert (job["class"], job["args"], job["jid"]) == ("ProcessReportJob", [report_id], body["jid"])
@@ -103,7 +106,7 @@ def test_a_pending_report_can_be_enqueued_again(
     response = client.post(f"/api/reports/{report_id}/enqueue")
 
     assert response.status_code == 202
-    assert redis_client.llen("queue:reports") == 2
+    wait_for(lambda: redis_client.llen("queue:reports") == 2, message="both jobs")
     assert load_report(session_factory, report_id).job_id == response.get_json()["jid"]
 
 
