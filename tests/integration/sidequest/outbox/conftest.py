@@ -31,8 +31,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield url
         return
     with temporary_postgres_database("outbox_test") as database:
-        url = make_url(database.url).set(drivername="postgresql+psycopg")
-        rendered = url.render_as_string(hide_password=False)
+        psycopg_url = make_url(database.url).set(drivername="postgresql+psycopg")
+        rendered = psycopg_url.render_as_string(hide_password=False)
         _create(rendered)
         yield rendered
 

@@ -228,15 +228,8 @@ def test_commit_to_redis_latency_with_a_relay_thread_is_a_few_milliseconds(
 ) -> None:
     """The in-process nudge: the relay wakes at the commit, not at its 0.5 s poll."""
     relay = Relay(engine, redis_client).start()
-    latencies = []
     try:
-        for index in range(50):
-            with Session(engine) as session, session.begin():
-                OutboxNoteJob.set(outbox=session).perform_later(f"l{index}")
-            committed = time.perf_counter()
-            key = keys.queue("outbox")
-            wait_for(lambda: redis_client.llen(key) > index, timeout=5, interval=0.0005)
-            latencies.append(time.perf_counter() - committed)
+        latencies = commit_to_redis(engine, redis_client, 50)
     finally:
         relay.stop()
     p50, p99 = _percentiles(latencies)
@@ -249,25 +242,23 @@ def test_postgres_notify_wakes_a_relay_of_another_process(
 ) -> None:
     """LISTEN/NOTIFY: a relay in another process with a 30 s poll still relays at once."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests.integration.sidequest.outbox.relay_process"]
-        + [postgres_url, redis_url],
+        [
+            sys.executable,
+            "-m",
+            "tests.integration.sidequest.outbox.relay_process",
+            postgres_url,
+            redis_url,
+        ],
         cwd=PROJECT_ROOT,
         env={"PATH": "/usr/bin:/bin", "POLL_INTERVAL": "30", "PYTHONPATH": str(PROJECT_ROOT)},
         stdout=subprocess.PIPE,
         text=True,
     )
     engine = engine_for(postgres_url)
-    latencies = []
     try:
         assert process.stdout is not None
         assert process.stdout.readline().strip() == "ready"
-        for index in range(30):
-            with Session(engine) as session, session.begin():
-                OutboxNoteJob.set(outbox=session).perform_later(f"p{index}")
-            committed = time.perf_counter()
-            key = keys.queue("outbox")
-            wait_for(lambda: redis_client.llen(key) > index, timeout=5, interval=0.0005)
-            latencies.append(time.perf_counter() - committed)
+        latencies = commit_to_redis(engine, redis_client, 30)
     finally:
         process.terminate()
         process.wait(30)
@@ -277,6 +268,19 @@ def test_postgres_notify_wakes_a_relay_of_another_process(
     p50, p99 = _percentiles(latencies[1:])  # the first waits for LISTEN to be in place
     print(f"\npostgresql NOTIFY commit-to-Redis: p50 {p50:.1f} ms, p99 {p99:.1f} ms")
     assert p50 < 100  # ms
+
+
+def commit_to_redis(engine: Engine, client: redis.Redis, count: int) -> list[float]:
+    """Seconds from each of `count` commits to its job in Redis, one after the other."""
+    latencies = []
+    key = keys.queue("outbox")
+    for index in range(count):
+        with Session(engine) as session, session.begin():
+            OutboxNoteJob.set(outbox=session).perform_later(f"l{index}")
+        committed = time.perf_counter()
+        wait_for(lambda n=index: client.llen(key) > n, timeout=5, interval=0.0005)  # type: ignore[misc]
+        latencies.append(time.perf_counter() - committed)
+    return latencies
 
 
 def _percentiles(seconds: list[float]) -> tuple[float, float]:
