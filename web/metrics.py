@@ -12,7 +12,7 @@ It serves two things:
   They are exported here, once per web replica, rather than by every worker, so they
   are not multiplied by the number of worker processes (dashboards take max()).
 * the outbox's gauges (rows waiting for the relay and the oldest one's age:
-  `sidequest.outbox.metrics.OutboxCollector`), read from the database at scrape time.
+  `sidequest.metrics.outbox.OutboxCollector`), read from the database at scrape time.
 
 prometheus_client itself reads PROMETHEUS_MULTIPROC_DIR from the environment when it is
 imported, so this module reads the same variable to pick the matching exposition.
@@ -29,7 +29,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from sqlalchemy import Engine
 
 from sidequest.metrics import ClusterCollector, merged_registry
-from sidequest.outbox.metrics import OutboxCollector
+from sidequest.metrics.outbox import OutboxCollector
 from web.request_metrics import RequestMetrics, RequestMetricsMiddleware
 
 ENDPOINT = "metrics"

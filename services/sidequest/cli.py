@@ -41,6 +41,7 @@ from sidequest.errors import ConfigError
 from sidequest.generator import generate_job
 from sidequest.job import registry
 from sidequest.middleware import Middleware
+from sidequest.outbox_command import outbox
 from sidequest.periodic_command import periodic
 from sidequest.registered_classes import RegisteredClasses
 from sidequest.require import load_modules, log_job_classes
@@ -241,6 +242,7 @@ def web(port: int, host: str, redis_url: str, dev: bool) -> None:
 
 main.add_command(enqueue)
 main.add_command(periodic)
+main.add_command(outbox)
 
 
 @main.group()

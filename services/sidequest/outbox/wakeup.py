@@ -79,19 +79,23 @@ class PostgresListener:
         self._thread.join(timeout)
 
     def _run(self) -> None:
-        import psycopg  # noqa: PLC0415 - only PostgreSQL applications have it
-
-        url = self.engine.url.set(drivername="postgresql")
-        conninfo = url.render_as_string(hide_password=False)
+        dialect = self.engine.dialect
+        # A connection of its own, outside the application's pool (it is held for good),
+        # opened through the dialect so that this module needs no import of psycopg.
+        cargs, cparams = dialect.create_connect_args(self.engine.url)
         while not self._stop.is_set():
             try:
-                with psycopg.connect(conninfo, autocommit=True, connect_timeout=10) as conn:
+                conn = dialect.connect(*cargs, **cparams)
+                try:
+                    conn.autocommit = True
                     conn.execute(f"LISTEN {CHANNEL}")
                     # Rows committed before LISTEN took effect are found by this look.
                     self.wakeup.set()
                     while not self._stop.is_set():
                         for _ in self._notifies(conn):
                             self.wakeup.set()
+                finally:
+                    conn.close()
             except Exception as error:  # any failure: reconnect
                 if self._stop.is_set():
                     return
