@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -80,9 +80,21 @@ class ProcessReportJob(ApplicationJob):
         report = load_report(wiring.session_factory, report_id)
         if not _already_built(wiring.settings.results_dir, report):
             mark_processing(wiring.session_factory, report.id)
-            built = build_report(wiring.session_factory, wiring.settings.results_dir, report.id)
+            built = build_report(
+                wiring.session_factory,
+                wiring.settings.results_dir,
+                report.id,
+                # Per day of the range: the report page's progress bar reads it.
+                on_day=lambda done, days, day: self.progress(
+                    done, days, f"{day.isoformat()} summed"
+                ),
+            )
             mark_done(wiring.session_factory, report.id, built.files.location)
         ReportMailer.completed(report.id).deliver_later()
+
+    def day_summed(self, done: int, days: int, day: date) -> None:
+        """Progress per day of the range (the report page's progress bar reads it)."""
+        self.progress(done, days, f"{day.isoformat()} summed")
 
 
 def _already_built(results_dir: Path, report: ReportRecord) -> bool:

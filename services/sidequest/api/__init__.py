@@ -11,6 +11,7 @@ and tests can inspect a Redis that Ruby or Python processes write to.
 
 from sidequest.api.metrics import ClassMetrics, JobMetrics
 from sidequest.api.processes import Process, ProcessSet, Work
+from sidequest.api.progress import Progress, progress, progresses
 from sidequest.api.queue_summary import QueueSummary, queue_summaries
 from sidequest.api.queues import Queue
 from sidequest.api.records import EntryId, JobRecord, SortedEntry
@@ -26,6 +27,7 @@ __all__ = [
     "JobRecord",
     "Process",
     "ProcessSet",
+    "Progress",
     "Queue",
     "QueueSummary",
     "RetrySet",
@@ -37,6 +39,8 @@ __all__ = [
     "StatsSnapshot",
     "Work",
     "find_in_queue",
+    "progress",
+    "progresses",
     "queue_summaries",
     "search_queue",
     "search_sorted_set",

@@ -25,6 +25,7 @@ from datetime import timedelta
 from typing import Any, ClassVar, Self
 
 from sidequest import payload
+from sidequest import progress as job_progress
 from sidequest.job import callbacks, enqueuing, registry, rescue, signature
 from sidequest.job.enqueuing import ConfiguredJob
 from sidequest.job.options import NO_OPTIONS, Delay, EnqueueOptions, When
@@ -84,6 +85,8 @@ class Job:
     successfully_enqueued: bool
     #: the jid holding the unique lock that refused this enqueue
     duplicate_of: str | None
+    #: the last `progress(...)` this instance reported, if any
+    last_progress: job_progress.Update | None = None
 
     # Positional-only, like every method below that takes perform's arguments, so that
     # perform may have a keyword named `cls`, `delay` or `when`.
@@ -164,6 +167,16 @@ class Job:
         """
         value = self.payload.get("periodic_at")
         return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+    def progress(self, done: float, total: float | None = None, message: str = "") -> None:
+        """Report progress from `perform`: `done` of `total` (None: unknown), a message.
+
+        Throttled to a few writes a second (calls in between only keep their values);
+        read with `sidequest.api.progress(jid)` while the job runs and for an hour after
+        it ended; shown on the dashboard's Busy page. Outside a worker it is only kept
+        on the job, as `last_progress`.
+        """
+        self.last_progress = job_progress.report(self.jid, done, total, message)
 
     # -- enqueuing ------------------------------------------------------------------------
 
