@@ -5,6 +5,7 @@ worker, DATABASE_URL, SMTP_URL, REPORTS_DIR ... for the jobs (`shop.settings`), 
 SIDEQUEST_CONFIG for the queue file (default: worker/sidequest.yml). Records Prometheus
 metrics when PROMETHEUS_MULTIPROC_DIR is set. Every worker process relays the shop's
 outbox (jobs the web tier committed with its data) to Redis, unless OUTBOX_RELAY is off.
+SIDEQUEST_OTEL=1 traces the jobs (`sidequest[otel]`, OTLP/HTTP to OTEL_EXPORTER_OTLP_ENDPOINT).
 """
 
 from __future__ import annotations
@@ -50,6 +51,13 @@ def main() -> int:
         print(f"error: {error}", file=sys.stderr)
         return EX_CONFIG
     extra = middleware()
+    if flag(os.environ, "SIDEQUEST_OTEL"):
+        # Imported only when on: the otel extra need not be installed otherwise.
+        import sidequest.tracing  # noqa: PLC0415
+
+        traced = sidequest.tracing.sdk_from_environment("shop-worker")
+        if traced is not None:
+            extra.append(traced)
     if relaying:
         from sidequest.outbox import Relay, RelayMiddleware  # noqa: PLC0415
 

@@ -72,6 +72,23 @@ def set_fallback(factory: Callable[[], EnqueueAdapter | None] | None) -> None:
     _fallback = factory
 
 
+# Wraps the adapter of every enqueue of the job API, or None (the default: no cost but
+# one check). `sidequest.tracing` installs one that opens a producer span and writes the
+# trace context into the payload.
+_enqueue_wrapper: Callable[[EnqueueAdapter], EnqueueAdapter] | None = None
+
+
+def set_enqueue_wrapper(wrapper: Callable[[EnqueueAdapter], EnqueueAdapter] | None) -> None:
+    global _enqueue_wrapper
+    _enqueue_wrapper = wrapper
+
+
+def wrapped(adapter: EnqueueAdapter) -> EnqueueAdapter:
+    """`adapter` as the job API uses it: through the enqueue wrapper, if one is set."""
+    wrapper = _enqueue_wrapper
+    return adapter if wrapper is None else wrapper(adapter)
+
+
 def set_outbox_factory(factory: Callable[[Any], EnqueueAdapter] | None) -> None:
     global _outbox_factory
     _outbox_factory = factory

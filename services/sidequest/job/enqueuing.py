@@ -33,6 +33,7 @@ from sidequest.adapter import (
     current_adapter,
     enqueuing,
     outbox_adapter,
+    wrapped,
 )
 from sidequest.job import callbacks, signature
 from sidequest.job.options import EnqueueOptions, to_seconds
@@ -194,8 +195,8 @@ def _enqueue_bulk_unique(
 def _adapter(options: EnqueueOptions) -> EnqueueAdapter:
     """Where this call's jobs go: the outbox of `set(outbox=session)`, else the current."""
     if options.outbox is not None:
-        return outbox_adapter(options.outbox)
-    return current_adapter()
+        return wrapped(outbox_adapter(options.outbox))
+    return wrapped(current_adapter())
 
 
 def _push(

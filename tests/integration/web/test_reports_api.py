@@ -135,3 +135,28 @@ def test_the_api_answers_json_for_unknown_paths_and_wrong_methods(client: FlaskC
     assert wrong.status_code == 405
     assert wrong.is_json
     assert set(wrong.headers["Allow"].split(", ")) >= {"GET", "POST"}
+
+
+def test_a_report_shows_the_progress_its_job_reported(
+    client: FlaskClient, redis_client: redis.Redis
+) -> None:
+    created = client.post("/api/reports", json=SALES).get_json()
+    assert client.get(f"/api/reports/{created['id']}").get_json()["progress"] is None
+    redis_client.hset(
+        f"sidequest:progress:{created['jid']}",
+        mapping={"done": 10, "total": 31, "message": "2024-01-10 summed", "updated_at": 1.5},
+    )
+
+    shown = client.get(f"/api/reports/{created['id']}").get_json()
+    listed = client.get(f"/api/reports?ids={created['id']}").get_json()["reports"]
+
+    assert shown["progress"] == {
+        "done": 10.0,
+        "total": 31.0,
+        "percent": 32,
+        "message": "2024-01-10 summed",
+        "updated_at": 1.5,
+        "finished_at": None,
+        "outcome": None,
+    }
+    assert listed[0]["progress"] == shown["progress"]
