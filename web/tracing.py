@@ -24,7 +24,8 @@ def install_request_spans(app: Flask, tracer: trace.Tracer) -> None:
     @app.before_request
     def start_span() -> None:
         rule = request.url_rule.rule if request.url_rule is not None else "unmatched"
-        parent = _PROPAGATOR.extract(dict(request.headers))
+        # Lower-case names: the propagator looks up "traceparent" exactly.
+        parent = _PROPAGATOR.extract({k.lower(): v for k, v in request.headers.items()})
         span = tracer.start_span(
             f"{request.method} {rule}",
             context=parent,
