@@ -5,6 +5,7 @@ export to the same exporter) run against a real Redis, SQLite file and SMTP serv
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -92,7 +93,7 @@ def test_a_report_request_is_one_trace_from_the_request_to_the_mail_job(
     # One trace, the caller's: the request continues the traceparent header it was sent.
     assert {span.context.trace_id for span in chain} == {int(TRACE_ID, 16)}
     assert request.parent is not None and request.parent.span_id == int(PARENT_ID, 16)
-    for parent, child in zip(chain, chain[1:], strict=False):
+    for parent, child in itertools.pairwise(chain):
         assert child.parent is not None and child.parent.span_id == parent.context.span_id, (
             f"{child.name} is not a child of {parent.name}"
         )
