@@ -137,7 +137,7 @@ def test_the_report_page_offers_to_enqueue_again_until_the_build_starts(
     page = client.get(location).data
     assert b"Not enqueued: report" in page and b"is being built right now" in page
     assert b"Enqueue again</button>" not in page
-    assert redis_client.llen("queue:reports") == 2
+    wait_for(lambda: redis_client.llen("queue:reports") == 2, message="both jobs")
 
 
 def test_an_unknown_report_page_is_a_404_page(client: FlaskClient) -> None:

@@ -114,6 +114,7 @@ def test_a_done_or_building_report_is_not_enqueued_again(
     client: FlaskClient, redis_client: redis.Redis, session_factory: SessionFactory
 ) -> None:
     report_id = client.post("/api/reports", json=SALES).get_json()["id"]
+    wait_for(lambda: queued_jobs(redis_client) == 1, message="the relayed job")
     mark_processing(session_factory, report_id)
     building = client.post(f"/api/reports/{report_id}/enqueue")
     mark_done(session_factory, report_id, report_id)
