@@ -43,6 +43,7 @@ from sidequest.job import registry
 from sidequest.middleware import Middleware
 from sidequest.outbox_command import outbox
 from sidequest.periodic_command import periodic
+from sidequest.progress_command import progress
 from sidequest.progress_recorder import ProgressRecorder
 from sidequest.registered_classes import RegisteredClasses
 from sidequest.require import load_modules, log_job_classes
@@ -245,6 +246,7 @@ def web(port: int, host: str, redis_url: str, dev: bool) -> None:
 main.add_command(enqueue)
 main.add_command(periodic)
 main.add_command(outbox)
+main.add_command(progress)
 
 
 @main.group()

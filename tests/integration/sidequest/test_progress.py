@@ -3,13 +3,16 @@ value written when it ends, and kept with a TTL afterwards."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import redis
+from click.testing import CliRunner
 
 from sidequest import keys
 from sidequest.adapter import using
 from sidequest.api import progress
+from sidequest.cli import main
 from sidequest.client import RedisAdapter
 from sidequest.progress_recorder import PROGRESS_TTL
 from tests.integration.sidequest.progress_jobs import CountingJob, FailingProgressJob
@@ -65,3 +68,23 @@ def test_a_running_job_reports_progress_and_it_stays_after_the_end(
         keys.progress(counting.jid),
         keys.progress(failing.jid),
     }
+
+
+def test_the_progress_command_prints_what_a_job_reported(
+    redis_url: str, redis_client: redis.Redis
+) -> None:
+    redis_client.hset(
+        keys.progress("abc"),
+        mapping={"done": 3, "total": 12, "message": "third", "updated_at": 1.0},
+    )
+    runner = CliRunner(env={"REDIS_URL": redis_url})
+
+    shown = runner.invoke(main, ["progress", "abc"])
+    as_json = runner.invoke(main, ["progress", "abc", "--json"])
+    missing = runner.invoke(main, ["progress", "nothing"])
+
+    assert shown.exit_code == 0, shown.output
+    assert shown.output.splitlines() == ["3 of 12 (25%)", "third"]
+    assert json.loads(as_json.output)["percent"] == 25
+    assert missing.exit_code == 1
+    assert "reported no progress" in missing.output
