@@ -62,7 +62,13 @@ def main() -> int:
         from sidequest.outbox import Relay, RelayMiddleware  # noqa: PLC0415
 
         engine = wiring.session_factory.kw["bind"]
-        extra.append(RelayMiddleware(Relay(engine, connect(settings.redis_url))))
+        observer = None
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            from sidequest.metrics.outbox import relay_metrics  # noqa: PLC0415
+
+            observer = relay_metrics().observe
+        relay = Relay(engine, connect(settings.redis_url), observer=observer)
+        extra.append(RelayMiddleware(relay))
     return run_worker(settings, extra)
 
 

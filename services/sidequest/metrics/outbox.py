@@ -1,4 +1,5 @@
-"""The outbox's gauges, read from the database at scrape time (needs `sidequest[metrics]`).
+"""The outbox's metrics (needs `sidequest[metrics]`): gauges read from the database at
+scrape time (`OutboxCollector`), and what the relays did (`RelayMetrics`).
 
 sidequest_outbox_pending              rows committed and not yet relayed
 sidequest_outbox_oldest_age_seconds   how long the oldest of them has waited: the relay
@@ -14,12 +15,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from sidequest.outbox.relay import status
+from sidequest.outbox.relay import PassResult, status
 
 
 class OutboxCollector(Collector):
@@ -47,3 +49,47 @@ class OutboxCollector(Collector):
         )
         age.add_metric([], found.oldest_age or 0.0)
         yield age
+
+
+#: commit to push is a few milliseconds with a woken relay; seconds mean a poll or an
+#: outage (the histogram's top buckets)
+RELAY_LAG_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30, 300)
+
+
+class RelayMetrics:
+    """What a process's relays did: `Relay(..., observer=RelayMetrics().observe)`.
+
+    sidequest_outbox_relayed_total          jobs pushed to Redis by this process's relays
+    sidequest_outbox_relay_lag_seconds      enqueue (the row's insert) to push, per job
+
+    Recorded per process (multiprocess mode when PROMETHEUS_MULTIPROC_DIR is set, like
+    the job metrics); a row a relay found pushed already is not counted again.
+    """
+
+    def __init__(self, registry: CollectorRegistry = REGISTRY):
+        self.relayed = Counter(
+            "sidequest_outbox_relayed", "Outbox jobs pushed to Redis.", registry=registry
+        )
+        self.lag = Histogram(
+            "sidequest_outbox_relay_lag_seconds",
+            "Seconds from an outbox row's insert to its job's push to Redis.",
+            buckets=RELAY_LAG_BUCKETS,
+            registry=registry,
+        )
+
+    def observe(self, result: PassResult) -> None:
+        self.relayed.inc(result.pushed)
+        for lag in result.lags:
+            self.lag.observe(lag)
+
+
+_process_metrics: RelayMetrics | None = None
+
+
+def relay_metrics() -> RelayMetrics:
+    """This process's RelayMetrics in the default registry, built on first use (a family
+    can be registered once per process, and an app may be built more than once)."""
+    global _process_metrics
+    if _process_metrics is None:
+        _process_metrics = RelayMetrics()
+    return _process_metrics
