@@ -83,6 +83,10 @@ class Throttle:
         for key, update in due:
             self.sink.write(key, update)
 
+    def reported(self, jid: str) -> bool:
+        """Whether the job reported progress (a lock-free look: a dict lookup is atomic)."""
+        return jid in self._state
+
     def forget(self, jid: str) -> bool:
         """Drop a job's state once it ended; True when it had reported progress."""
         with self._lock:

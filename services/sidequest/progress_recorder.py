@@ -75,6 +75,9 @@ class ProgressRecorder(Middleware):
     def job_finished(
         self, job: JobContext, outcome: str, duration: float, error: BaseException | None
     ) -> None:
+        # Most jobs report no progress: one dictionary lookup, no lock, for them.
+        if not self.throttle.reported(job.jid):
+            return
         self.throttle.flush(job.jid)
         if not self.throttle.forget(job.jid):
             return
