@@ -17,7 +17,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sidequest.adapter import EnqueueAdapter, current_adapter, set_adapter, set_fallback
+from sidequest.adapter import (
+    EnqueueAdapter,
+    current_adapter,
+    set_adapter,
+    set_fallback,
+    set_outbox_factory,
+)
 from sidequest.errors import (
     ArgumentMismatchError,
     ConfigError,
@@ -119,6 +125,16 @@ def _open_batch(bid: str) -> object:
 set_fallback(_adapter_from_environment)
 # `self.batch` in a job: the job API itself never imports the Redis side of batches.
 membership.set_opener(_open_batch)
+
+
+def _outbox_adapter(session: object) -> EnqueueAdapter:
+    # Imported on first use: SQLAlchemy is needed only by applications using the outbox.
+    from sidequest.outbox.writer import OutboxAdapter  # noqa: PLC0415
+
+    return OutboxAdapter.for_session(session)
+
+
+set_outbox_factory(_outbox_adapter)
 
 
 __all__ = [

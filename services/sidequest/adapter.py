@@ -73,6 +73,14 @@ class EnqueueAdapter(Protocol):
 
 
 _current: EnqueueAdapter | None = None
+# An adapter for the current thread or task only, over `_current`: the outbox's
+# `sidequest.outbox.enqueue_in(session)` block sends its enqueues to the session, and a
+# batch's `with` block collects the jobs its own code enqueues (batches/collector.py)
+# while the other processor threads of a worker keep enqueueing to Redis.
+_scoped: ContextVar[EnqueueAdapter | None] = ContextVar("sidequest_scoped_adapter", default=None)
+# Builds the adapter of `Job.set(outbox=session)`; handed in by sidequest/__init__.py
+# like the fallback, so that the job API never imports SQLAlchemy or the outbox.
+_outbox_factory: Callable[[Any], EnqueueAdapter] | None = None
 # Builds the adapter of a process that never configured one, or returns None. It is
 # handed in (by sidequest/__init__.py) rather than imported, so that this module, which
 # the job API imports, never imports the Redis client.
@@ -90,10 +98,33 @@ def set_fallback(factory: Callable[[], EnqueueAdapter | None] | None) -> None:
     _fallback = factory
 
 
-# An adapter for this thread or task only, over the process-wide one: a batch's `with`
-# block collects the jobs its own code enqueues (batches/collector.py) while the other
-# processor threads of a worker keep enqueueing to Redis.
-_scoped: ContextVar[EnqueueAdapter | None] = ContextVar("sidequest_scoped_adapter", default=None)
+# Wraps the adapter of every enqueue of the job API, or None (the default: no cost but
+# one check). `sidequest.tracing` installs one that opens a producer span and writes the
+# trace context into the payload.
+_enqueue_wrapper: Callable[[EnqueueAdapter], EnqueueAdapter] | None = None
+
+
+def set_enqueue_wrapper(wrapper: Callable[[EnqueueAdapter], EnqueueAdapter] | None) -> None:
+    global _enqueue_wrapper
+    _enqueue_wrapper = wrapper
+
+
+def wrapped(adapter: EnqueueAdapter) -> EnqueueAdapter:
+    """`adapter` as the job API uses it: through the enqueue wrapper, if one is set."""
+    wrapper = _enqueue_wrapper
+    return adapter if wrapper is None else wrapper(adapter)
+
+
+def set_outbox_factory(factory: Callable[[Any], EnqueueAdapter] | None) -> None:
+    global _outbox_factory
+    _outbox_factory = factory
+
+
+def outbox_adapter(session: Any) -> EnqueueAdapter:
+    """The adapter writing to `session`'s outbox table (`Job.set(outbox=session)`)."""
+    if _outbox_factory is None:
+        raise ConfigError("no outbox support installed (sidequest.outbox)")
+    return _outbox_factory(session)
 
 
 def current_adapter() -> EnqueueAdapter:

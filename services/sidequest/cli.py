@@ -49,7 +49,10 @@ from sidequest.generator import generate_job
 from sidequest.job import registry
 from sidequest.limits.declared import apply as apply_limits
 from sidequest.middleware import Middleware
+from sidequest.outbox_command import outbox
 from sidequest.periodic_command import periodic
+from sidequest.progress_command import progress
+from sidequest.progress_recorder import ProgressRecorder
 from sidequest.registered_classes import RegisteredClasses
 from sidequest.require import load_modules, log_job_classes
 from sidequest.runtime import affinity, timer_slack
@@ -158,7 +161,8 @@ def run_worker(settings: Settings, middleware: Sequence[Middleware] = ()) -> int
         set_adapter(RedisAdapter(client, settings.enqueue_wait))
         # What `sidequest enqueue` checks a class name against (registered_classes.py).
         published = RegisteredClasses(client, registry.registered_names())
-        launcher = Launcher(settings, [*middleware, published])
+        # Every worker records its jobs' self.progress(...) calls (sidequest.progress).
+        launcher = Launcher(settings, [*middleware, published, ProgressRecorder(client)])
         launcher.check_redis()
         # Before the launcher starts its threads, which inherit both.
         auto_pin = _place(settings)
@@ -297,6 +301,8 @@ main.add_command(periodic)
 main.add_command(queues)
 main.add_command(cancel)
 main.add_command(batches)
+main.add_command(outbox)
+main.add_command(progress)
 
 
 @main.group()

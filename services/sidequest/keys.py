@@ -105,6 +105,12 @@ sidequest:batches              ZSET    bid scored by created_at, for listings; e
                                        new batch) and by readers
 sidequest:batches:stats        HASH    cluster-wide counters: created, completed,
                                        callbacks:<event>; no TTL (a handful of fields)
+sidequest:outbox:<jid>         STRING  outbox_push.lua SET NX with the push of an outbox
+                                       row's job: a row relayed again pushes nothing;
+                                       TTL the relay's marker_ttl (1 h by default)
+sidequest:progress:<jid>       HASH    a running job's `self.progress(...)`: done, total,
+                                       message, updated_at, and finished_at once it ended;
+                                       TTL 1 h, refreshed by every write (progress.py)
 sidequest:schedule-wakeup      channel PUBLISH when a job is scheduled, so schedulers wake
                                        early instead of polling
 sidequest:control              channel PUBLISH "pause <queue>", "resume <queue>" and
@@ -232,6 +238,15 @@ def unique_lock(digest: str) -> str:
 def debounce(key: str) -> str:
     """The pending job of a debounce key (`Job.set(debounce_key=...)`)."""
     return PREFIX + "debounce:" + key
+def outbox_marker(jid: str) -> str:
+    """The exactly-once marker of an outbox row's job (outbox_push.lua reads the jid
+    back from it, after this prefix)."""
+    return PREFIX + "outbox:" + jid
+
+
+def progress(jid: str) -> str:
+    """A job's progress hash."""
+    return PREFIX + "progress:" + jid
 
 
 def metrics_bucket(ten_minutes: str) -> str:

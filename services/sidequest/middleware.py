@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 logger = logging.getLogger("sidequest")
 
@@ -36,6 +37,9 @@ class JobContext:
     started_at: float
     #: the periodic schedule that enqueued the job (the payload's `periodic`), if any
     periodic: str | None = None
+    #: the decoded payload (read it, never change it): fields of middleware's own, such
+    #: as the trace context `sidequest.tracing` carries in `traceparent`
+    payload: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)

@@ -65,6 +65,7 @@ PUSH_UNIQUE = Script("push_unique")
 KILL = Script("kill", BATCH_LIB)
 BATCH_PUSH = Script("batch_push", BATCH_LIB)
 DEBOUNCE = Script("debounce")
+OUTBOX_PUSH = Script("outbox_push")
 LIMIT_ACQUIRE = Script("limit_acquire")
 LIMIT_RELEASE = Script("limit_release")
 LIMIT_SWEEP = Script("limit_sweep")
@@ -87,6 +88,7 @@ ALL = (
     LIMIT_REFRESH,
     LIMIT_PRUNE,
     BATCH_PUSH,
+    OUTBOX_PUSH,
 )
 
 

@@ -17,6 +17,7 @@ from sidequest.api.limits import Limits, LimitState
 from sidequest.api.metrics import ClassMetrics, JobMetrics
 from sidequest.api.pausing import QueuePauses
 from sidequest.api.processes import Process, ProcessSet, Work
+from sidequest.api.progress import Progress, progress, progresses
 from sidequest.api.queue_summary import QueueSummary, queue_summaries
 from sidequest.api.queues import Queue
 from sidequest.api.records import EntryId, JobRecord, SortedEntry
@@ -36,6 +37,7 @@ __all__ = [
     "Limits",
     "Process",
     "ProcessSet",
+    "Progress",
     "Queue",
     "QueuePauses",
     "QueueSummary",
@@ -49,6 +51,8 @@ __all__ = [
     "Work",
     "cancel",
     "find_in_queue",
+    "progress",
+    "progresses",
     "queue_summaries",
     "search_queue",
     "search_sorted_set",

@@ -25,6 +25,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from sidequest import payload
+from sidequest import progress as job_progress
 from sidequest.errors import JobCancelled
 from sidequest.job import callbacks, enqueuing, membership, registry, rescue, signature
 from sidequest.job.enqueuing import ConfiguredJob
@@ -94,6 +95,8 @@ class Job:
     successfully_enqueued: bool
     #: the jid holding the unique lock that refused this enqueue
     duplicate_of: str | None
+    #: the last `progress(...)` this instance reported, if any
+    last_progress: job_progress.Update | None = None
 
     # Positional-only, like every method below that takes perform's arguments, so that
     # perform may have a keyword named `cls`, `delay` or `when`.
@@ -200,6 +203,16 @@ class Job:
             return None
         return membership.open_batch(bid)
 
+    def progress(self, done: float, total: float | None = None, message: str = "") -> None:
+        """Report progress from `perform`: `done` of `total` (None: unknown), a message.
+
+        Throttled to a few writes a second (calls in between only keep their values);
+        read with `sidequest.api.progress(jid)` while the job runs and for an hour after
+        it ended; shown on the dashboard's Busy page. Outside a worker it is only kept
+        on the job, as `last_progress`.
+        """
+        self.last_progress = job_progress.report(self.jid, done, total, message)
+
     # -- enqueuing ------------------------------------------------------------------------
 
     @classmethod
@@ -242,6 +255,15 @@ class Job:
                 debounce_max=debounce_max,
             ),
         )
+
+        outbox: Any = None,
+    ) -> ConfiguredJob:
+        """Options for one enqueue: `Job.set(queue="critical", wait=60).perform_later(1)`.
+
+        `outbox=session` (a SQLAlchemy session) writes the job into the session's outbox
+        table, in its transaction, instead of pushing it now (`sidequest.outbox`).
+        """
+        return ConfiguredJob(cls, EnqueueOptions(queue, wait, wait_until, retry, outbox=outbox))
 
     @classmethod
     def perform_later(cls, /, *args: Any, **kwargs: Any) -> Self:

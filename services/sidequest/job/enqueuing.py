@@ -33,6 +33,8 @@ from sidequest.adapter import (
     UniqueSpec,
     current_adapter,
     enqueuing,
+    outbox_adapter,
+    wrapped,
 )
 from sidequest.flow import expiry
 from sidequest.job import callbacks, signature
@@ -99,7 +101,7 @@ def enqueue(
     debounce = debounce_spec(job_class, job, options)
 
     def push() -> None:
-        _push(job_class, job, unique, current_adapter(), debounce)
+        _push(job_class, job, unique, _adapter(options), debounce)
 
     if callbacks.run(job, job_class._enqueue_callbacks(), push) is callbacks.HALTED:
         logger.info("enqueue of %s halted by a callback", job)
@@ -124,7 +126,7 @@ def enqueue_bulk(
         raise ValueError("perform_bulk cannot debounce: enqueue debounced jobs one by one")
     if job_class.unique_for is not None:
         return _enqueue_bulk_unique(job_class, args_list, options)
-    adapter = current_adapter()
+    adapter = _adapter(options)
     now = time.time()
     queue = options.queue or job_class.queue
     at = options.scheduled_at(now)
@@ -185,7 +187,7 @@ def _enqueue_bulk_unique(
     job_class: type[Job], args_list: Iterable[Sequence[Any] | Job], options: EnqueueOptions
 ) -> list[str]:
     """One push per job so each takes its lock; refused duplicates get no jid."""
-    adapter = current_adapter()
+    adapter = _adapter(options)
     jids: list[str] = []
     for item in args_list:
         now = time.time()
@@ -196,6 +198,13 @@ def _enqueue_bulk_unique(
         if job.successfully_enqueued:
             jids.append(job.jid)
     return jids
+
+
+def _adapter(options: EnqueueOptions) -> EnqueueAdapter:
+    """Where this call's jobs go: the outbox of `set(outbox=session)`, else the current."""
+    if options.outbox is not None:
+        return wrapped(outbox_adapter(options.outbox))
+    return wrapped(current_adapter())
 
 
 def _push(

@@ -33,6 +33,8 @@ class EnqueueOptions:
     debounce: Delay | None = None
     debounce_key: str | None = None
     debounce_max: Delay | None = None
+    #: a SQLAlchemy session whose outbox table takes the job (`sidequest.outbox`)
+    outbox: Any = None
 
     def run_at(self, now: float) -> float | None:
         """Epoch seconds to run at, or None to run as soon as possible."""

@@ -130,6 +130,7 @@ class Executor:
             enqueued_at=payload.timestamp(job.get("enqueued_at")),
             started_at=started,
             periodic=_periodic_name(job),
+            payload=job,
         )
         self.log.start(context)
         if self._has_middleware:
