@@ -238,6 +238,8 @@ def unique_lock(digest: str) -> str:
 def debounce(key: str) -> str:
     """The pending job of a debounce key (`Job.set(debounce_key=...)`)."""
     return PREFIX + "debounce:" + key
+
+
 def outbox_marker(jid: str) -> str:
     """The exactly-once marker of an outbox row's job (outbox_push.lua reads the jid
     back from it, after this prefix)."""

@@ -234,6 +234,7 @@ class Job:
         debounce: Delay | None = None,
         debounce_key: str | None = None,
         debounce_max: Delay | None = None,
+        outbox: Any = None,
     ) -> ConfiguredJob:
         """Options for one enqueue: `Job.set(queue="critical", wait=60).perform_later(1)`.
 
@@ -241,6 +242,8 @@ class Job:
         `debounce_key`: a later enqueue with the same key within the window replaces
         this one (its arguments win) and moves the start to the end of its window, at
         most `debounce_max` (default 10 windows) after the first enqueue of the burst.
+        `outbox=session` (a SQLAlchemy session) writes the job into the session's outbox
+        table, in its transaction, instead of pushing it now (`sidequest.outbox`).
         """
         return ConfiguredJob(
             cls,
@@ -253,17 +256,9 @@ class Job:
                 debounce=debounce,
                 debounce_key=debounce_key,
                 debounce_max=debounce_max,
+                outbox=outbox,
             ),
         )
-
-        outbox: Any = None,
-    ) -> ConfiguredJob:
-        """Options for one enqueue: `Job.set(queue="critical", wait=60).perform_later(1)`.
-
-        `outbox=session` (a SQLAlchemy session) writes the job into the session's outbox
-        table, in its transaction, instead of pushing it now (`sidequest.outbox`).
-        """
-        return ConfiguredJob(cls, EnqueueOptions(queue, wait, wait_until, retry, outbox=outbox))
 
     @classmethod
     def perform_later(cls, /, *args: Any, **kwargs: Any) -> Self:

@@ -23,7 +23,7 @@ from sqlalchemy import event, insert, select
 from sqlalchemy.orm import Session, SessionTransaction
 
 from sidequest import payload
-from sidequest.adapter import PushResult, UniqueSpec, scoped
+from sidequest.adapter import DebounceSpec, PushResult, UniqueSpec, scoped
 from sidequest.outbox import wakeup
 from sidequest.outbox.table import outbox_table
 from sidequest.payload import JobDict
@@ -48,8 +48,17 @@ class OutboxAdapter:
         return cls(session)
 
     def push(
-        self, job: JobDict, *, at: float | None = None, unique: UniqueSpec | None = None
+        self,
+        job: JobDict,
+        *,
+        at: float | None = None,
+        unique: UniqueSpec | None = None,
+        debounce: DebounceSpec | None = None,
     ) -> PushResult:
+        if debounce is not None:
+            # debounce.lua replaces the pending job in Redis at enqueue time; a row
+            # relayed later has no pending job to replace.
+            raise ValueError("debounce does not combine with outbox=session")
         self._insert([job], at, unique)
         return PushResult(enqueued=True)
 

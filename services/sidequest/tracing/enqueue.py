@@ -6,7 +6,7 @@ from typing import Any
 
 from opentelemetry import trace
 
-from sidequest.adapter import EnqueueAdapter, PushResult, UniqueSpec
+from sidequest.adapter import DebounceSpec, EnqueueAdapter, PushResult, UniqueSpec
 from sidequest.payload import JobDict
 from sidequest.tracing import attributes as attr
 from sidequest.tracing.context import inject
@@ -20,7 +20,12 @@ class TracingAdapter:
         self.tracer = tracer
 
     def push(
-        self, payload: JobDict, *, at: float | None = None, unique: UniqueSpec | None = None
+        self,
+        payload: JobDict,
+        *,
+        at: float | None = None,
+        unique: UniqueSpec | None = None,
+        debounce: DebounceSpec | None = None,
     ) -> PushResult:
         queue = str(payload.get("queue", ""))
         with self.tracer.start_as_current_span(
@@ -33,7 +38,10 @@ class TracingAdapter:
             },
         ) as span:
             inject(payload)
-            result = self.inner.push(payload, at=at, unique=unique)
+            if debounce is None:
+                result = self.inner.push(payload, at=at, unique=unique)
+            else:
+                result = self.inner.push(payload, debounce=debounce)
             if not result.enqueued:
                 span.set_attribute(attr.OUTCOME, "duplicate")
             return result
