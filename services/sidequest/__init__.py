@@ -21,6 +21,7 @@ from sidequest.errors import (
     ConfigError,
     DeserializationError,
     EnqueueError,
+    JobCancelled,
     JobTimeoutError,
     MalformedPayloadError,
     PoisonPillError,
@@ -40,6 +41,7 @@ from sidequest.job import (
     discard_on,
     retry_on,
 )
+from sidequest.limits import limits_concurrency, limits_rate
 from sidequest.periodic_jobs import define as periodic
 
 __version__ = "0.1.0"
@@ -104,6 +106,7 @@ __all__ = [
     "EnqueueAdapter",
     "EnqueueError",
     "Job",
+    "JobCancelled",
     "JobTimeoutError",
     "MalformedPayloadError",
     "PoisonPillError",
@@ -120,6 +123,8 @@ __all__ = [
     "configure",
     "current_adapter",
     "discard_on",
+    "limits_concurrency",
+    "limits_rate",
     "periodic",
     "retry_on",
 ]

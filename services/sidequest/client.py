@@ -3,6 +3,7 @@
 push now:      SADD queues <q>; LPUSH queue:<q> <job with enqueued_at>   (one round trip)
 push later:    ZADD schedule <at> <job>; PUBLISH the wakeup channel     (one round trip)
 unique:        push_unique.lua takes the lock and pushes in one step
+debounced:     debounce.lua replaces the key's pending job and schedules this one
 bulk:          one SADD and one LPUSH of all jobs per queue             (one round trip)
 with a wait:   each of these ends with WAIT <replicas> <ms> in the same round trip
                (replication.py: enqueue_wait_replicas)
@@ -24,7 +25,7 @@ import redis
 from redis.exceptions import NoScriptError
 
 from sidequest import keys, payload, scripts
-from sidequest.adapter import PushResult, UniqueSpec
+from sidequest.adapter import DebounceSpec, PushResult, UniqueSpec
 from sidequest.connection import connect, redact
 from sidequest.errors import EnqueueError
 from sidequest.payload import JobDict
@@ -45,9 +46,16 @@ class RedisAdapter:
         self.wait = wait_from_environment() if wait is None else wait
 
     def push(
-        self, job: JobDict, *, at: float | None = None, unique: UniqueSpec | None = None
+        self,
+        job: JobDict,
+        *,
+        at: float | None = None,
+        unique: UniqueSpec | None = None,
+        debounce: DebounceSpec | None = None,
     ) -> PushResult:
         try:
+            if debounce is not None:
+                return self._push_debounced(job, debounce)
             if unique is not None:
                 return self._push_unique(job, at, unique)
             pipe = self.redis.pipeline(transaction=False)
@@ -90,6 +98,23 @@ class RedisAdapter:
             raise
         except redis.RedisError as error:
             raise EnqueueError(f"could not enqueue {len(jobs)} jobs: {error}") from error
+
+    def _push_debounced(self, job: JobDict, debounce: DebounceSpec) -> PushResult:
+        job.pop("enqueued_at", None)
+        reply = scripts.DEBOUNCE(
+            self.redis,
+            [keys.debounce(debounce.key), keys.SCHEDULE, keys.FLOW_STATS],
+            [
+                repr(time.time()),
+                repr(debounce.window),
+                repr(debounce.cap),
+                job["jid"],
+                payload.encode(job),
+                keys.SCHEDULE_WAKEUP_CHANNEL,
+            ],
+        )
+        due, replaced = (text.decode() if isinstance(text, bytes) else str(text) for text in reply)
+        return PushResult(enqueued=True, scheduled_at=float(due), replaced=replaced or None)
 
     def _push_unique(self, job: JobDict, at: float | None, unique: UniqueSpec) -> PushResult:
         if at is None:

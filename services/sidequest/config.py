@@ -12,6 +12,8 @@ file keeps Sidekiq's shape, with or without the leading colons:
       - [critical, 3]
     :periodic:                  # periodic jobs: periodic_jobs/schedule.py
       nightly_report: {cron: "30 2 * * *", class: NightlyReportJob}
+    :limits:                    # concurrency and rate limits: limits/declared.py
+      ChargeJob: {concurrency: {to: 3, key: "stripe:{account_id}"}}
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from __future__ import annotations
 import math
 import os
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -28,6 +30,8 @@ import yaml
 
 from sidequest.connection import DEFAULT_URL, check_url
 from sidequest.errors import ConfigError
+from sidequest.limits.declared import Declared
+from sidequest.limits.declared import parse_section as parse_limits
 from sidequest.periodic_jobs.schedule import Schedule, parse_section
 from sidequest.redis_source import DEFAULT, ENVIRONMENT, FLAG, RedisSource
 from sidequest.replication import EnqueueWait
@@ -93,6 +97,8 @@ class Settings:
     #: to wait for them: replication.py
     enqueue_wait_replicas: int = 0
     enqueue_wait_timeout: float = 1.0
+    #: the config file's `:limits:`, added to the job classes at start
+    limits: tuple[Declared, ...] = ()
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -167,6 +173,7 @@ _FILE_KEYS = {
     "periodic": "periodic",
     "enqueue_wait_replicas": "enqueue_wait_replicas",
     "enqueue_wait_timeout": "enqueue_wait_timeout",
+    "limits": "limits",
 }
 
 _ENVIRONMENT = {
@@ -369,6 +376,14 @@ def _number(value: object) -> float:
     return number
 
 
+# Settings with a parser of their own (the config file's sections).
+_SECTIONS: dict[str, Callable[[Any], Any]] = {
+    "cpus": parse_cpus,
+    "periodic": parse_section,
+    "limits": parse_limits,
+}
+
+
 def _coerce(values: Mapping[str, Any]) -> dict[str, Any]:
     types = {f.name: f.type for f in fields(Settings)}
     result: dict[str, Any] = {}
@@ -380,10 +395,8 @@ def _coerce(values: Mapping[str, Any]) -> dict[str, Any]:
                 if not isinstance(entries, Sequence):
                     raise ConfigError(f"queues must be a list (got {value!r})")
                 result[name] = parse_queues(entries)
-            elif name == "cpus":
-                result[name] = parse_cpus(value)
-            elif name == "periodic":
-                result[name] = parse_section(value)
+            elif name in _SECTIONS:
+                result[name] = _SECTIONS[name](value)
             elif name in ("labels", "require"):
                 items = value.split(",") if isinstance(value, str) else value
                 result[name] = tuple(str(item).strip() for item in items if str(item).strip())

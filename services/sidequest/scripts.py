@@ -48,8 +48,29 @@ RECOVER = Script("recover")
 PROMOTE = Script("promote")
 PUSH_UNIQUE = Script("push_unique")
 KILL = Script("kill")
+DEBOUNCE = Script("debounce")
+LIMIT_ACQUIRE = Script("limit_acquire")
+LIMIT_RELEASE = Script("limit_release")
+LIMIT_SWEEP = Script("limit_sweep")
+LIMIT_REFRESH = Script("limit_refresh")
+LIMIT_PRUNE = Script("limit_prune")
 
-ALL = (EXCHANGE, FAIL, REQUEUE, REQUEUE_LANDED, RECOVER, PROMOTE, PUSH_UNIQUE, KILL)
+ALL = (
+    EXCHANGE,
+    FAIL,
+    REQUEUE,
+    REQUEUE_LANDED,
+    RECOVER,
+    PROMOTE,
+    PUSH_UNIQUE,
+    KILL,
+    DEBOUNCE,
+    LIMIT_ACQUIRE,
+    LIMIT_RELEASE,
+    LIMIT_SWEEP,
+    LIMIT_REFRESH,
+    LIMIT_PRUNE,
+)
 
 
 class ScriptPipeline:

@@ -19,6 +19,8 @@ from sidequest.dashboard import formatting, security, state
 from sidequest.dashboard.views import (
     busy,
     common,
+    flow,
+    limits,
     metrics,
     overview,
     periodic,
@@ -44,7 +46,7 @@ def build_blueprint() -> Blueprint:
     blueprint.context_processor(_template_globals)
     for name, function in formatting.FILTERS.items():  # app-wide, hence the prefix
         blueprint.add_app_template_filter(function, "sq_" + name)
-    for module in (overview, busy, queues, sorted_sets, periodic, metrics):
+    for module in (overview, busy, queues, sorted_sets, periodic, limits, metrics, flow):
         module.register(blueprint)
     return blueprint
 
