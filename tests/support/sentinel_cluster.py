@@ -107,7 +107,7 @@ class SentinelCluster:
         self.directory = directory
         # A replica's full sync waits 5 s by default, for more replicas to share it.
         self.master = RedisServer(directory / "master", appendonly=True, extra=_NO_SYNC_DELAY)
-        self.proxy: TcpProxy | None = TcpProxy(self.master.port) if proxied else None
+        self.proxy: TcpProxy | None = TcpProxy(self.master.port, nodelay=True) if proxied else None
         self.servers = [self.master]
         for index in range(replicas):
             self.servers.append(RedisServer(directory / f"replica{index}", appendonly=True))

@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from sidequest import replication
+from sidequest.cli import main
 from sidequest.config import build_settings
 from sidequest.errors import ConfigError
 from sidequest.replication import EnqueueWait, ReplicationTimeoutError
@@ -60,3 +62,13 @@ def test_too_few_confirmations_raise_an_enqueue_error_saying_the_job_is_on_the_m
         ReplicationTimeoutError, match="Job 1 is on the Redis master, but only 1 of 2"
     ):
         wait.check(1, "Job 1")
+
+
+def test_the_worker_flags_reach_the_settings() -> None:
+    # A timeout of 0 is refused while the settings are built, before any connection:
+    # the error proves the flag got there.
+    result = CliRunner().invoke(
+        main, ["worker", "--enqueue-wait-replicas", "1", "--enqueue-wait-timeout", "0"]
+    )
+    assert result.exit_code == 78
+    assert "enqueue_wait_timeout must be above 0 seconds" in result.output
