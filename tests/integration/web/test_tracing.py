@@ -15,8 +15,10 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
+import shop.jobs
 import sidequest.tracing
 from sidequest.config import build_settings
+from sidequest.job import registry
 from sidequest.runtime.launcher import Launcher
 from tests.integration.web.conftest import MakeApp
 from tests.support.polling import wait_for
@@ -33,6 +35,19 @@ def exporter() -> Iterator[tuple[TracerProvider, InMemorySpanExporter]]:
     yield provider, memory
     sidequest.tracing.uninstall()
     provider.shutdown()
+
+
+@pytest.fixture
+def shop_job_classes() -> Iterator[None]:
+    """The shop's job classes under their names in the registry, for the in-process
+    worker: a whole-suite run also imports tests/interop/interop_jobs.py, whose
+    stand-ins take the same names (the registry keeps the last definition)."""
+    saved = dict(registry._classes)
+    for job_class in (shop.jobs.ProcessReportJob, shop.jobs.MailDeliveryJob):
+        registry._classes[job_class.job_name] = job_class
+    yield
+    registry._classes.clear()
+    registry._classes.update(saved)
 
 
 @pytest.fixture
@@ -53,6 +68,7 @@ def test_a_report_request_is_one_trace_from_the_request_to_the_mail_job(
     smtp: SmtpSink,
     exporter: tuple[TracerProvider, InMemorySpanExporter],
     tmp_path: Path,
+    shop_job_classes: None,
 ) -> None:
     provider, memory = exporter
     app = make_app(redis_url, SMTP_URL=smtp.url, OTEL_TRACER_PROVIDER=provider)
