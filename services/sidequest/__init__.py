@@ -23,6 +23,7 @@ from sidequest.errors import (
     ConfigError,
     DeserializationError,
     EnqueueError,
+    JobCancelled,
     JobTimeoutError,
     MalformedPayloadError,
     PoisonPillError,
@@ -43,6 +44,7 @@ from sidequest.job import (
     membership,
     retry_on,
 )
+from sidequest.limits import limits_concurrency, limits_rate
 from sidequest.periodic_jobs import define as periodic
 
 if TYPE_CHECKING:
@@ -52,9 +54,17 @@ __version__ = "0.1.0"
 
 
 def configure(
-    redis_url: str | None = None, *, adapter: EnqueueAdapter | None = None
+    redis_url: str | None = None,
+    *,
+    adapter: EnqueueAdapter | None = None,
+    enqueue_wait_replicas: int | None = None,
+    enqueue_wait_timeout: float | None = None,
 ) -> EnqueueAdapter:
     """Send `perform_later` and friends to Redis at `redis_url` (or to `adapter`).
+
+    `enqueue_wait_replicas` (with `enqueue_wait_timeout`, seconds) makes every enqueue
+    wait until that many replicas hold the job (`sidequest.replication`); unset, the
+    environment's SIDEQUEST_ENQUEUE_WAIT_REPLICAS decides.
 
     Call it once at start-up. Without it, jobs go to REDIS_URL's Redis. A worker
     configures itself from its settings, and uses the `redis_url` given here by its
@@ -71,10 +81,14 @@ def configure(
         from sidequest import redis_source  # noqa: PLC0415
         from sidequest.client import RedisAdapter  # noqa: PLC0415
         from sidequest.connection import connect  # noqa: PLC0415
+        from sidequest.replication import from_values  # noqa: PLC0415
 
         module = redis_source.caller_module()
         source = redis_source.RedisSource("configure", module)
-        adapter = RedisAdapter(connect(redis_url, source=source.setting))
+        wait = None
+        if enqueue_wait_replicas is not None or enqueue_wait_timeout is not None:
+            wait = from_values(enqueue_wait_replicas, enqueue_wait_timeout)
+        adapter = RedisAdapter(connect(redis_url, source=source.setting), wait)
         redis_source.remember_configured(redis_url, module)
     set_adapter(adapter)
     return adapter
@@ -116,6 +130,7 @@ __all__ = [
     "EnqueueAdapter",
     "EnqueueError",
     "Job",
+    "JobCancelled",
     "JobTimeoutError",
     "MalformedPayloadError",
     "PoisonPillError",
@@ -133,6 +148,8 @@ __all__ = [
     "configure",
     "current_adapter",
     "discard_on",
+    "limits_concurrency",
+    "limits_rate",
     "periodic",
     "retry_on",
 ]

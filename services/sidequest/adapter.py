@@ -29,18 +29,42 @@ class UniqueSpec:
 
 
 @dataclass(frozen=True)
+class DebounceSpec:
+    """A debounced push (`Job.set(debounce=...)`): the key, the window and the cap, seconds."""
+
+    key: str
+    window: float
+    cap: float
+
+
+@dataclass(frozen=True)
 class PushResult:
-    """What happened to one push: enqueued, or refused because `holder` owns the lock."""
+    """What happened to one push: enqueued, or refused because `holder` owns the lock.
+
+    A debounced push says when the job is due (`scheduled_at`) and which pending job
+    it replaced (`replaced`, a jid), if any.
+    """
 
     enqueued: bool
     holder: str | None = None
+    scheduled_at: float | None = None
+    replaced: str | None = None
 
 
 class EnqueueAdapter(Protocol):
     def push(
-        self, payload: JobDict, *, at: float | None = None, unique: UniqueSpec | None = None
+        self,
+        payload: JobDict,
+        *,
+        at: float | None = None,
+        unique: UniqueSpec | None = None,
+        debounce: DebounceSpec | None = None,
     ) -> PushResult:
-        """Enqueue now (`at` is None or past) or schedule at epoch seconds `at`."""
+        """Enqueue now (`at` is None or past) or schedule at epoch seconds `at`.
+
+        `debounce` is passed only for debounced jobs, so adapters written before it
+        existed keep working for every other job.
+        """
         ...
 
     def push_bulk(self, payloads: list[JobDict], *, at: float | None = None) -> None:

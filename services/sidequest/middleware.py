@@ -21,6 +21,8 @@ SUCCEEDED = "succeeded"
 RETRIED = "retried"
 DEAD = "dead"
 DISCARDED = "discarded"
+#: a running job stopped by a cancel (`sidequest cancel`): dropped, not retried
+CANCELLED = "cancelled"
 
 
 @dataclass(slots=True)
@@ -56,7 +58,8 @@ class Middleware:
     def job_finished(
         self, job: JobContext, outcome: str, duration: float, error: BaseException | None
     ) -> None:
-        """A job ran: `outcome` is succeeded, retried, dead or discarded."""
+        """A job ran: `outcome` is succeeded, retried, dead, discarded or cancelled
+        (`error` is None for a cancelled job: it did not fail)."""
 
     def heartbeat(self) -> None:
         """Called on the heartbeat thread at every beat (flush buffered data here)."""
@@ -69,6 +72,15 @@ class Middleware:
 
     def periodic_missed(self, name: str, count: int) -> None:
         """This process found `count` ticks of `name` past their grace, run or not."""
+
+    def job_limited(self, job_class: str, verdict: str) -> None:
+        """A job's limits refused its start (sidequest.limits): `verdict` is "parked"
+        (waiting for a concurrency slot) or "throttled" (waiting for a rate limit's next
+        start). On a processor thread."""
+
+    def job_admitted_after_wait(self, job_class: str, waited: float) -> None:
+        """A job refused before got its slots and starts `waited` seconds after its first
+        refusal (Redis clock). On a processor thread."""
 
 
 class MiddlewareChain:
@@ -109,6 +121,14 @@ class MiddlewareChain:
     def periodic_missed(self, name: str, count: int) -> None:
         for item in self.items:
             _guard(item.periodic_missed, name, count)
+
+    def job_limited(self, job_class: str, verdict: str) -> None:
+        for item in self.items:
+            _guard(item.job_limited, job_class, verdict)
+
+    def job_admitted_after_wait(self, job_class: str, waited: float) -> None:
+        for item in self.items:
+            _guard(item.job_admitted_after_wait, job_class, waited)
 
 
 def _guard(hook: object, *args: object) -> None:

@@ -64,6 +64,12 @@ PROMOTE = Script("promote")
 PUSH_UNIQUE = Script("push_unique")
 KILL = Script("kill", BATCH_LIB)
 BATCH_PUSH = Script("batch_push", BATCH_LIB)
+DEBOUNCE = Script("debounce")
+LIMIT_ACQUIRE = Script("limit_acquire")
+LIMIT_RELEASE = Script("limit_release")
+LIMIT_SWEEP = Script("limit_sweep")
+LIMIT_REFRESH = Script("limit_refresh")
+LIMIT_PRUNE = Script("limit_prune")
 
 ALL = (
     EXCHANGE,
@@ -74,6 +80,12 @@ ALL = (
     PROMOTE,
     PUSH_UNIQUE,
     KILL,
+    DEBOUNCE,
+    LIMIT_ACQUIRE,
+    LIMIT_RELEASE,
+    LIMIT_SWEEP,
+    LIMIT_REFRESH,
+    LIMIT_PRUNE,
     BATCH_PUSH,
 )
 

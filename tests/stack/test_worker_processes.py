@@ -48,22 +48,33 @@ def base_shape(stack: Stack) -> StackControl:
     return operator
 
 
-def scraped_after(prometheus: Prometheus, moment: float) -> bool:
-    """Whether every worker target has been scraped since `moment` (epoch seconds)."""
-    oldest = prometheus.value('min(timestamp(up{job="worker"}))')
-    return oldest is not None and oldest > moment
+def worker_hosts(stack: Stack) -> set[str]:
+    """Hosts of the live worker processes: one metrics target each (a container, or the
+    dev stack's one exporter)."""
+    return {process.hostname for process in fresh_processes(stack.redis)}
 
 
-def settled(prometheus: Prometheus, expr: str) -> float:
-    """`expr` once Prometheus has scraped every worker after this call started."""
-    moment = time.time()
-    wait_for(
-        lambda: scraped_after(prometheus, moment),
-        timeout=patience(prometheus),
-        interval=0.2,
-        message="a scrape of every worker target",
+def scraped_up_after(prometheus: Prometheus, moment: float, targets: int) -> bool:
+    """Whether `targets` worker targets have each been scraped successfully since `moment`
+    (epoch seconds). A failed scrape (a timeout on a loaded machine) also stamps `up`,
+    with 0, and marks that target's series stale: a sum read then would miss its jobs."""
+    fresh_and_up = prometheus.value(
+        f'count(up{{job="worker"}} == 1 and timestamp(up{{job="worker"}}) > {moment})'
     )
-    return counter(prometheus, expr)
+    return fresh_and_up == targets
+
+
+def settled(stack: Stack, expr: str) -> float:
+    """`expr` once Prometheus has scraped every worker target after this call started."""
+    moment = time.time()
+    targets = len(worker_hosts(stack))
+    wait_for(
+        lambda: scraped_up_after(stack.prometheus, moment, targets),
+        timeout=patience(stack.prometheus),
+        interval=0.2,
+        message=f"a successful scrape of each of the {targets} worker targets",
+    )
+    return counter(stack.prometheus, expr)
 
 
 def drain_rate(stack: Stack, jobs: int, timeout: float) -> float:
@@ -161,7 +172,7 @@ def test_counters_sum_over_four_worker_processes(stack: Stack) -> None:
     try:
         identities = wait_for_live_processes(stack, stack.base_processes + added)
         assert len(identities) >= 4
-        before = settled(stack.prometheus, REPORT_JOBS)
+        before = settled(stack, REPORT_JOBS)
         jobs = 80
         report_ids = request_burst(stack.shop, unique_address("counters"), jobs)
         seen_busy: set[str] = set()
@@ -170,7 +181,7 @@ def test_counters_sum_over_four_worker_processes(stack: Stack) -> None:
         )
         assert {report["status"] for report in reports.values()} == {"done"}
         assert len(seen_busy & set(identities)) >= 4, "the jobs ran in every process"
-        after = settled(stack.prometheus, REPORT_JOBS)
+        after = settled(stack, REPORT_JOBS)
         print(f"\n{jobs} report jobs over {len(identities)} processes: counter {before} -> {after}")
         assert after - before == jobs
     finally:

@@ -10,7 +10,7 @@ raises pushes nothing.
 
 from __future__ import annotations
 
-from sidequest.adapter import PushResult, UniqueSpec
+from sidequest.adapter import DebounceSpec, PushResult, UniqueSpec
 from sidequest.batches.store import BatchError, Block
 from sidequest.payload import JobDict
 
@@ -23,8 +23,16 @@ class Collector:
         self.inner: list[Block] = []
 
     def push(
-        self, payload: JobDict, *, at: float | None = None, unique: UniqueSpec | None = None
+        self,
+        payload: JobDict,
+        *,
+        at: float | None = None,
+        unique: UniqueSpec | None = None,
+        debounce: DebounceSpec | None = None,
     ) -> PushResult:
+        if debounce is not None:
+            # A later enqueue would replace the member: the batch would wait for ever.
+            raise BatchError(f"{payload.get('class')} is debounced: it cannot join a batch")
         if unique is not None:
             # batch_push.lua takes no unique locks: a refused duplicate would leave a
             # member that never runs, and its batch pending forever.

@@ -20,6 +20,8 @@ from sidequest.dashboard.views import (
     batches,
     busy,
     common,
+    flow,
+    limits,
     metrics,
     overview,
     periodic,
@@ -45,7 +47,7 @@ def build_blueprint() -> Blueprint:
     blueprint.context_processor(_template_globals)
     for name, function in formatting.FILTERS.items():  # app-wide, hence the prefix
         blueprint.add_app_template_filter(function, "sq_" + name)
-    for module in (overview, busy, queues, sorted_sets, periodic, batches, metrics):
+    for module in (overview, busy, queues, sorted_sets, periodic, limits, batches, metrics, flow):
         module.register(blueprint)
     return blueprint
 

@@ -25,6 +25,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from sidequest import payload
+from sidequest.errors import JobCancelled
 from sidequest.job import callbacks, enqueuing, membership, registry, rescue, signature
 from sidequest.job.enqueuing import ConfiguredJob
 from sidequest.job.options import NO_OPTIONS, Delay, EnqueueOptions, When
@@ -60,6 +61,12 @@ class Job:
     dead: ClassVar[bool] = True
     #: the name written to the payload's `class` (default: the class name)
     job_name: ClassVar[str] = "Job"
+    #: a job not started this long (seconds or timedelta) after it was due is dropped
+    #: by the worker, never run, and counted (`sidequest.flow.expiry`); None: never
+    expires_in: ClassVar[float | timedelta | None] = None
+
+    #: set by the worker when the running job is cancelled (`cancelled`)
+    _cancelled: bool = False
 
     _perform_chain: ClassVar[callbacks.CallbackChain | None] = None
     _enqueue_chain: ClassVar[callbacks.CallbackChain | None] = None
@@ -157,6 +164,19 @@ class Job:
         return 1 if count is None else count + 2
 
     @property
+    def cancelled(self) -> bool:
+        """True once someone cancelled this running job (`sidequest cancel JID`, the
+        dashboard, `sidequest.api.cancel()`). Long jobs look at it between steps; the
+        worker abandons a cancelled job that has not stopped after `timeout_grace`."""
+        return self._cancelled
+
+    def check_cancelled(self) -> None:
+        """Raise JobCancelled if this job was cancelled: the job ends, is not retried,
+        does not go to the dead set, and counts as cancelled."""
+        if self._cancelled:
+            raise JobCancelled(f"{type(self).__name__} {self.jid} was cancelled")
+
+    @property
     def periodic_at(self) -> int | None:
         """The tick (whole epoch seconds) a periodic job was enqueued for, None otherwise.
 
@@ -197,9 +217,31 @@ class Job:
         wait: Delay | None = None,
         wait_until: When | None = None,
         retry: bool | int | None = None,
+        expires_in: Delay | None = None,
+        debounce: Delay | None = None,
+        debounce_key: str | None = None,
+        debounce_max: Delay | None = None,
     ) -> ConfiguredJob:
-        """Options for one enqueue: `Job.set(queue="critical", wait=60).perform_later(1)`."""
-        return ConfiguredJob(cls, EnqueueOptions(queue, wait, wait_until, retry))
+        """Options for one enqueue: `Job.set(queue="critical", wait=60).perform_later(1)`.
+
+        `expires_in` overrides the class's. `debounce` (seconds or timedelta) with
+        `debounce_key`: a later enqueue with the same key within the window replaces
+        this one (its arguments win) and moves the start to the end of its window, at
+        most `debounce_max` (default 10 windows) after the first enqueue of the burst.
+        """
+        return ConfiguredJob(
+            cls,
+            EnqueueOptions(
+                queue,
+                wait,
+                wait_until,
+                retry,
+                expires_in=expires_in,
+                debounce=debounce,
+                debounce_key=debounce_key,
+                debounce_max=debounce_max,
+            ),
+        )
 
     @classmethod
     def perform_later(cls, /, *args: Any, **kwargs: Any) -> Self:

@@ -11,8 +11,9 @@
 -- KEYS[3]       stat:processed                 STRING counter
 -- KEYS[4]       stat:processed:<YYYY-MM-DD>    STRING counter with a TTL
 -- KEYS[5]       sidequest:landing:<identity>   LIST  jobs the queue waiters moved here
--- KEYS[6..5+L]  sidequest:unique:<digest>      locks held by some acknowledged jobs
--- KEYS[6+L..]   queue:<name>                   LISTs in fetch order; taken from the right
+-- KEYS[6]       paused                         SET   queues nobody fetches from (pausing)
+-- KEYS[7..6+L]  sidequest:unique:<digest>      locks held by some acknowledged jobs
+-- KEYS[7+L..]   queue:<name>                   LISTs in fetch order; taken from the right
 -- ARGV[1]       TTL of the daily counter, seconds
 -- ARGV[2]       p: plain acknowledgements (no lock, no start marker)
 -- ARGV[3]       s: special acknowledgements
@@ -24,14 +25,16 @@
 -- ARGV[9]       k: linked acknowledgements (a batch member or a chain step)
 -- ARGV[10..14]  only when k > 0: the batch context (batch_lib.lua): batch prefix, queue
 --               prefix, queues key, batch stats key, now (float epoch seconds)
--- ARGV[10..]    (ARGV[15..] when k > 0) p in-flight fields; then s triples: field, index of its lock in
---               KEYS[6..5+L] (0 = none), jid that must still hold that lock; then m raw
+-- ARGV[10..]    (ARGV[15..] when k > 0) p in-flight fields; then s triples: field,
+--               index of its lock in KEYS[7..6+L] (0 = none), jid that must still hold
+--               that lock; then m raw
 --               payloads; then k linked entries of 9 values: "f" and an in-flight field
 --               ("m" when the job has a start marker to drop too) or "l" and a landed
 --               raw payload, lock index (0 = none), lock jid, bid ("" for
 --               none), member jid, next chain step's queue name and payload ("" for
 --               none), next step's jid; then a pairs: field, raw payload; then the queue
---               names, aligned with KEYS[6+L..]
+--               names, aligned with KEYS[7+L..]; a queue in `paused` is skipped (an
+--               SCARD per fetch, and one SMISMEMBER while some queue is paused)
 -- Linked        when its job is still held (not fenced): the next chain step is pushed
 --               (and joins the batch) unless this member was settled before, and the
 --               member settles as succeeded, which may fire the batch's callbacks;
@@ -74,8 +77,8 @@ for _ = 1, special do
   if redis.call('HDEL', inflight, field) == 1 then
     acknowledged = acknowledged + 1
     redis.call('HDEL', inflight, 'started:' .. field)
-    if lock > 0 and redis.call('GET', KEYS[5 + lock]) == jid then
-      redis.call('DEL', KEYS[5 + lock])
+    if lock > 0 and redis.call('GET', KEYS[6 + lock]) == jid then
+      redis.call('DEL', KEYS[6 + lock])
     end
   end
   at = at + 3
@@ -126,8 +129,8 @@ if linked > 0 then
     end
     if removed then
       acknowledged = acknowledged + 1
-      if lock > 0 and redis.call('GET', KEYS[5 + lock]) == ARGV[at + 3] then
-        redis.call('DEL', KEYS[5 + lock])
+      if lock > 0 and redis.call('GET', KEYS[6 + lock]) == ARGV[at + 3] then
+        redis.call('DEL', KEYS[6 + lock])
       end
       local next_queue = ARGV[at + 6]
       if next_queue ~= '' then
@@ -198,12 +201,21 @@ if limit > 0 then
   if redis.call('EXISTS', KEYS[1]) == 0 then
     reply[2] = 0
   else
-    local first_queue_key = 6 + locks
+    local first_queue_key = 7 + locks
+    -- Paused queues are read in the same step as the pops, so a pause is seen by the
+    -- very next fetch of every process.
+    local skip = {}
+    if redis.call('SCARD', KEYS[6]) > 0 and #KEYS >= first_queue_key then
+      skip = redis.call('SMISMEMBER', KEYS[6], unpack(ARGV, at, at + #KEYS - first_queue_key))
+    end
     for i = first_queue_key, #KEYS do
       if limit <= 0 then
         break
       end
-      local jobs = redis.call('RPOP', KEYS[i], limit)
+      local jobs = false
+      if skip[i - first_queue_key + 1] ~= 1 then
+        jobs = redis.call('RPOP', KEYS[i], limit)
+      end
       if jobs then
         local suffix = ':' .. ARGV[at + i - first_queue_key]
         for _, job in ipairs(jobs) do

@@ -137,6 +137,7 @@ def exchange(
         keys.STAT_PROCESSED,
         PROCESSED_DAY,
         LANDING,
+        keys.PAUSED,
         *locks,
         *(keys.queue(name) for name in queues),
     ]
@@ -281,6 +282,19 @@ class TestExchange:
         reply = exchange(redis_client, limit=5, token=1, queues=["missing", "low"])
 
         assert reply == [0, 1, "1:low", job("l1")]
+
+    def test_fetch_skips_paused_queues_and_takes_from_the_others(
+        self, redis_client: redis.Redis
+    ) -> None:
+        redis_client.set(LEASE, "1")
+        redis_client.sadd(keys.PAUSED, "critical", "elsewhere")
+        redis_client.lpush(keys.queue("critical"), job("c1"))
+        redis_client.lpush(keys.queue("default"), job("d1"))
+
+        reply = exchange(redis_client, limit=5, token=1, queues=["critical", "default"])
+
+        assert reply == [0, 1, "1:default", job("d1")]
+        assert redis_client.lrange(keys.queue("critical"), 0, -1) == [job("c1")]
 
     def test_fetch_with_nothing_queued_writes_no_inflight_hash(
         self, redis_client: redis.Redis

@@ -117,6 +117,7 @@ class InflightStore:
             keys.STAT_PROCESSED,
             day,
             self.landing_key,
+            keys.PAUSED,
             *lock_keys,
             *(keys.queue(name) for name in queues),
         ]
