@@ -92,14 +92,17 @@ class Verdict:
 
 def parse_events(lines: Iterable[bytes | str]) -> list[Execution]:
     """`s <jid> <token> <pid> <t>` and `e <jid> <token> <pid> <t> <outcome>` lines."""
-    runs: dict[str, Execution] = {}
+    # Keyed by jid and token: tokens are 32 random bits, and among the ~27,000
+    # executions of a long batch chaos run two of them collide now and then, which
+    # keyed by token alone merged two jobs' executions into one.
+    runs: dict[tuple[str, str], Execution] = {}
     for line in lines:
         text = line.decode() if isinstance(line, bytes) else line
         parts = text.split()
         kind, jid, token, pid, moment = parts[:5]
-        run = runs.get(token)
+        run = runs.get((jid, token))
         if run is None:
-            run = runs[token] = Execution(jid, token, int(pid), float(moment))
+            run = runs[(jid, token)] = Execution(jid, token, int(pid), float(moment))
         if kind == "s":
             run.start = float(moment)
         else:

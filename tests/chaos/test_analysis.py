@@ -182,3 +182,11 @@ def test_the_environment_picks_the_long_profile_and_overrides() -> None:
 def test_each_run_without_a_seed_draws_its_own() -> None:
     seeds = {from_environment({}).seed for _ in range(20)}
     assert len(seeds) > 1 and all(seed > 0 for seed in seeds)
+
+
+def test_two_jobs_whose_executions_drew_the_same_token_stay_apart() -> None:
+    runs = parse_events(["s a t1 7 1.0", "e a t1 7 1.5 fail", "s b t1 7 2.0", "e b t1 7 2.5 ok"])
+    assert [(run.jid, run.start, run.end, run.outcome) for run in runs] == [
+        ("a", 1.0, 1.5, "fail"),
+        ("b", 2.0, 2.5, "ok"),
+    ]

@@ -121,7 +121,7 @@ class Batch:
         return found
 
     def members(self) -> dict[str, str]:
-        """jid (or "b:<bid>" for a child batch) -> p, f, s or d (status.STATES)."""
+        """jid (or "b:<bid>" for a child batch) -> pending, failed, succeeded or dead."""
         return self._store().members(self.bid)
 
     # -- adding jobs ------------------------------------------------------------------

@@ -13,7 +13,8 @@ from typing import Any
 #: callback events, in the order a batch can fire them
 EVENTS = ("death", "complete", "success")
 
-#: a member's state, from the batch's sets (keys.batch_pending, batch_failed, batch_dead)
+#: a member's state (BatchStore.members), from the batch's sets: dead, failed
+#: (retrying) and pending members are in their sets, succeeded ones in none of them
 STATES = ("pending", "failed", "succeeded", "dead")
 
 

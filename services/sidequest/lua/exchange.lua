@@ -23,10 +23,11 @@
 -- ARGV[7]       m: acknowledgements of landed jobs not adopted yet (by raw payload)
 -- ARGV[8]       a: landed jobs to adopt, each under the field the worker chose
 -- ARGV[9]       k: linked acknowledgements (a batch member or a chain step)
--- ARGV[10..14]  batch context (batch_lib.lua): batch prefix, queue prefix, queues key,
---               batch stats key, now (float epoch seconds)
--- ARGV[15..]    p in-flight fields; then s triples: field, index of its lock in
---               KEYS[7..6+L] (0 = none), jid that must still hold that lock; then m raw
+-- ARGV[10..14]  only when k > 0: the batch context (batch_lib.lua): batch prefix, queue
+--               prefix, queues key, batch stats key, now (float epoch seconds)
+-- ARGV[10..]    (ARGV[15..] when k > 0) p in-flight fields; then s triples: field,
+--               index of its lock in KEYS[7..6+L] (0 = none), jid that must still hold
+--               that lock; then m raw
 --               payloads; then k linked entries of 9 values: "f" and an in-flight field
 --               ("m" when the job has a start marker to drop too) or "l" and a landed
 --               raw payload, lock index (0 = none), lock jid, bid ("" for
@@ -60,7 +61,10 @@ local locks = tonumber(ARGV[6])
 local landed = tonumber(ARGV[7])
 local adoptions = tonumber(ARGV[8])
 local linked = tonumber(ARGV[9])
-local at = 15
+local at = 10
+if linked > 0 then
+  at = 15
+end
 local acknowledged = 0
 
 if plain > 0 then

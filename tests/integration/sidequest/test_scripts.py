@@ -151,7 +151,6 @@ def exchange(
         len(landed_acks),
         len(adopt),
         0,
-        *BATCH_CONTEXT,
     ]
     args.extend(plain)
     for field, lock, jid in special:

@@ -23,8 +23,6 @@ from sidequest.runtime.outcome import Ack, Batch, Failure
 from sidequest.runtime.store import text
 
 _IN_HASH = (Holding.FETCHED, Holding.ADOPTED)
-# exchange.lua reads the batch context only for linked acknowledgements.
-_NO_BATCH_CONTEXT = ("", "", "", "", "")
 
 
 @dataclass(slots=True)
@@ -133,7 +131,7 @@ class InflightStore:
             len(batch.landed_acks),
             len(adopt_fields),
             len(batch.linked),
-            *(keys.batch_context(time.time()) if batch.linked else _NO_BATCH_CONTEXT),
+            *(keys.batch_context(time.time()) if batch.linked else ()),
             *plain,
             *specials,
             *(ack.job.raw for ack in batch.landed_acks),
