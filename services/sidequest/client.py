@@ -11,13 +11,16 @@ bulk:          one SADD and one LPUSH of all jobs per queue             (one rou
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import time
+import weakref
 from collections import defaultdict
 from collections.abc import Mapping
 
 import redis
+import redis.asyncio
 
 from sidequest import keys, payload, scripts
 from sidequest.adapter import PushResult, UniqueSpec
@@ -28,12 +31,86 @@ from sidequest.redis_source import ENVIRONMENT
 
 logger = logging.getLogger("sidequest")
 
+# Connections of the asyncio client per event loop (enqueues from async code).
+_ASYNC_CONNECTIONS = 32
+
 
 class RedisAdapter:
     """Pushes payloads to Redis. Thread-safe: redis-py's pool gives each call a connection."""
 
     def __init__(self, client: redis.Redis):
         self.redis = client
+        # redis-py's asyncio connections belong to the loop that opened them: one
+        # client per event loop, built from the same connection settings.
+        self._async_clients: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, redis.asyncio.Redis
+        ] = weakref.WeakKeyDictionary()
+
+    def async_client(self) -> redis.asyncio.Redis:
+        """The asyncio client of the running loop, on the sync client's connection settings."""
+        loop = asyncio.get_running_loop()
+        client = self._async_clients.get(loop)
+        if client is None:
+            client = self._async_clients[loop] = _async_twin(self.redis)
+        return client
+
+    async def push_async(
+        self, job: JobDict, *, at: float | None = None, unique: UniqueSpec | None = None
+    ) -> PushResult:
+        """`push` without blocking the event loop."""
+        client = self.async_client()
+        try:
+            if unique is not None:
+                target, score = self._unique_target(job, at)
+                reply = await scripts.PUSH_UNIQUE.call_async(
+                    client,
+                    [keys.unique_lock(unique.digest), keys.QUEUES, target],
+                    _unique_args(job, unique, score),
+                )
+                return _unique_result(reply)
+            pipe = client.pipeline(transaction=False)
+            if at is None:
+                job["enqueued_at"] = time.time()
+                pipe.sadd(keys.QUEUES, job["queue"])
+                pipe.lpush(keys.queue(job["queue"]), payload.encode(job))
+            else:
+                job.pop("enqueued_at", None)
+                pipe.zadd(keys.SCHEDULE, {payload.encode(job): at})
+                pipe.publish(keys.SCHEDULE_WAKEUP_CHANNEL, repr(at))
+            _check(await pipe.execute(raise_on_error=False), wakeup=at is not None)
+        except redis.RedisError as error:
+            raise EnqueueError(f"could not enqueue {job['class']} {job['jid']}: {error}") from error
+        return PushResult(enqueued=True)
+
+    async def push_bulk_async(self, jobs: list[JobDict], *, at: float | None = None) -> None:
+        """`push_bulk` without blocking the event loop."""
+        if not jobs:
+            return
+        try:
+            pipe = self.async_client().pipeline(transaction=False)
+            if at is None:
+                now = time.time()
+                by_queue: dict[str, list[str]] = defaultdict(list)
+                for job in jobs:
+                    job["enqueued_at"] = now
+                    by_queue[job["queue"]].append(payload.encode(job))
+                for name, encoded in by_queue.items():
+                    pipe.sadd(keys.QUEUES, name)
+                    pipe.lpush(keys.queue(name), *encoded)
+            else:
+                pipe.zadd(keys.SCHEDULE, {payload.encode(job): at for job in jobs})
+                pipe.publish(keys.SCHEDULE_WAKEUP_CHANNEL, repr(at))
+            _check(await pipe.execute(raise_on_error=False), wakeup=at is not None)
+        except redis.RedisError as error:
+            raise EnqueueError(f"could not enqueue {len(jobs)} jobs: {error}") from error
+
+    @staticmethod
+    def _unique_target(job: JobDict, at: float | None) -> tuple[str, str]:
+        if at is None:
+            job["enqueued_at"] = time.time()
+            return keys.queue(job["queue"]), ""
+        job.pop("enqueued_at", None)
+        return keys.SCHEDULE, repr(at)
 
     def push(
         self, job: JobDict, *, at: float | None = None, unique: UniqueSpec | None = None
@@ -77,30 +154,50 @@ class RedisAdapter:
             raise EnqueueError(f"could not enqueue {len(jobs)} jobs: {error}") from error
 
     def _push_unique(self, job: JobDict, at: float | None, unique: UniqueSpec) -> PushResult:
-        if at is None:
-            job["enqueued_at"] = time.time()
-            target = keys.queue(job["queue"])
-            score = ""
-        else:
-            job.pop("enqueued_at", None)
-            target = keys.SCHEDULE
-            score = repr(at)
+        target, score = self._unique_target(job, at)
         reply = scripts.PUSH_UNIQUE(
             self.redis,
             [keys.unique_lock(unique.digest), keys.QUEUES, target],
-            [
-                job["jid"],
-                max(1, int(unique.ttl * 1000)),
-                job["queue"],
-                payload.encode(job),
-                score,
-                keys.SCHEDULE_WAKEUP_CHANNEL,
-            ],
+            _unique_args(job, unique, score),
         )
-        if int(reply[0]) == 1:
-            return PushResult(enqueued=True)
-        holder = reply[1].decode() if isinstance(reply[1], bytes) else str(reply[1])
-        return PushResult(enqueued=False, holder=holder or None)
+        return _unique_result(reply)
+
+
+def _unique_args(job: JobDict, unique: UniqueSpec, score: str) -> list[scripts.Arg]:
+    return [
+        job["jid"],
+        max(1, int(unique.ttl * 1000)),
+        job["queue"],
+        payload.encode(job),
+        score,
+        keys.SCHEDULE_WAKEUP_CHANNEL,
+    ]
+
+
+def _unique_result(reply: list[object]) -> PushResult:
+    if int(str(reply[0])) == 1:
+        return PushResult(enqueued=True)
+    holder = reply[1].decode() if isinstance(reply[1], bytes) else str(reply[1])
+    return PushResult(enqueued=False, holder=holder or None)
+
+
+def _async_twin(client: redis.Redis) -> redis.asyncio.Redis:
+    """An asyncio client with the connection settings of `client`'s pool."""
+    pool = client.connection_pool
+    settings = dict(pool.connection_kwargs)
+    kind = pool.connection_class
+    if issubclass(kind, redis.UnixDomainSocketConnection):
+        connection_class: type[redis.asyncio.Connection] = redis.asyncio.UnixDomainSocketConnection  # type: ignore[assignment]
+    elif issubclass(kind, redis.SSLConnection):
+        connection_class = redis.asyncio.SSLConnection
+    else:
+        connection_class = redis.asyncio.Connection
+    # Options only the synchronous connections know (redis-py's own defaults apply).
+    for name in ("ssl_check_hostname_default", "cache", "cache_config"):
+        settings.pop(name, None)
+    return redis.asyncio.Redis(
+        connection_pool=redis.asyncio.ConnectionPool(connection_class=connection_class, **settings)
+    )
 
 
 def _execute(pipe: redis.client.Pipeline, *, wakeup: bool) -> None:
@@ -111,7 +208,10 @@ def _execute(pipe: redis.client.Pipeline, *, wakeup: bool) -> None:
     granted) would otherwise see an error for a job that was in fact scheduled, and
     retrying would schedule it twice.
     """
-    results = pipe.execute(raise_on_error=False)
+    _check(pipe.execute(raise_on_error=False), wakeup=wakeup)
+
+
+def _check(results: list[object], *, wakeup: bool) -> None:
     if wakeup and isinstance(results[-1], redis.ResponseError):
         logger.warning("job scheduled, but the scheduler wakeup failed: %s", results[-1])
         results = results[:-1]

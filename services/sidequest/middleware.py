@@ -70,6 +70,10 @@ class Middleware:
     def periodic_missed(self, name: str, count: int) -> None:
         """This process found `count` ticks of `name` past their grace, run or not."""
 
+    def loop_blocked(self, holder: str) -> None:
+        """Synchronous code blocked the event loop of async jobs for over a second;
+        `holder` names the job. On the loop's monitor thread."""
+
 
 class MiddlewareChain:
     """Calls every middleware's hook in order, isolating failures."""
@@ -109,6 +113,10 @@ class MiddlewareChain:
     def periodic_missed(self, name: str, count: int) -> None:
         for item in self.items:
             _guard(item.periodic_missed, name, count)
+
+    def loop_blocked(self, holder: str) -> None:
+        for item in self.items:
+            _guard(item.loop_blocked, holder)
 
 
 def _guard(hook: object, *args: object) -> None:

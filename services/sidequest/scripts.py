@@ -14,6 +14,7 @@ from importlib import resources
 from typing import Any
 
 import redis
+import redis.asyncio
 from redis.exceptions import NoScriptError
 
 Key = str
@@ -34,6 +35,16 @@ class Script:
         except NoScriptError:
             client.script_load(self.source)
             return client.evalsha(self.sha, len(keys), *keys, *args)
+
+    async def call_async(
+        self, client: redis.asyncio.Redis, keys: Sequence[Key], args: Sequence[Arg]
+    ) -> Any:
+        """`__call__` on redis-py's asyncio client (enqueues from async code)."""
+        try:
+            return await client.evalsha(self.sha, len(keys), *keys, *args)  # type: ignore[misc]
+        except NoScriptError:
+            await client.script_load(self.source)
+            return await client.evalsha(self.sha, len(keys), *keys, *args)  # type: ignore[misc]
 
     def queue(self, pipe: redis.client.Pipeline, keys: Sequence[Key], args: Sequence[Arg]) -> None:
         """Add a call to a pipeline; run it with `run_pipeline` to handle NOSCRIPT."""

@@ -2,7 +2,8 @@
 
 Tasks:
 1. build the pieces (store, executor, manager, fetcher, waiters, scheduler with the
-   periodic ticker, heartbeat, watchdog) around one Redis URL
+   periodic ticker, heartbeat, watchdog, and the event loop of async jobs with its
+   block monitor) around one Redis URL
 2. check_redis(): wait for Redis, load the scripts, probe the permissions, publish the
    periodic schedules (runtime/periodic.py)
 3. start(): heartbeat first (the lease must exist before the first fetch), then the
@@ -10,7 +11,8 @@ Tasks:
 4. quiet() (SIGTSTP, or TSTP from a UI): stop fetching; the jobs fetched but not
    started go back to the front of their queues at once
 5. stop() (SIGTERM/SIGINT, or TERM from a UI): quiet, wait up to `shutdown_timeout`
-   for running jobs, push the unfinished ones back to the front of their queues,
+   for running jobs (async ones too), cancel the async ones still running, push the
+   unfinished ones back to the front of their queues,
    write the last acknowledgements, remove our heartbeat
 """
 
@@ -37,7 +39,10 @@ from sidequest.periodic_jobs.outcomes import PeriodicOutcomes
 from sidequest.periodic_jobs.store import PeriodicStore
 from sidequest.periodic_jobs.ticker import PeriodicTicker
 from sidequest.runtime import periodic
+from sidequest.runtime.async_executor import AsyncExecutor
+from sidequest.runtime.async_runtime import AsyncRuntime
 from sidequest.runtime.backoff import Backoff
+from sidequest.runtime.event_loop import BlockMonitor
 from sidequest.runtime.executor import Executor, TimedRun
 from sidequest.runtime.fetched import Fetched
 from sidequest.runtime.fetcher import Fetcher
@@ -90,6 +95,24 @@ class Launcher:
         self.executor = Executor(settings, self.middleware, self.watchdog, self.inflight)
         self.gate = IdleGate()
         self.manager = Manager(settings, self.executor, self._wake_fetcher, self._landing_started)
+        self.async_runtime = AsyncRuntime(
+            settings.async_concurrency,
+            AsyncExecutor(self.executor, settings.timeout_grace),
+            self.manager.isolation,
+            settings.max_recoveries,
+            self._landing_started,
+        )
+        self.manager.attach_async(self.async_runtime)
+        self.loop_monitor = BlockMonitor(
+            self.async_runtime.loop,
+            self.async_runtime.holder,
+            lambda: self.async_runtime.holder_deadline(settings.heartbeat_timeout),
+            self._loop_blocked,
+            self._loop_stuck,
+        )
+        #: the worker's exit status: 0, or 70 (EX_SOFTWARE) when its event loop stayed
+        #: blocked, so that its supervisor starts a fresh process
+        self.exit_status = 0
         self.heartbeat = Heartbeat(
             HeartbeatStore(self.redis, self.identity, settings),
             settings,
@@ -154,6 +177,15 @@ class Launcher:
 
     def _abandon(self, guard: Guard[TimedRun]) -> None:
         self.manager.abandon(guard)
+
+    def _loop_blocked(self, holder: str) -> None:
+        self.async_runtime.loop_blocked()
+        self.middleware.loop_blocked(holder)
+
+    def _loop_stuck(self, holder: str) -> None:
+        """The event loop stays blocked: stop as SIGTERM would, then exit non-zero."""
+        self.exit_status = 70
+        self.request_stop()
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -232,6 +264,9 @@ class Launcher:
         self.watchdog.start()
         self.heartbeat.start()
         self.manager.start()
+        if self.manager.async_side is not None:
+            self.async_runtime.start(self.manager)
+            self.loop_monitor.start()
         self.fetcher.start()
         self.waiters.start()
         self.scheduler.start()
@@ -272,7 +307,8 @@ class Launcher:
         while not self.manager.idle and time.monotonic() < deadline:
             time.sleep(0.01)
         self._requeue_unstarted()
-        unfinished = [running.job for running in self.manager.running()]
+        unfinished = [run.job for run in self.async_runtime.cancel_for_shutdown()]
+        unfinished += [running.job for running in self.manager.running()]
         self.fetcher.stop()
         if unfinished:
             try:
@@ -289,6 +325,8 @@ class Launcher:
         self.scheduler.stop()
         self.heartbeat.stop()
         self.watchdog.stop()
+        self.loop_monitor.stop()
+        self.async_runtime.stop()
         self.manager.stop_processors()
         # A job landed by a waiter after our last look must be back in its queue before
         # we drop our owner entry, or nobody would ever recover it.

@@ -7,6 +7,8 @@ Tasks:
 3. collect each finished job's outcome for the fetcher (Outcomes), and wake it
 4. know which job runs on which thread, for the heartbeat's busy count and work hash
 5. run alone a job that one more recovery would bury as a poison pill (isolation.py)
+6. hand the jobs with an `async def perform` to the event loop (async_runtime.py), which
+   returns their outcomes here
 Lifecycle: start(), then stop_processors() once the fetcher stopped dispatching.
 """
 
@@ -21,11 +23,12 @@ from dataclasses import dataclass
 
 from sidequest.config import Settings
 from sidequest.runtime import failure
+from sidequest.runtime.async_runtime import AsyncRuntime
 from sidequest.runtime.executor import Executor, TimedRun
 from sidequest.runtime.fetched import Fetched, Holding
 from sidequest.runtime.isolation import Isolation, runs_alone
 from sidequest.runtime.landing import Landing
-from sidequest.runtime.outcome import Batch, Failure, Outcomes
+from sidequest.runtime.outcome import Batch, Failure, Outcome, Outcomes
 from sidequest.runtime.prefetch import Prefetch
 from sidequest.runtime.watchdog import Guard
 
@@ -36,7 +39,9 @@ logger = logging.getLogger("sidequest")
 class Running:
     job: Fetched
     started_at: float
+    #: the processor thread's id; for a job on the event loop, an id of its own
     thread_id: int
+    is_async: bool = False
 
 
 class Manager:
@@ -65,6 +70,17 @@ class Manager:
         self._serial = 0
         self._isolation = Isolation()
         self._max_recoveries = settings.max_recoveries
+        #: the event loop's side, when this process has async job classes (attach_async)
+        self.async_side: AsyncRuntime | None = None
+
+    @property
+    def isolation(self) -> Isolation:
+        return self._isolation
+
+    def attach_async(self, runtime: AsyncRuntime) -> None:
+        """Route async jobs to `runtime`, which must be started with this manager."""
+        if runtime.enabled:
+            self.async_side = runtime
 
     def start(self) -> None:
         for _ in range(self.concurrency):
@@ -81,7 +97,9 @@ class Manager:
     # -- fetcher side -------------------------------------------------------------------
 
     def free_slots(self) -> int:
-        return self.concurrency + self.prefetch.spare() - self._held
+        free = self.concurrency + self.prefetch.spare() - self._held
+        side = self.async_side
+        return free if side is None else free + side.free()
 
     def needs_refill(self) -> bool:
         """Whether a fetch is due: half the spare jobs are gone, or a thread is idle.
@@ -94,18 +112,50 @@ class Manager:
         return self.free_slots() >= (self.prefetch.spare() + 1) // 2
 
     def dispatch(self, jobs: list[Fetched]) -> None:
-        with self._lock:
-            self._held += len(jobs)
-            self._held_fields.update(job.field for job in jobs)
+        side = self.async_side
+        if side is not None:
+            with self._lock:
+                self._held_fields.update(job.field for job in jobs)
+            threads: list[Fetched] = []
+            claimed: list[Fetched] = []
+            for job in jobs:
+                (claimed if side.claims(job) else threads).append(job)
+            if claimed:
+                side.submit(claimed)
+            jobs = threads
+            with self._lock:
+                self._held += len(jobs)
+        else:
+            with self._lock:
+                self._held += len(jobs)
+                self._held_fields.update(job.field for job in jobs)
         for job in jobs:
             self._buffer.put(job)
 
     def dispatch_landed(self, job: Fetched) -> None:
         """A job a queue waiter moved to our landing list: run it now, adopt it later."""
+        side = self.async_side
+        if side is not None and side.claims(job):
+            with self._lock:
+                self.landing.add(job)
+            side.submit([job])
+            return
         with self._lock:
             self._held += 1
             self.landing.add(job)
         self._buffer.put(job)
+
+    def run_on_threads(self, job: Fetched) -> None:
+        """A job the event loop found synchronous after all: a thread runs it."""
+        with self._lock:
+            self._held += 1
+        self._buffer.put(job)
+
+    def add_outcome(self, outcome: Outcome) -> None:
+        """An outcome from the event loop, for the fetcher."""
+        with self._lock:
+            self.outcomes.add(outcome)
+        self.wake_fetcher()
 
     def written(self, batch: Batch, adopted: list[Fetched]) -> None:
         """An exchange wrote `batch`: the fields of its outcomes are no longer ours, and
@@ -131,6 +181,8 @@ class Manager:
                 break
             if job is not None:
                 taken.append(job)
+        if self.async_side is not None:
+            taken += self.async_side.take_unstarted()
         with self._lock:
             self._held -= len(taken)
             self._held_fields.difference_update(job.field for job in taken)
@@ -141,15 +193,23 @@ class Manager:
 
     def running(self) -> list[Running]:
         with self._lock:
-            return sorted(self._running.values(), key=lambda run: run.started_at)
+            runs = list(self._running.values())
+        if self.async_side is not None:
+            runs += [
+                Running(run.job, run.started_at, run.serial, is_async=True)
+                for run in self.async_side.running()
+            ]
+        return sorted(runs, key=lambda run: run.started_at)
 
     @property
     def busy(self) -> int:
-        return len(self._running)
+        side = self.async_side
+        return len(self._running) + (0 if side is None else side.busy)
 
     @property
     def idle(self) -> bool:
-        return self._held == 0
+        side = self.async_side
+        return self._held == 0 and (side is None or side.held == 0)
 
     def stop_processors(self) -> None:
         for _ in self._threads:

@@ -1,0 +1,141 @@
+"""Jobs with an `async def perform` that the async-job tests run in real worker processes.
+
+Like fixture_jobs.py, they record what happened in the test's Redis (TEST_REDIS_URL),
+here through redis-py's asyncio client, one per event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import os
+import time
+import weakref
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import redis.asyncio
+
+from sidequest import Job, after_perform, around_perform, before_perform, retry_on
+from tests.integration.sidequest.fixture_jobs import RecordJob
+
+_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, redis.asyncio.Redis] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def recorder() -> redis.asyncio.Redis:
+    loop = asyncio.get_running_loop()
+    client = _clients.get(loop)
+    if client is None:
+        # A bounded pool that waits for a free connection: hundreds of jobs at once
+        # would otherwise each open one.
+        pool = redis.asyncio.BlockingConnectionPool.from_url(
+            os.environ["TEST_REDIS_URL"], decode_responses=True, max_connections=50
+        )
+        client = _clients[loop] = redis.asyncio.Redis(connection_pool=pool)
+    return client
+
+
+class AsyncRecordJob(Job):
+    """Awaits `seconds`, then records its jid once per execution."""
+
+    async def perform(self, n: int, seconds: float = 0.01) -> None:
+        await asyncio.sleep(seconds)
+        await recorder().rpush("test:async_runs", self.jid)
+
+
+class AsyncSlowJob(Job):
+    """Records its start, waits while `test:hold` exists (up to `limit` s), records its end."""
+
+    async def perform(self, n: int, limit: float = 60.0) -> None:
+        client = recorder()
+        await client.rpush("test:started", self.jid)
+        deadline = time.monotonic() + limit
+        while await client.exists("test:hold") and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        await client.rpush("test:finished", f"{os.getpid()} {self.jid}")
+
+
+class AsyncTimeoutJob(Job):
+    """Runs past its timeout; records that the cancellation reached it, and re-raises."""
+
+    timeout = 0.5
+    retry = 1
+
+    async def perform(self) -> None:
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            await recorder().rpush("test:cancelled", self.jid)
+            raise
+
+
+class AsyncSwallowJob(Job):
+    """Swallows the cancellation of its timeout and goes on for `seconds`."""
+
+    timeout = 0.3
+    retry = 0
+
+    async def perform(self, seconds: float) -> None:
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            await asyncio.sleep(seconds)
+        await recorder().rpush("test:swallowed_done", self.jid)
+
+
+class AsyncBlockingJob(Job):
+    """Blocks the event loop with synchronous code for `seconds`."""
+
+    async def perform(self, seconds: float) -> None:
+        time.sleep(seconds)
+        await recorder().rpush("test:blocking_done", self.jid)
+
+
+request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="unset")
+
+
+class AsyncCallbacksJob(Job):
+    """Sets a context variable in a callback; async callbacks record their order."""
+
+    @before_perform
+    def set_request(self) -> None:
+        request_id.set(f"req-{self.jid}")
+
+    @around_perform
+    async def around(self, block: Callable[[], Awaitable[Any]]) -> None:
+        await recorder().rpush("test:order", "around-before")
+        await block()
+        await recorder().rpush("test:order", "around-after")
+
+    @after_perform
+    async def after(self) -> None:
+        await recorder().rpush("test:order", "after")
+
+    async def perform(self) -> None:
+        await recorder().rpush("test:order", "perform")
+        await recorder().set("test:request_id", request_id.get())
+
+
+class FlakyAsyncError(Exception):
+    pass
+
+
+@retry_on(FlakyAsyncError, wait=0, attempts=3)
+class AsyncFlakyJob(Job):
+    """Fails its first execution, succeeds the next (retry_on with no wait)."""
+
+    async def perform(self) -> None:
+        count = await recorder().incr(f"test:flaky:{self.jid}")
+        if count < 2:
+            raise FlakyAsyncError("first try fails")
+        await recorder().rpush("test:flaky_done", self.jid)
+
+
+class AsyncEnqueuingJob(Job):
+    """Enqueues `count` RecordJobs from async code, one and in bulk."""
+
+    async def perform(self, count: int) -> None:
+        await RecordJob.perform_later_async(0)
+        await RecordJob.perform_bulk_async([[n] for n in range(1, count)])
