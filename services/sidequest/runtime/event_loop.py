@@ -10,7 +10,8 @@ independent of the loop, notices when the ticks stop:
    and where (the loop thread's stack), and count it (`on_blocked`)
 2. still blocked past the limit `stuck_after()` names for the job holding it (its
    timeout plus `timeout_grace`, as a stuck thread is abandoned): call `on_stuck`
-   once, which restarts the process (launcher.py); a loop cannot be replaced the way
+   once, which restarts the process (launcher.py; 60 s for a job without a timeout,
+   since the loop's other jobs and their timeouts wait meanwhile); a loop cannot be replaced the way
    the watchdog replaces a stuck thread, since every async job of the process is on it
 """
 

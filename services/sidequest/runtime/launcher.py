@@ -61,6 +61,10 @@ from sidequest.runtime.watchdog import Guard, Watchdog
 
 logger = logging.getLogger("sidequest")
 
+# How long a job without a timeout may block the event loop before the process restarts
+# (a job with one may block it for its timeout plus `timeout_grace`).
+LOOP_STUCK_SECONDS = 60.0
+
 # Blocking waiters use 1 s blocks; replies must come well within the socket timeout.
 _SOCKET_TIMEOUT = 10.0
 
@@ -106,7 +110,7 @@ class Launcher:
         self.loop_monitor = BlockMonitor(
             self.async_runtime.loop,
             self.async_runtime.holder,
-            lambda: self.async_runtime.holder_deadline(settings.heartbeat_timeout),
+            lambda: self.async_runtime.holder_deadline(LOOP_STUCK_SECONDS),
             self._loop_blocked,
             self._loop_stuck,
         )

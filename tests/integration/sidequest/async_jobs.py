@@ -93,6 +93,15 @@ class AsyncBlockingJob(Job):
         await recorder().rpush("test:blocking_done", self.jid)
 
 
+class AsyncStuckJob(Job):
+    """Blocks the event loop far past its timeout: the process must restart."""
+
+    timeout = 0.5
+
+    async def perform(self) -> None:
+        time.sleep(30)
+
+
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="unset")
 
 

@@ -1,0 +1,225 @@
+"""Jobs with an `async def perform` in real worker processes: throughput on the event
+loop, timeouts by cancellation, a loop blocked by synchronous code, callbacks and
+context variables, async enqueue, and the delivery guarantees (SIGTERM, SIGKILL)."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from collections import Counter
+from collections.abc import Callable
+
+import redis
+
+from sidequest import keys
+from tests.integration.sidequest import async_jobs
+from tests.integration.sidequest import fixture_jobs as jobs
+from tests.support.polling import wait_for
+from tests.support.worker_process import WorkerProcess
+
+Start = Callable[..., WorkerProcess]
+ASYNC_JOBS = ("tests.integration.sidequest.async_jobs",)
+
+
+def _nothing_in_flight(client: redis.Redis) -> bool:
+    return not any(client.hlen(key) for key in client.keys("sidequest:inflight:*")) and not any(
+        client.llen(key) for key in client.keys("sidequest:landing:*")
+    )
+
+
+def test_five_thousand_async_jobs_run_once_each_in_one_process(
+    enqueue_to: str, redis_client: redis.Redis, start_worker: Start
+) -> None:
+    jids = async_jobs.AsyncRecordJob.perform_bulk([[n] for n in range(5000)])
+    sync_jids = jobs.RecordJob.perform_bulk([[n] for n in range(200)])
+    worker = start_worker(
+        enqueue_to,
+        "-c",
+        "10",
+        "--async-concurrency",
+        "500",
+        "--log-level",
+        "WARNING",
+        requires=ASYNC_JOBS,
+    )
+    wait_for(lambda: redis_client.smembers("processes"), message="heartbeat")
+    started = time.monotonic()
+    wait_for(
+        lambda: redis_client.llen("test:async_runs") >= 5000,
+        timeout=30,
+        interval=0.005,
+        message="5,000 async jobs",
+    )
+    elapsed = time.monotonic() - started
+    print(f"5,000 async jobs of 10 ms at async_concurrency 500: {elapsed:.2f}s")
+    runs = Counter(redis_client.lrange("test:async_runs", 0, -1))
+    assert set(runs) == set(jids) and set(runs.values()) == {1}
+    # 10 threads would need 5 s for 5,000 waits of 10 ms; a loaded machine gets slack.
+    assert elapsed < 5.0
+    # The sync jobs of the same queue ran on the threads beside them.
+    wait_for(lambda: redis_client.llen("test:runs") >= 200, message="sync jobs")
+    assert sorted(redis_client.lrange("test:runs", 0, -1)) == sorted(sync_jids)
+    wait_for(lambda: redis_client.get("stat:processed") == "5200", message="5,200 acks")
+    assert _nothing_in_flight(redis_client)
+    worker.signal(signal.SIGTERM)
+    assert worker.wait(20) == 0
+
+
+def test_a_timeout_cancels_the_task_and_retries_the_job(
+    enqueue_to: str, redis_client: redis.Redis, start_worker: Start
+) -> None:
+    start_worker(enqueue_to, "--log-level", "WARNING", requires=ASYNC_JOBS)
+    job = async_jobs.AsyncTimeoutJob.perform_later()
+    wait_for(lambda: redis_client.zcard("retry") == 1, timeout=10, message="the retry")
+    assert redis_client.lrange("test:cancelled", 0, -1) == [job.jid]
+    retried = json.loads(redis_client.zrange("retry", 0, -1)[0])
+    assert retried["error_class"] == "sidequest.errors.JobTimeoutError"
+    assert "cancelled after" in retried["error_message"]
+    # The process keeps serving async jobs.
+    async_jobs.AsyncRecordJob.perform_later(1)
+    wait_for(lambda: redis_client.llen("test:async_runs") == 1, message="the next job")
+
+
+def test_a_job_that_swallows_its_cancellation_is_abandoned_after_the_grace(
+    enqueue_to: str, redis_client: redis.Redis, start_worker: Start
+) -> None:
+    start_worker(
+        enqueue_to,
+        "--log-level",
+        "WARNING",
+        env={"SIDEQUEST_TIMEOUT_GRACE": "0.5"},
+        requires=ASYNC_JOBS,
+    )
+    job = async_jobs.AsyncSwallowJob.perform_later(3.0)
+    # Timeout 0.3 s + grace 0.5 s: dead (retry = 0) long before the job's own 3 s end.
+    dead = wait_for(lambda: redis_client.zrange("dead", 0, -1), timeout=10, message="dead")
+    assert not redis_client.lrange("test:swallowed_done", 0, -1)
+    buried = json.loads(dead[0])
+    assert buried["jid"] == job.jid and "abandoned" in buried["error_message"]
+    async_jobs.AsyncRecordJob.perform_later(1)
+    wait_for(lambda: redis_client.llen("test:async_runs") == 1, message="the next job")
+    # The abandoned task finishes later; its outcome is ignored.
+    wait_for(lambda: redis_client.llen("test:swallowed_done") == 1, timeout=10, message="end")
+    assert redis_client.zcard("dead") == 1 and redis_client.zcard("retry") == 0
+
+
+def test_a_job_blocking_the_loop_is_logged_by_name_and_the_process_keeps_running(
+    enqueue_to: str, redis_client: redis.Redis, start_worker: Start
+) -> None:
+    worker = start_worker(enqueue_to, "--log-level", "WARNING", requires=ASYNC_JOBS)
+    job = async_jobs.AsyncBlockingJob.perform_later(2.0)
+    wait_for(lambda: redis_client.llen("test:blocking_done") == 1, timeout=15, message="done")
+    log = wait_for(
+        lambda: "event loop has been blocked" in worker.log() and worker.log(),
+        message="the warning",
+    )
+    assert f"AsyncBlockingJob {job.jid}" in log and "time.sleep(seconds)" in log
+    async_jobs.AsyncRecordJob.perform_later(1)
+    wait_for(lambda: redis_client.llen("test:async_runs") == 1, message="the next job")
+    assert worker.running()
+
+
+def test_a_loop_blocked_past_the_jobs_timeout_restarts_the_process(
+    enqueue_to: str, redis_client: redis.Redis, start_worker: Start
+) -> None:
+    worker = start_worker(
+        enqueue_to,
+        "-t",
+        "1",
+        "--log-level",
+        "WARNING",
+        env={"SIDEQUEST_TIMEOUT_GRACE": "0.5"},
+        requires=ASYNC_JOBS,
+    )
+    job = async_jobs.AsyncStuckJob.perform_later()
+    code = worker.wait(30)
+    assert code == 70
+    assert "restarting the worker process" in worker.log()
+    # The job was pushed back to its queue, as SIGTERM pushes back unfinished jobs.
+    queued = [json.loads(raw)["jid"] for raw in redis_client.lrange("queue:default", 0, -1)]
+    assert queued == [job.jid]
+    assert _nothing_in_flight(redis_client)
+
+
+def test_callbacks_may_be_async_and_set_context_variables_for_perform(
+    enqueue_to: str, redis_client: redis.Redis, start_worker: Start
+) -> None:
+    start_worker(enqueue_to, "--log-level", "WARNING", requires=ASYNC_JOBS)
+    job = async_jobs.AsyncCallbacksJob.perform_later()
+    wait_for(lambda: redis_client.llen("test:order") == 4, message="the callbacks")
+    assert redis_client.lrange("test:order", 0, -1) == [
+        "around-before",
+        "perform",
+        "around-after",
+        "after",
+    ]
+    assert redis_client.get("test:request_id") == f"req-{job.jid}"
+    flaky = async_jobs.AsyncFlakyJob.perform_later()
+    wait_for(lambda: redis_client.lrange("test:flaky_done", 0, -1), timeout=15, message="retry")
+    assert redis_client.get(f"test:flaky:{flaky.jid}") == "2"
+
+
+def test_an_async_job_enqueues_without_blocking_the_loop(
+    enqueue_to: str, redis_client: redis.Redis, start_worker: Start
+) -> None:
+    start_worker(enqueue_to, "--log-level", "WARNING", requires=ASYNC_JOBS)
+    async_jobs.AsyncEnqueuingJob.perform_later(20)
+    wait_for(lambda: redis_client.llen("test:runs") == 20, timeout=15, message="20 sync jobs")
+    assert redis_client.get("stat:processed") is not None
+
+
+def test_sigterm_lets_async_jobs_finish_then_pushes_back_the_rest(
+    enqueue_to: str, redis_client: redis.Redis, start_worker: Start
+) -> None:
+    redis_client.set("test:hold", 1)
+    worker = start_worker(enqueue_to, "-t", "2", "--log-level", "WARNING", requires=ASYNC_JOBS)
+    wait_for(lambda: redis_client.smembers("processes"), message="heartbeat")
+    # 10 finish within the grace; 10 are still waiting at its end.
+    short = async_jobs.AsyncSlowJob.perform_bulk([[n, 0.5] for n in range(10)])
+    long = async_jobs.AsyncSlowJob.perform_bulk([[n, 60] for n in range(10, 20)])
+    wait_for(lambda: redis_client.llen("test:started") == 20, message="20 running")
+    worker.signal(signal.SIGTERM)
+    assert worker.wait(20) == 0
+    finished = {entry.split()[1] for entry in redis_client.lrange("test:finished", 0, -1)}
+    assert finished == set(short)
+    queued = [json.loads(raw)["jid"] for raw in redis_client.lrange("queue:default", 0, -1)]
+    assert sorted(queued) == sorted(long)
+    assert _nothing_in_flight(redis_client)
+    assert redis_client.get("stat:processed") == "10"
+    # They run again, once, in the next worker.
+    redis_client.delete("test:hold")
+    start_worker(enqueue_to, "--log-level", "WARNING", requires=ASYNC_JOBS)
+    wait_for(lambda: redis_client.llen("test:finished") == 20, timeout=15, message="the rest")
+    assert Counter(entry.split()[1] for entry in redis_client.lrange("test:finished", 0, -1)) == {
+        jid: 1 for jid in short + long
+    }
+
+
+def test_async_jobs_of_a_killed_worker_complete_in_another(
+    enqueue_to: str, redis_client: redis.Redis, start_worker: Start
+) -> None:
+    redis_client.set("test:hold", 1)
+    doomed = start_worker(
+        enqueue_to, "--async-concurrency", "50", "--log-level", "WARNING", requires=ASYNC_JOBS
+    )
+    identity = wait_for(lambda: redis_client.smembers("processes"), message="heartbeat").pop()
+    held = async_jobs.AsyncSlowJob.perform_bulk([[n] for n in range(80)])
+    wait_for(lambda: redis_client.llen("test:started") == 50, message="50 running")
+    wait_for(
+        lambda: redis_client.hlen(keys.inflight(identity)) >= 50,
+        message="in the in-flight hash",
+    )
+    doomed.kill()
+    redis_client.delete("test:hold")
+    start_worker(enqueue_to, "--log-level", "WARNING", requires=ASYNC_JOBS)
+    wait_for(
+        lambda: redis_client.llen("test:finished") >= 80
+        and redis_client.llen("queue:default") == 0
+        and _nothing_in_flight(redis_client),
+        timeout=30,
+        message="every job done and nothing left in flight",
+    )
+    finished = Counter(entry.split()[1] for entry in redis_client.lrange("test:finished", 0, -1))
+    assert set(finished) == set(held) and set(finished.values()) == {1}
+    assert redis_client.get("stat:processed") == "80"
