@@ -41,10 +41,10 @@ class Script:
     ) -> Any:
         """`__call__` on redis-py's asyncio client (enqueues from async code)."""
         try:
-            return await client.evalsha(self.sha, len(keys), *keys, *args)  # type: ignore[misc]
+            return await client.evalsha(self.sha, len(keys), *keys, *args)
         except NoScriptError:
             await client.script_load(self.source)
-            return await client.evalsha(self.sha, len(keys), *keys, *args)  # type: ignore[misc]
+            return await client.evalsha(self.sha, len(keys), *keys, *args)
 
     def queue(self, pipe: redis.client.Pipeline, keys: Sequence[Key], args: Sequence[Arg]) -> None:
         """Add a call to a pipeline; run it with `run_pipeline` to handle NOSCRIPT."""

@@ -113,8 +113,9 @@ def run_to_completion(job: Job) -> Any:
 async def perform_inline(job: Job) -> Any:
     """`Job.perform_inline` for an async job: retry_on/discard_on as perform_now applies
     them (a retry is enqueued through the adapter)."""
-    from sidequest.job import enqueuing
-    from sidequest.job.base import failure_state
+    # Imported here: base.py imports this module, and enqueuing imports base lazily.
+    from sidequest.job import enqueuing  # noqa: PLC0415
+    from sidequest.job.base import failure_state  # noqa: PLC0415
 
     cls = type(job)
     try:

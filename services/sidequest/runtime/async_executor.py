@@ -46,11 +46,11 @@ logger = logging.getLogger("sidequest")
 _JOB_ERRORS = (Exception, SystemExit, KeyboardInterrupt)
 
 
-class _Reroute:
+class Reroute:
     """Sentinel: the job's perform is synchronous; it belongs on the threads."""
 
 
-REROUTE: Final = _Reroute()
+REROUTE: Final = Reroute()
 
 
 @dataclass(slots=True, eq=False)
@@ -87,7 +87,7 @@ class AsyncExecutor:
         #: set by the runtime: reports an abandoned run's outcome and frees its slot
         self.on_abandoned: Callable[[AsyncRun, Outcome], None] | None = None
 
-    async def execute(self, run: AsyncRun) -> Outcome | _Reroute | None:
+    async def execute(self, run: AsyncRun) -> Outcome | Reroute | None:
         """Run the job; None when it was abandoned (its outcome was reported then)."""
         fetched = run.job
         started = time.time()
@@ -97,12 +97,7 @@ class AsyncExecutor:
             logger.warning("dead on arrival from queue %s: %s", fetched.queue, malformed)
             dead = failure.wrap_malformed(fetched.raw, fetched.queue, malformed, started)
             return Failure(fetched, "dead", started, dead)
-        job_class: type[Job] | None
-        try:
-            job_class = resolution.resolve(job)
-        except (UnknownJobError, KeyError, TypeError):
-            job_class = None  # reported below, as a thread reports it
-        if job_class is not None and not async_perform.is_async(job_class):
+        if _synchronous(job):
             return REROUTE
         context = JobContext(
             jid=str(job.get("jid", "")),
@@ -116,18 +111,40 @@ class AsyncExecutor:
         self.log.start(context)
         if self._has_middleware:
             self.middleware.job_started(context)
-        marks = self.executor.marks
-        marked = marks is not None and bool(fetched.field) and bool(job.get("recoveries"))
+        marked = (
+            self.executor.marks is not None and bool(fetched.field) and bool(job.get("recoveries"))
+        )
         if marked:
             await asyncio.to_thread(self.executor._mark, fetched.field, started=True)
         clock = time.perf_counter()
-        instance: Job | None = None
-        error: BaseException | None = None
+        performed = await self._perform(run, job)
+        if run.abandoned:
+            return None
+        if marked:
+            await asyncio.to_thread(self.executor._mark, fetched.field, started=False)
+        duration = time.perf_counter() - clock
+        error = performed.error
+        if error is None:
+            outcome: Outcome = Ack(fetched, context.jid, _unique_digest(job), marked)
+            label = SUCCEEDED
+        else:
+            outcome, label = self.executor.failed(
+                fetched, job, performed.job_class, performed.instance, error
+            )
+        self.log.finish(context, label, duration, error, _next_attempt(outcome))
+        if self._has_middleware:
+            self.middleware.job_finished(context, label, duration, error)
+        return outcome
+
+    async def _perform(self, run: AsyncRun, job: payload.JobDict) -> _Performed:
+        """Resolve the class and arguments and await perform, cancelled at its timeout."""
+        performed = _Performed()
+        clock = time.perf_counter()
         try:
-            job_class = resolution.resolve(job)
+            performed.job_class = job_class = resolution.resolve(job)
             args = resolution.perform_args(job)
             job_class.check_arity(len(args))
-            instance = job_class.from_payload(job, args)
+            performed.instance = instance = job_class.from_payload(job, args)
             seconds = _seconds(job_class.timeout)
             if seconds is not None:
                 self._arm(run, seconds, job, job_class, instance)
@@ -135,19 +152,18 @@ class AsyncExecutor:
         except asyncio.CancelledError as cancelled:
             if run.shutdown or not run.timed_out:
                 raise
-            error = cancelled
+            performed.error = cancelled
         except _JOB_ERRORS as raised:
-            error = raised
+            performed.error = raised
         finally:
             for timer in run.timers:
                 timer.cancel()
-        if run.abandoned:
-            return None
-        if run.timed_out:
+        if run.timed_out and not run.abandoned:
+            # Whatever the job did with the cancellation (re-raised it, raised another
+            # error, or even returned), it ran past its timeout: a timeout failure.
             task = run.task
             if task is not None:
-                # The timeout's cancellation is handled: later awaits of this task (the
-                # mark below) must not see it again.
+                # Handled: later awaits of this task (the unmarking) must not see it.
                 while task.cancelling():
                     task.uncancel()
             elapsed = time.perf_counter() - clock
@@ -155,19 +171,9 @@ class AsyncExecutor:
                 f"job exceeded its timeout of {run.timeout:g}s and was cancelled after "
                 f"{elapsed:.2f}s"
             )
-            error = stopped.with_traceback(error.__traceback__ if error is not None else None)
-        if marked:
-            await asyncio.to_thread(self.executor._mark, fetched.field, started=False)
-        duration = time.perf_counter() - clock
-        if error is None:
-            outcome: Outcome = Ack(fetched, context.jid, _unique_digest(job), marked)
-            label = SUCCEEDED
-        else:
-            outcome, label = self.executor.failed(fetched, job, job_class, instance, error)
-        self.log.finish(context, label, duration, error, _next_attempt(outcome))
-        if self._has_middleware:
-            self.middleware.job_finished(context, label, duration, error)
-        return outcome
+            caught = performed.error
+            performed.error = stopped.with_traceback(caught.__traceback__ if caught else None)
+        return performed
 
     def _arm(
         self,
@@ -215,6 +221,26 @@ class AsyncExecutor:
             self.middleware.job_finished(context, label, duration, error)
         if self.on_abandoned is not None:
             self.on_abandoned(run, outcome)
+
+
+class _Performed:
+    """What happened inside perform."""
+
+    __slots__ = ("error", "instance", "job_class")
+
+    def __init__(self) -> None:
+        self.job_class: type[Job] | None = None
+        self.instance: Job | None = None
+        self.error: BaseException | None = None
+
+
+def _synchronous(job: payload.JobDict) -> bool:
+    """Whether the payload names a known class whose perform is a plain function."""
+    try:
+        job_class = resolution.resolve(job)
+    except (UnknownJobError, KeyError, TypeError):
+        return False  # reported when it is performed, as a thread reports it
+    return not async_perform.is_async(job_class)
 
 
 def internal_error(job: Fetched) -> Failure:

@@ -34,6 +34,7 @@ Tasks:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import threading
@@ -44,7 +45,7 @@ from typing import Protocol
 
 from sidequest.job import async_perform, registry
 from sidequest.payload import ACTIVE_JOB_WRAPPERS
-from sidequest.runtime.async_executor import REROUTE, AsyncExecutor, AsyncRun, internal_error
+from sidequest.runtime.async_executor import AsyncExecutor, AsyncRun, Reroute, internal_error
 from sidequest.runtime.event_loop import EventLoopThread
 from sidequest.runtime.fetched import Fetched, Holding
 from sidequest.runtime.isolation import Isolation, runs_alone
@@ -206,10 +207,8 @@ class AsyncRuntime:
                 if run.task is not None:
                     run.task.cancel()
 
-        try:
+        with contextlib.suppress(RuntimeError):  # a closed loop has nothing to cancel
             self.loop.call_soon(cancel)
-        except RuntimeError:
-            pass  # the loop is closed
         return runs
 
     def holder(self) -> str:
@@ -272,12 +271,11 @@ class AsyncRuntime:
             self.isolation.unshare()
         if result is None or run.shutdown:
             return  # abandoned (reported then), or pushed back by a shutdown
-        if result is REROUTE:
+        if isinstance(result, Reroute):
             if self._release(run):
                 assert self.threads is not None
                 self.threads.run_on_threads(run.job)
             return
-        assert not isinstance(result, type(REROUTE))
         self._finished(run, result)
 
     def _release(self, run: AsyncRun) -> bool:

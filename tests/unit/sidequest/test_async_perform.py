@@ -120,7 +120,9 @@ def test_retry_on_in_perform_now_enqueues_the_retry() -> None:
     with testing.fake() as jobs:
         assert AsyncFlaky.perform_now() is None
         (retry,) = jobs.enqueued(AsyncFlaky)
-        assert retry.payload["exception_executions"] == {"[tests.unit.sidequest.test_async_perform.Flaky]": 1}
+        assert retry.payload["exception_executions"] == {
+            "[tests.unit.sidequest.test_async_perform.Flaky]": 1
+        }
 
 
 def test_drain_runs_async_jobs_and_what_they_enqueue() -> None:
