@@ -34,6 +34,8 @@ class JobContext:
     started_at: float
     #: the periodic schedule that enqueued the job (the payload's `periodic`), if any
     periodic: str | None = None
+    #: the job runs on the event loop (its perform is `async def`), not on a thread
+    on_loop: bool = False
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,8 @@ class ProcessInfo:
     identity: str
     concurrency: int
     queues: tuple[str, ...]
+    #: async job slots on the event loop (0: the process has no async job classes)
+    async_concurrency: int = 0
 
 
 class Middleware:

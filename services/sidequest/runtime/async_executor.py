@@ -106,6 +106,7 @@ class AsyncExecutor:
             enqueued_at=payload.timestamp(job.get("enqueued_at")),
             started_at=started,
             periodic=_periodic_name(job),
+            on_loop=True,
         )
         run.context = context
         self.log.start(context)

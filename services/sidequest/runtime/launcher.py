@@ -145,7 +145,12 @@ class Launcher:
             settings.scheduler_max_sleep,
             periodic.PeriodicFiring(PeriodicTicker(self.periodic_store), self.middleware),
         )
-        self.process_info = ProcessInfo(self.identity, settings.concurrency, tuple(queue_names))
+        self.process_info = ProcessInfo(
+            self.identity,
+            settings.concurrency,
+            tuple(queue_names),
+            settings.async_concurrency if self.async_runtime.enabled else 0,
+        )
         self.quieted = False
         self.stopped = threading.Event()
         self._stop_requested = threading.Event()
