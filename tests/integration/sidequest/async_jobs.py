@@ -102,6 +102,14 @@ class AsyncStuckJob(Job):
         time.sleep(30)
 
 
+class AsyncCrashesItsProcessJob(Job):
+    """Kills the whole worker process from the event loop, every time (a poison pill)."""
+
+    async def perform(self) -> None:
+        await recorder().incr("test:crashes")
+        os._exit(3)
+
+
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="unset")
 
 

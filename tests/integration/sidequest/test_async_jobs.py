@@ -223,3 +223,63 @@ def test_async_jobs_of_a_killed_worker_complete_in_another(
     finished = Counter(entry.split()[1] for entry in redis_client.lrange("test:finished", 0, -1))
     assert set(finished) == set(held) and set(finished.values()) == {1}
     assert redis_client.get("stat:processed") == "80"
+
+
+def test_a_frozen_worker_loses_its_async_jobs_and_its_late_acks_are_refused(
+    enqueue_to: str, redis_client: redis.Redis, start_worker: Start
+) -> None:
+    redis_client.set("test:hold", 1)
+    jids = async_jobs.AsyncSlowJob.perform_bulk([[n] for n in range(30)])
+    frozen = start_worker(enqueue_to, "--log-level", "WARNING", requires=ASYNC_JOBS)
+    wait_for(lambda: redis_client.llen("test:started") == 30, message="30 started")
+    frozen.signal(signal.SIGSTOP)
+    try:
+        start_worker(enqueue_to, "--log-level", "WARNING", requires=ASYNC_JOBS)
+        wait_for(lambda: redis_client.llen("test:started") == 60, timeout=15, message="recovered")
+        redis_client.delete("test:hold")
+        wait_for(lambda: redis_client.get("stat:processed") == "30", message="second worker done")
+    finally:
+        frozen.signal(signal.SIGCONT)
+    wait_for(lambda: redis_client.llen("test:finished") == 60, message="stale copies finished")
+    wait_for(lambda: "refused" in frozen.log(), message="refusal logged")
+    assert redis_client.get("stat:processed") == "30"
+    finished = Counter(entry.split()[1] for entry in redis_client.lrange("test:finished", 0, -1))
+    assert set(finished) == set(jids)
+    wait_for(lambda: _nothing_in_flight(redis_client), message="nothing stale left in flight")
+
+
+def test_an_async_job_that_kills_its_process_ends_in_dead_as_a_poison_pill(
+    enqueue_to: str, redis_client: redis.Redis, start_worker: Start
+) -> None:
+    pill = async_jobs.AsyncCrashesItsProcessJob.perform_later()
+    others = async_jobs.AsyncRecordJob.perform_bulk([[n] for n in range(30)])
+    env = {"SIDEQUEST_MAX_RECOVERIES": "2"}
+    deadline = time.monotonic() + 60
+    worker = start_worker(enqueue_to, "--log-level", "WARNING", env=env, requires=ASYNC_JOBS)
+    while not redis_client.zcard("dead"):
+        assert time.monotonic() < deadline, "the poison pill never reached the dead set"
+        if not worker.running():
+            worker = start_worker(
+                enqueue_to, "--log-level", "WARNING", env=env, requires=ASYNC_JOBS
+            )
+        time.sleep(0.05)
+    entry = json.loads(redis_client.zrange("dead", 0, -1)[0])
+    assert entry["jid"] == pill.jid
+    assert entry["error_class"] == "sidequest.errors.PoisonPillError"
+    assert redis_client.get("test:crashes") == "3"  # the first run and two recoveries
+    wait_for(
+        lambda: set(redis_client.lrange("test:async_runs", 0, -1)) == set(others),
+        timeout=30,
+        message="the other jobs",
+    )
+
+
+def test_a_malformed_payload_naming_an_async_class_goes_to_dead(
+    enqueue_to: str, redis_client: redis.Redis, start_worker: Start
+) -> None:
+    start_worker(enqueue_to, "--log-level", "WARNING", requires=ASYNC_JOBS)
+    redis_client.lpush("queue:default", '{"class":"AsyncRecordJob","args":[1,')
+    dead = wait_for(lambda: redis_client.zrange("dead", 0, -1), message="dead")
+    assert json.loads(dead[0])["class"] == "sidequest.MalformedPayload"
+    async_jobs.AsyncRecordJob.perform_later(1)
+    wait_for(lambda: redis_client.llen("test:async_runs") == 1, message="the next job")
