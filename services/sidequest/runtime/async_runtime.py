@@ -110,6 +110,7 @@ class AsyncRuntime:
         names: frozenset[bytes] | None = None,
     ):
         self.capacity = capacity
+        self.spare = max(1, capacity // 4)
         self.executor = executor
         self.isolation = isolation
         self.max_recoveries = max_recoveries
@@ -143,9 +144,18 @@ class AsyncRuntime:
     # -- the fetcher's side (through the manager) ---------------------------------------
 
     def free(self) -> int:
+        """Jobs to fetch for the loop: its free slots, plus a spare quarter of them.
+
+        The spare keeps the loop fed while a fetch is on its way; `needs_refill` asks
+        for one once half of it is gone, so that a fetch brings many jobs at once
+        rather than one per finished job.
+        """
         if not self.names:
             return 0
-        return max(0, self.capacity - self._held)
+        return max(0, self.capacity + self.spare - self._held)
+
+    def needs_refill(self) -> bool:
+        return bool(self.names) and self.free() >= (self.spare + 1) // 2
 
     def claims(self, job: Fetched) -> bool:
         names = self.names

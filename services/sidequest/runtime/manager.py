@@ -34,6 +34,12 @@ from sidequest.runtime.watchdog import Guard
 
 logger = logging.getLogger("sidequest")
 
+# With an async side: the idle threads ask the fetcher for jobs while more than this
+# share of the jobs fetched lately were sync ones (a moving average, this weight per
+# fetch).
+SYNC_SHARE_WANTED = 0.01
+SYNC_SHARE_WEIGHT = 0.2
+
 
 @dataclass(slots=True)
 class Running:
@@ -72,6 +78,8 @@ class Manager:
         self._max_recoveries = settings.max_recoveries
         #: the event loop's side, when this process has async job classes (attach_async)
         self.async_side: AsyncRuntime | None = None
+        # Moving share of sync jobs among the fetched ones (with an async side only).
+        self._sync_share = 1.0
 
     @property
     def isolation(self) -> Isolation:
@@ -99,7 +107,12 @@ class Manager:
     def free_slots(self) -> int:
         free = self.concurrency + self.prefetch.spare() - self._held
         side = self.async_side
-        return free if side is None else free + side.free()
+        if side is None:
+            return free
+        # Idle threads ask for jobs only while the queues bring sync jobs: otherwise
+        # every fetch would hold a thread's worth of async jobs beyond the loop's slots.
+        # One slot stays offered, so that a sync job is still found among async ones.
+        return side.free() + (free if self._sync_share > SYNC_SHARE_WANTED else min(free, 1))
 
     def needs_refill(self) -> bool:
         """Whether a fetch is due: half the spare jobs are gone, or a thread is idle.
@@ -109,7 +122,13 @@ class Manager:
         covers about two round trips of work (prefetch.py), so half of it is left when
         the fetch goes out.
         """
-        return self.free_slots() >= (self.prefetch.spare() + 1) // 2
+        threshold = (self.prefetch.spare() + 1) // 2
+        side = self.async_side
+        if side is None:
+            return self.free_slots() >= threshold
+        threads = self.concurrency + self.prefetch.spare() - self._held
+        wanted = self._sync_share > SYNC_SHARE_WANTED and threads >= threshold
+        return wanted or side.needs_refill()
 
     def dispatch(self, jobs: list[Fetched]) -> None:
         side = self.async_side
@@ -122,6 +141,9 @@ class Manager:
                 (claimed if side.claims(job) else threads).append(job)
             if claimed:
                 side.submit(claimed)
+            if jobs:
+                share = len(threads) / len(jobs)
+                self._sync_share += SYNC_SHARE_WEIGHT * (share - self._sync_share)
             jobs = threads
             with self._lock:
                 self._held += len(jobs)
