@@ -20,6 +20,7 @@ and writes it with the raw figures to bench/.work/results/async-io-<time>.{md,js
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -185,9 +186,7 @@ def _measure(
         time.sleep(0.01)
     started = read_records(record)
     enqueued = read_records(times)
-    latencies = sorted(
-        (started[n] - at) * 1000 for n, at in enqueued.items() if n in started
-    )
+    latencies = sorted((started[n] - at) * 1000 for n, at in enqueued.items() if n in started)
     p50 = statistics.median(latencies) if latencies else float("nan")
     p99 = latencies[int(len(latencies) * 0.99) - 1] if latencies else float("nan")
     if len(latencies) < paced:
@@ -211,16 +210,16 @@ def _stop(worker: subprocess.Popen[bytes]) -> None:
         os.killpg(worker.pid, signal.SIGTERM)
         worker.wait(15)
     except (ProcessLookupError, subprocess.TimeoutExpired):
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(worker.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         worker.wait(5)
 
 
 def table(results: list[Result]) -> str:
     lines = [
-        "| system | in flight | jobs/s | CPU s / 1,000 jobs | start latency p50 / p99 (ms) | note |",
+        "| system | in flight | jobs/s | CPU s / 1,000 jobs "
+        "| start latency p50 / p99 (ms) | note |",
+        "| note |",
         "|---|---|---|---|---|---|",
     ]
     for r in results:

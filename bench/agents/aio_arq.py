@@ -55,7 +55,7 @@ def setup(redis_url: str) -> None:
 
 
 if __name__ == "__main__":
-    from arq.worker import run_worker  # type: ignore[import-not-found]  # noqa: PLC0415
+    from arq.worker import run_worker  # type: ignore[import-not-found]
 
     logging.basicConfig(level=logging.WARNING)
     run_worker(WorkerSettings)

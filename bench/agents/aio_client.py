@@ -36,4 +36,5 @@ async def main(system: str, first: int, count: int, rate: float, times_file: str
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), sys.argv[5]))
+    system, first, count, rate, times_file = sys.argv[1:6]
+    asyncio.run(main(system, int(first), int(count), float(rate), times_file))

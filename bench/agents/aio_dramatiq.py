@@ -17,7 +17,7 @@ broker.add_middleware(AsyncIO())
 dramatiq.set_broker(broker)
 
 
-@dramatiq.actor(max_retries=0)
+@dramatiq.actor(max_retries=0)  # type: ignore[untyped-decorator]
 async def io_job(n: int) -> None:
     await aio_common.io_job(n)
 

@@ -45,7 +45,7 @@ def setup(redis_url: str) -> None:
 
 
 if __name__ == "__main__":
-    from saq.worker import Worker  # type: ignore[import-not-found]  # noqa: PLC0415
+    from saq.worker import Worker  # type: ignore[import-not-found]
 
     logging.basicConfig(level=logging.WARNING)
     worker = Worker(queue(), functions=[io_job], concurrency=aio_common.slots())

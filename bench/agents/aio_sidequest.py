@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from sidequest import Job
-
 from bench.agents import aio_common
+from sidequest import Job
 
 
 class AsyncIOJob(Job):
