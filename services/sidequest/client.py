@@ -11,16 +11,15 @@ bulk:          one SADD and one LPUSH of all jobs per queue             (one rou
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import time
 import weakref
 from collections import defaultdict
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import redis
-import redis.asyncio
 
 from sidequest import keys, payload, scripts
 from sidequest.adapter import PushResult, UniqueSpec
@@ -28,6 +27,13 @@ from sidequest.connection import connect, redact
 from sidequest.errors import EnqueueError
 from sidequest.payload import JobDict
 from sidequest.redis_source import ENVIRONMENT
+
+if TYPE_CHECKING:
+    # Imported when first used: most processes that enqueue never use asyncio, and
+    # redis.asyncio costs tens of milliseconds to import.
+    import asyncio
+
+    import redis.asyncio
 
 logger = logging.getLogger("sidequest")
 
@@ -48,6 +54,8 @@ class RedisAdapter:
 
     def async_client(self) -> redis.asyncio.Redis:
         """The asyncio client of the running loop, on the sync client's connection settings."""
+        import asyncio  # noqa: PLC0415  (see the imports at the top)
+
         loop = asyncio.get_running_loop()
         client = self._async_clients.get(loop)
         if client is None:
@@ -183,6 +191,8 @@ def _unique_result(reply: list[object]) -> PushResult:
 
 def _async_twin(client: redis.Redis) -> redis.asyncio.Redis:
     """An asyncio client with the connection settings of `client`'s pool."""
+    import redis.asyncio  # noqa: PLC0415  (see the import at the top)
+
     pool = client.connection_pool
     settings = dict(pool.connection_kwargs)
     kind = pool.connection_class

@@ -11,11 +11,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import redis
-import redis.asyncio
 from redis.exceptions import NoScriptError
+
+if TYPE_CHECKING:
+    import redis.asyncio
 
 Key = str
 Arg = str | int | float | bytes

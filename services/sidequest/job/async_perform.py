@@ -26,7 +26,6 @@ an async web handler), returns a task on that loop for the caller to await.
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
@@ -103,6 +102,8 @@ def run_to_completion(job: Job) -> Any:
     A thread without a running loop gets `asyncio.run`; a thread running one (an
     async test calling perform_now) gets a task, since blocking would deadlock it.
     """
+    import asyncio  # noqa: PLC0415  (only processes that run async jobs pay for it)
+
     try:
         asyncio.get_running_loop()
     except RuntimeError:
@@ -145,6 +146,8 @@ async def perform_inline(job: Job) -> Any:
 def perform_inline_now(job: Job) -> Any:
     """What `perform_now` returns for an async job: its result, or a task to await when
     the calling thread runs an event loop."""
+    import asyncio  # noqa: PLC0415  (only processes that run async jobs pay for it)
+
     try:
         asyncio.get_running_loop()
     except RuntimeError:
