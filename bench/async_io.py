@@ -219,7 +219,6 @@ def table(results: list[Result]) -> str:
     lines = [
         "| system | in flight | jobs/s | CPU s / 1,000 jobs "
         "| start latency p50 / p99 (ms) | note |",
-        "| note |",
         "|---|---|---|---|---|---|",
     ]
     for r in results:
@@ -246,7 +245,13 @@ def main() -> int:
     try:
         for system in options.systems.split(","):
             for in_flight in (int(v) for v in options.in_flight.split(",")):
-                result = run_one(system, in_flight, options.n, server, logs, options.cap)
+                try:
+                    result = run_one(system, in_flight, options.n, server, logs, options.cap)
+                except (subprocess.CalledProcessError, OSError) as error:
+                    print(f"{system} at {in_flight}: failed ({error}); see {logs}", flush=True)
+                    nan = float("nan")
+                    result = Result(system, in_flight, options.n, 0, nan, nan, nan, nan, nan)
+                    result.note = "failed; see the logs"
                 print(
                     f"{system} at {in_flight}: {result.jobs_per_second:,.0f} jobs/s, "
                     f"{result.cpu_per_1000:.3f} CPU s/1000, p99 {result.latency_p99_ms:.1f} ms "
