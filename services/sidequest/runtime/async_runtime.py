@@ -154,6 +154,10 @@ class AsyncRuntime:
             return 0
         return max(0, self.capacity + self.spare - self._held)
 
+    def overflowing(self) -> bool:
+        """Whether more jobs are held than the slots and their spare."""
+        return self._held > self.capacity + self.spare
+
     def needs_refill(self) -> bool:
         return bool(self.names) and self.free() >= (self.spare + 1) // 2
 
@@ -223,7 +227,8 @@ class AsyncRuntime:
 
     def holder(self) -> str:
         """Which job holds the loop now (for the block monitor)."""
-        task = asyncio.current_task(self.loop.loop)
+        loop = self.loop.loop
+        task = asyncio.current_task(loop) if loop is not None else None
         if task is None:
             return "no job (sidequest's own code on the loop)"
         with self._lock:
@@ -235,7 +240,8 @@ class AsyncRuntime:
     def holder_deadline(self, fallback: float) -> float:
         """How long the job holding the loop may block it before the process restarts:
         its timeout plus the grace, or `fallback` seconds for a job without one."""
-        task = asyncio.current_task(self.loop.loop)
+        loop = self.loop.loop
+        task = asyncio.current_task(loop) if loop is not None else None
         with self._lock:
             for run in self._running.values():
                 if run.task is task and run.timeout is not None:
@@ -247,6 +253,7 @@ class AsyncRuntime:
     def _pump(self) -> None:
         """Start pending jobs while slots are free (on the loop)."""
         loop = self.loop.loop
+        assert loop is not None  # _pump runs on the loop
         lock = self._lock
         with lock:
             self._pump_scheduled = False

@@ -33,28 +33,50 @@ _MONITOR_SECONDS = 0.25
 
 
 class EventLoopThread:
-    """One asyncio loop running forever on a daemon thread."""
+    """One asyncio loop running forever on a daemon thread.
+
+    The loop is made by `start`: a process that never starts it (no async job classes)
+    opens no selector. Callbacks handed over before that run once it starts.
+    """
 
     def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._early: list[Callable[[], object]] = []
+        self._early_lock = threading.Lock()
         self.last_tick = time.monotonic()
         self._thread = threading.Thread(target=self._run, name="sidequest-event-loop", daemon=True)
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop | None:
+        return self._loop
 
     @property
     def thread_id(self) -> int | None:
         return self._thread.ident
 
     def start(self) -> None:
+        loop = asyncio.new_event_loop()
+        with self._early_lock:
+            self._loop = loop
+            early, self._early = self._early, []
+        for callback in early:
+            loop.call_soon(callback)
         self._thread.start()
 
     def _run(self) -> None:
-        asyncio.set_event_loop(self.loop)
-        self.loop.call_soon(self._tick)
-        self.loop.run_forever()
+        loop = self._loop
+        assert loop is not None
+        asyncio.set_event_loop(loop)
+        loop.call_soon(self._tick)
+        try:
+            loop.run_forever()
+        finally:
+            loop.close()
 
     def _tick(self) -> None:
         self.last_tick = time.monotonic()
-        self.loop.call_later(TICK_SECONDS, self._tick)
+        assert self._loop is not None
+        self._loop.call_later(TICK_SECONDS, self._tick)
 
     def blocked_for(self) -> float:
         """Seconds since the loop last ran its ticker, beyond the tick interval."""
@@ -62,15 +84,23 @@ class EventLoopThread:
 
     def call_soon(self, callback: Callable[[], object]) -> None:
         """Run `callback` on the loop (from any thread)."""
-        self.loop.call_soon_threadsafe(callback)
+        loop = self._loop
+        if loop is None:
+            with self._early_lock:
+                if self._loop is None:
+                    self._early.append(callback)
+                    return
+                loop = self._loop
+        loop.call_soon_threadsafe(callback)
 
     def stop(self, timeout: float = 1.0) -> None:
-        if self.loop.is_closed():
+        loop = self._loop
+        if loop is None or loop.is_closed():
             return
         try:
-            self.loop.call_soon_threadsafe(self.loop.stop)
+            loop.call_soon_threadsafe(loop.stop)
         except RuntimeError:
-            return
+            return  # closed meanwhile
         if self._thread.is_alive():
             self._thread.join(timeout)
 

@@ -109,10 +109,18 @@ class Manager:
         side = self.async_side
         if side is None:
             return free
+        if side.overflowing():
+            # More async jobs wait than the loop has room for (a fetch for the threads
+            # brought them): fetch nothing until they start.
+            return 0
+        room = side.free()
+        if self._sync_share > SYNC_SHARE_WANTED:
+            return room + free
         # Idle threads ask for jobs only while the queues bring sync jobs: otherwise
-        # every fetch would hold a thread's worth of async jobs beyond the loop's slots.
-        # One slot stays offered, so that a sync job is still found among async ones.
-        return side.free() + (free if self._sync_share > SYNC_SHARE_WANTED else min(free, 1))
+        # every fetch would hold a thread's worth of async jobs beyond the loop's room.
+        # One slot rides along with a fetch for the loop, so that a sync job is still
+        # found among async ones.
+        return room + min(free, 1) if room else 0
 
     def needs_refill(self) -> bool:
         """Whether a fetch is due: half the spare jobs are gone, or a thread is idle.
@@ -126,6 +134,8 @@ class Manager:
         side = self.async_side
         if side is None:
             return self.free_slots() >= threshold
+        if side.overflowing():
+            return False  # as free_slots: nothing to fetch until the waiting jobs start
         threads = self.concurrency + self.prefetch.spare() - self._held
         wanted = self._sync_share > SYNC_SHARE_WANTED and threads >= threshold
         return wanted or side.needs_refill()
@@ -203,10 +213,11 @@ class Manager:
                 break
             if job is not None:
                 taken.append(job)
+        on_threads = len(taken)
         if self.async_side is not None:
-            taken += self.async_side.take_unstarted()
+            taken += self.async_side.take_unstarted()  # counted on the loop's side
         with self._lock:
-            self._held -= len(taken)
+            self._held -= on_threads
             self._held_fields.difference_update(job.field for job in taken)
             self.landing.withdraw(taken)
         return taken
