@@ -283,3 +283,33 @@ def test_a_malformed_payload_naming_an_async_class_goes_to_dead(
     assert json.loads(dead[0])["class"] == "sidequest.MalformedPayload"
     async_jobs.AsyncRecordJob.perform_later(1)
     wait_for(lambda: redis_client.llen("test:async_runs") == 1, message="the next job")
+
+
+def test_sigterm_pushes_back_async_jobs_waiting_for_a_slot_at_once(
+    enqueue_to: str, redis_client: redis.Redis, start_worker: Start
+) -> None:
+    redis_client.set("test:hold", 1)
+    worker = start_worker(
+        enqueue_to,
+        "-t",
+        "1",
+        "--async-concurrency",
+        "10",
+        "--log-level",
+        "WARNING",
+        requires=ASYNC_JOBS,
+    )
+    identity = wait_for(lambda: redis_client.smembers("processes"), message="heartbeat").pop()
+    jids = async_jobs.AsyncSlowJob.perform_bulk([[n] for n in range(40)])
+    wait_for(lambda: redis_client.llen("test:started") == 10, message="10 running")
+    # The loop's 10 slots are busy; its spare (2) waits in the process, the rest in Redis.
+    wait_for(lambda: redis_client.hlen(keys.inflight(identity)) >= 12, message="spare held")
+    assert redis_client.hlen(keys.inflight(identity)) <= 10 + 2 + 10 + 1
+    stopping = time.monotonic()
+    worker.signal(signal.SIGTERM)
+    assert worker.wait(20) == 0
+    # One grace period (1 s) for the running ones, not one per waiting job.
+    assert time.monotonic() - stopping < 8
+    queued = [json.loads(raw)["jid"] for raw in redis_client.lrange("queue:default", 0, -1)]
+    assert sorted(queued) == sorted(jids)
+    assert _nothing_in_flight(redis_client)
