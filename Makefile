@@ -130,6 +130,7 @@ bench: install system-packages
 	$(BIN)/python -m bench $(BENCH_ARGS)
 	$(BIN)/python -m bench.dashboard_pages
 	$(BIN)/python -m bench.web_enqueue_latency
+	$(BIN)/python -m bench.async_io
 
 # The long chaos run (tests/chaos): about 4 minutes; CHAOS_SEED, CHAOS_JOBS, CHAOS_DURATION.
 chaos: install system-packages
