@@ -16,7 +16,7 @@ from typing import Any
 
 import redis.asyncio
 
-from sidequest import Job, after_perform, around_perform, before_perform, retry_on
+from sidequest import Job, after_perform, around_perform, before_perform, discard_on, retry_on
 from tests.integration.sidequest.fixture_jobs import RecordJob
 
 _clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, redis.asyncio.Redis] = (
@@ -133,6 +133,28 @@ class AsyncCallbacksJob(Job):
     async def perform(self) -> None:
         await recorder().rpush("test:order", "perform")
         await recorder().set("test:request_id", request_id.get())
+
+
+class AsyncUniqueJob(Job):
+    """Unique while enqueued or running (unique_for); records its run."""
+
+    unique_for = 60
+
+    async def perform(self, n: int) -> None:
+        await recorder().rpush("test:unique_runs", self.jid)
+
+
+class DropMeError(Exception):
+    pass
+
+
+@discard_on(DropMeError)
+class AsyncDiscardedJob(Job):
+    """Raises an error its discard_on rule drops."""
+
+    async def perform(self) -> None:
+        await recorder().rpush("test:discarded", self.jid)
+        raise DropMeError("not wanted")
 
 
 class FlakyAsyncError(Exception):

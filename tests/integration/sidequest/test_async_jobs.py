@@ -313,3 +313,22 @@ def test_sigterm_pushes_back_async_jobs_waiting_for_a_slot_at_once(
     queued = [json.loads(raw)["jid"] for raw in redis_client.lrange("queue:default", 0, -1)]
     assert sorted(queued) == sorted(jids)
     assert _nothing_in_flight(redis_client)
+
+
+def test_unique_for_and_discard_on_behave_as_for_thread_jobs(
+    enqueue_to: str, redis_client: redis.Redis, start_worker: Start
+) -> None:
+    first = async_jobs.AsyncUniqueJob.perform_later(1)
+    duplicate = async_jobs.AsyncUniqueJob.perform_later(1)
+    assert first.successfully_enqueued and not duplicate.successfully_enqueued
+    dropped = async_jobs.AsyncDiscardedJob.perform_later()
+    start_worker(enqueue_to, "--log-level", "WARNING", requires=ASYNC_JOBS)
+    wait_for(lambda: redis_client.lrange("test:unique_runs", 0, -1) == [first.jid], message="run")
+    wait_for(lambda: redis_client.lrange("test:discarded", 0, -1) == [dropped.jid], message="drop")
+    # The lock goes with the acknowledgement: the same job may be enqueued again.
+    wait_for(
+        lambda: async_jobs.AsyncUniqueJob.perform_later(1).successfully_enqueued,
+        message="the lock released",
+    )
+    wait_for(lambda: redis_client.llen("test:unique_runs") == 2, message="the second run")
+    assert redis_client.zcard("retry") == redis_client.zcard("dead") == 0
