@@ -266,6 +266,11 @@ class Launcher:
                 f"{q.name} (weight {q.weight})" if q.weight else q.name for q in settings.queues
             ),
         )
+        if self.async_runtime.enabled:
+            logger.info(
+                "jobs with an async perform run on an event loop: async_concurrency %d",
+                settings.async_concurrency,
+            )
         # Everything imported and built so far lives as long as the process: keep it out
         # of the garbage collector's full passes, which would otherwise walk it all and
         # pause the job threads for milliseconds now and then.
