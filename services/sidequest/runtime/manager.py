@@ -184,10 +184,19 @@ class Manager:
         self._buffer.put(job)
 
     def add_outcome(self, outcome: Outcome) -> None:
-        """An outcome from the event loop, for the fetcher."""
+        """An outcome from the event loop, for the fetcher.
+
+        Only the first outcome of a batch wakes the fetcher, or one that leaves room
+        for a fetch: the fetcher never sleeps past an outcome's linger while outcomes
+        wait (fetcher.py), so the others are written with the first. Waking it for each
+        of a thousand jobs in flight cost the loop a tenth of its time.
+        """
         with self._lock:
+            first = not self.outcomes.waiting()
             self.outcomes.add(outcome)
-        self.wake_fetcher()
+        side = self.async_side
+        if first or (side is not None and side.needs_refill()):
+            self.wake_fetcher()
 
     def written(self, batch: Batch, adopted: list[Fetched]) -> None:
         """An exchange wrote `batch`: the fields of its outcomes are no longer ours, and
