@@ -271,6 +271,21 @@ class ConfiguredJob:
     def perform_now(self, /, *args: Any, **kwargs: Any) -> Any:
         return perform_now(self.job_class, args, self.options, kwargs)
 
+    async def perform_later_async(self, /, *args: Any, **kwargs: Any) -> Job:
+        # async_enqueue builds on this module: imported here, not at the top.
+        from sidequest.job import async_enqueue  # noqa: PLC0415
+
+        return await async_enqueue.enqueue_async(self.job_class, args, self.options, kwargs)
+
+    async def perform_bulk_async(
+        self, args_list: Iterable[Sequence[Any] | Job], *, batch_size: int = 1000
+    ) -> list[str]:
+        from sidequest.job import async_enqueue  # noqa: PLC0415
+
+        return await async_enqueue.enqueue_bulk_async(
+            self.job_class, args_list, self.options, batch_size
+        )
+
     def perform_bulk(
         self, args_list: Iterable[Sequence[Any] | Job], *, batch_size: int = 1000
     ) -> list[str]:

@@ -169,3 +169,15 @@ def test_inline_perform_later_async_returns_once_the_job_ran() -> None:
 )
 def test_the_class_is_read_from_the_raw_payload(raw: bytes, name: bytes | None) -> None:
     assert peek_class(raw) == name
+
+
+def test_set_options_apply_to_async_enqueues() -> None:
+    async def main() -> None:
+        with testing.fake() as jobs:
+            await AsyncAdd.set(queue="critical", wait=60).perform_later_async(1, 2)
+            await SyncAdd.set(queue="bulk").perform_bulk_async([[1, 2], [3, 4]])
+            (scheduled,) = jobs.enqueued(AsyncAdd)
+            assert scheduled.queue == "critical" and scheduled.at is not None
+            assert [job.queue for job in jobs.enqueued(SyncAdd)] == ["bulk", "bulk"]
+
+    asyncio.run(main())
