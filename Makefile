@@ -12,10 +12,12 @@ N ?= 2
 # pinned so that nothing else does. Users of Docker's own packages have it already.
 TEST_SYSTEM_PACKAGES := \
 	redis-server=redis-server \
+	redis-sentinel=redis-sentinel \
 	openssl=openssl \
 	dockerd=docker.io \
 	/usr/libexec/docker/cli-plugins/docker-compose=docker-compose/trixie \
 	debootstrap=debootstrap \
+	kustomize=kustomize/trixie \
 	promtool=prometheus \
 	chromium=chromium \
 	sidekiq=ruby-sidekiq \
@@ -36,7 +38,7 @@ help:
 	@echo "make lint       ruff, mypy and the import contracts"
 	@echo "make dist       build the sdists and wheels of sidequest and the demo app into dist/"
 	@echo "make bench      benchmarks against Sidekiq and the Python peers"
-	@echo "make chaos      the long chaos run: 20,000 jobs under kills, freezes, cuts and a Redis crash"
+	@echo "make chaos      the long chaos runs: 20,000 jobs and 48,000 periodic ticks under kills, freezes, cuts and a Redis crash"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -131,11 +133,13 @@ bench: install system-packages
 	$(BIN)/python -m bench.dashboard_pages
 	$(BIN)/python -m bench.web_enqueue_latency
 	$(BIN)/python -m bench.async_io
+	$(BIN)/python -m bench.batches
 
-# The long chaos run (tests/chaos): about 4 minutes; CHAOS_SEED, CHAOS_JOBS, CHAOS_DURATION.
+# The long chaos runs (tests/chaos): jobs (about 4 minutes), periodic ticks (about 5),
+# then 1,000 batches of 1-50 jobs; CHAOS_SEED, CHAOS_JOBS, CHAOS_SCHEDULES, CHAOS_DURATION.
 chaos: install system-packages
 	mkdir -p test-artifacts
-	CHAOS_PROFILE=long $(BIN)/pytest tests/chaos/test_chaos_run.py -s -p no:cacheprovider --basetemp=test-artifacts/chaos
+	CHAOS_PROFILE=long $(BIN)/pytest tests/chaos/test_chaos_run.py tests/chaos/test_periodic_chaos.py tests/chaos/test_batch_chaos_run.py -s -p no:cacheprovider --basetemp=test-artifacts/chaos
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -39,6 +39,9 @@ PACES = {
     "arq": Pace(204, 238, 2_480, None, 0.1, 0.2),
     "huey": Pace(2_577, 8_637, 7_380, None, 0.15, 0.2),
 }
+# Figure 8 per system: 60 ticks of 1 s (Huey: 3 of a minute, after up to a minute's
+# wait for its first), plus boot, the two boundaries before the window and 5 s after it.
+PERIODIC_SECONDS = {"sidequest": 70, "rq": 70, "celery": 72, "arq": 70, "huey": 300}
 # I/O jobs run at about this fraction of the system's no-op pace (the sleep workload's
 # ideal, 10,000 jobs/s per process, bounds the fast systems; RQ runs one job at a time).
 IO_FRACTION = {"redis": 0.5, "sleep": 0.35, "sql": 0.3}
@@ -81,6 +84,11 @@ def _noop_seconds(settings: Settings, name: str, pace: Pace) -> float:
     return seconds
 
 
+def _periodic_seconds(name: str) -> float:
+    """Figure 8, run in the first repeat only: boot, two tick boundaries, the window."""
+    return PERIODIC_SECONDS.get(name, 0.0)
+
+
 def _io_seconds(settings: Settings, pace: Pace, workload: str, logging: str) -> float:
     """One repeat of one (workload, logging) pair for one system: its 1- and 2-process drains."""
     if logging == "default" and pace.quiet_by_default and "quiet" in settings.loggings_of(workload):
@@ -105,4 +113,6 @@ def estimate_seconds(settings: Settings, systems: Sequence[str]) -> float:
         for workload, logging in settings.io_plan():
             per_repeat += _io_seconds(settings, pace, workload, logging)
         total += per_repeat * settings.repeats
+        if settings.wants("periodic"):
+            total += _periodic_seconds(name)
     return total

@@ -15,7 +15,7 @@ from typing import TypeVar
 from bench.samples import DelaySample, DrainSample, Results, SystemInfo
 from bench.settings import LOGGINGS, WORKLOADS
 from bench.stats import Spread
-from bench.targets import SLEEP_IDEAL_PER_PROCESS, Check, check_io
+from bench.targets import SLEEP_IDEAL_PER_PROCESS, Check, check_io, check_periodic
 from bench.targets import check as check_targets
 
 T = TypeVar("T")
@@ -134,7 +134,8 @@ class Report:
         lines += self.machine() + self.system_table() + self.targets()
         lines += self.drain_table() + self.scaling_table() + self.enqueue_table()
         lines += self.latency_table() + self.schedule_table() + self.commands_table()
-        lines += self.memory_table() + self.io_tables() + self.failures()
+        lines += self.memory_table() + self.io_tables() + self.periodic_table()
+        lines += self.failures()
         return "\n".join(lines).rstrip() + "\n"
 
     def machine(self) -> list[str]:
@@ -171,8 +172,10 @@ class Report:
         return [*lines, ""]
 
     def targets(self) -> list[str]:
-        return _checks("issue 7", check_targets(self.results)) + _checks(
-            "issue 13, I/O workloads", check_io(self.results)
+        return (
+            _checks("issue 7", check_targets(self.results))
+            + _checks("issue 13, I/O workloads", check_io(self.results))
+            + _checks("issue 16, periodic jobs", check_periodic(self.results))
         )
 
     def drain_table(self) -> list[str]:
@@ -454,6 +457,52 @@ class Report:
             "",
             *_table(
                 ("system", "processes", "which", "RSS", "PSS", f"{self.ratio_head} (RSS)"), rows
+            ),
+            "",
+        ]
+
+    def periodic_table(self) -> list[str]:
+        samples = self.results.periodic
+        if not samples:
+            return []
+        rows = [
+            (
+                p.system,
+                p.api,
+                p.instances,
+                f"{p.schedules} x {p.ticks // p.schedules} of {p.period:g} s",
+                _ms(p.p50),
+                _ms(p.p99),
+                _ms(p.max),
+                _count(p.duplicated),
+                _count(p.missed),
+                _count(p.early),
+            )
+            for p in samples
+        ]
+        return [
+            "## 8. Periodic jobs, two scheduler instances (ms, lower is better)",
+            "",
+            "Two scheduler instances of each system's own periodic facility, started together; "
+            "schedules side by side (`schedules x ticks of period`), measured once. Lateness = "
+            "job start - tick, over the ticks that ran; a run that does not know its tick "
+            "belongs to the tick its start falls in. Duplicated = runs beyond a tick's first; "
+            "missed = ticks that never ran (bench/figures/periodic.py).",
+            "",
+            *_table(
+                (
+                    "system",
+                    "periodic API",
+                    "instances",
+                    "ticks",
+                    "p50",
+                    "p99",
+                    "max",
+                    "duplicated",
+                    "missed",
+                    "early",
+                ),
+                rows,
             ),
             "",
         ]

@@ -31,6 +31,7 @@ from bench.figures.context import Context
 from bench.figures.drain import Drain, run_drain
 from bench.figures.enqueue import run_enqueue
 from bench.figures.idle import run_idle, run_schedule
+from bench.figures.periodic import run_periodic
 from bench.machine import describe, load_average
 from bench.pgdb import Database
 from bench.redisd import RedisServer
@@ -227,6 +228,9 @@ class Runner:
             self._attempt(system, "idle", repeat, step)
         if settings.wants("schedule"):
             self._attempt(system, "schedule", repeat, partial(self._schedule, ctx, system, repeat))
+        # 300 ticks take minutes per system and vary little: measured in the first repeat only.
+        if settings.wants("periodic") and repeat == 1:
+            self._attempt(system, "periodic", repeat, partial(self._periodic, ctx, system, repeat))
 
     def _drain(self, ctx: Context, system: System, count: int, repeat: int, mode: str) -> None:
         began = time.monotonic()
@@ -316,6 +320,18 @@ class Runner:
         _say(
             f"  schedule: p50 {delays.p50 * 1e3:.1f} ms, p99 {delays.p99 * 1e3:.1f} ms, "
             f"max {delays.max * 1e3:.1f} ms, early {delays.early} ({delays.done}/{delays.sent} ran)"
+        )
+
+    def _periodic(self, ctx: Context, system: System, repeat: int) -> None:
+        sample = run_periodic(ctx, system, repeat)
+        if sample is None:
+            _say("  periodic: no periodic scheduler of its own (or measured with another system)")
+            return
+        self.results.periodic.append(sample)
+        _say(
+            f"  periodic: {sample.ticks} ticks, lateness p50 {sample.p50 * 1e3:.1f} ms, "
+            f"p99 {sample.p99 * 1e3:.1f} ms, duplicated {sample.duplicated}, "
+            f"missed {sample.missed}"
         )
 
 

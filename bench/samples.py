@@ -89,6 +89,26 @@ class DelaySample:
 
 
 @dataclass
+class PeriodicSample:
+    """Figure 8: ticks of periodic schedules under two scheduler instances (seconds)."""
+
+    system: str
+    repeat: int
+    api: str
+    instances: str
+    period: float  # seconds between two ticks of one schedule
+    schedules: int  # schedules side by side
+    ticks: int  # ticks in the window, over every schedule
+    ran: int  # ticks that ran at least once
+    duplicated: int  # runs beyond a tick's first
+    missed: int  # ticks that never ran
+    early: int  # runs that started before their tick
+    p50: float  # tick to job start, over the ticks that ran
+    p99: float
+    max: float
+
+
+@dataclass
 class MemorySample:
     system: str
     repeat: int
@@ -132,6 +152,7 @@ class Results:
     enqueues: list[EnqueueSample] = field(default_factory=list)
     delays: list[DelaySample] = field(default_factory=list)
     memory: list[MemorySample] = field(default_factory=list)
+    periodic: list[PeriodicSample] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
     interrupted: bool = False
     # Free text from whoever ran it (--note): what the numbers alone do not say.
@@ -149,6 +170,7 @@ class Results:
             "enqueues": EnqueueSample,
             "delays": DelaySample,
             "memory": MemorySample,
+            "periodic": PeriodicSample,
             "failures": Failure,
         }
         values: dict[str, Any] = {}

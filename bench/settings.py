@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-FIGURES = ("drain", "enqueue", "latency", "schedule", "commands", "memory")
+FIGURES = ("drain", "enqueue", "latency", "schedule", "commands", "memory", "periodic")
 # Figures measured from drain runs (commands per job is read during the drain).
 DRAIN_FIGURES = frozenset({"drain", "commands"})
 

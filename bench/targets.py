@@ -1,9 +1,9 @@
-"""sidequest's performance targets (issues 7 and 13), checked against a run's medians.
+"""sidequest's performance targets (issues 7, 13 and 16), checked against a run's medians.
 
 Each check returns the target, what was measured, and whether it was met;
 a check whose figures were not measured in this run is left out. Issue 7's
 concern the no-op job at quiet logging (figures 1-6); issue 13's the I/O
-workloads (figure 7).
+workloads (figure 7); issue 16's periodic jobs (figure 8).
 """
 
 from __future__ import annotations
@@ -225,3 +225,26 @@ def check_io(results: Results) -> list[Check]:
         + _noop_regression_checks(results)
         + _logging_cost_checks(results)
     )
+
+
+#: issue 16: tick to job start with two scheduler instances
+PERIODIC_P99_SECONDS = 0.005
+
+
+def check_periodic(results: Results) -> list[Check]:
+    """Issue 16's targets: only when the run measured sidequest's periodic figure."""
+    ours = [p for p in results.periodic if p.system == SUBJECT]
+    if not ours:
+        return []
+    p99 = max(p.p99 for p in ours)
+    duplicated = sum(p.duplicated for p in ours)
+    missed = sum(p.missed for p in ours)
+    return [
+        Check(
+            f"periodic lateness p99 <= {PERIODIC_P99_SECONDS * 1000:.0f} ms",
+            f"{p99 * 1000:.1f} ms (p50 {max(p.p50 for p in ours) * 1000:.1f} ms)",
+            p99 <= PERIODIC_P99_SECONDS,
+        ),
+        Check("0 duplicated ticks", str(duplicated), duplicated == 0),
+        Check("0 missed ticks", str(missed), missed == 0),
+    ]

@@ -18,6 +18,7 @@ from typing import Any
 
 from flask import Flask
 
+from sidequest.flags import flag
 from web import cli, dashboard, errors, health, metrics, pages, reports_api, security, signups_api
 from web.services import init_services
 from web.settings import settings_from
@@ -61,8 +62,27 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     mounted = dashboard.mount_dashboard(app, settings, shop.redis)
     app.jinja_env.globals["dashboard_url"] = dashboard.URL_PREFIX + "/" if mounted else None
     # Last, so the request metrics wrap everything above and know every route.
-    metrics.install_metrics(app, shop.redis)
+    metrics.install_metrics(app, shop.redis, shop.session_factory.kw.get("bind"))
+    _install_tracing(app, overrides, {**os.environ, **_as_variables(overrides)})
     return app
+
+
+def _install_tracing(app: Flask, overrides: Mapping[str, Any], environ: Mapping[str, str]) -> None:
+    """Request spans and traced enqueues: with SIDEQUEST_OTEL=1 (an OTLP/HTTP exporter,
+    sidequest[otel]), or with a tracer provider given as config OTEL_TRACER_PROVIDER."""
+    provider = overrides.get("OTEL_TRACER_PROVIDER")
+    if provider is None and not flag(environ, "SIDEQUEST_OTEL"):
+        return
+    # Imported only when on: without the otel extra installed, nothing of it loads.
+    import sidequest.tracing  # noqa: PLC0415
+    from web.tracing import install_request_spans  # noqa: PLC0415
+
+    if provider is None:
+        provider = sidequest.tracing.sdk_provider("shop-web", environ)
+        if provider is None:
+            return
+    sidequest.tracing.install(provider)
+    install_request_spans(app, provider.get_tracer("web"))
 
 
 def _as_variables(overrides: Mapping[str, Any]) -> dict[str, str]:

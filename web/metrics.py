@@ -11,6 +11,8 @@ It serves two things:
   live processes: `sidequest.metrics.ClusterCollector`), read from Redis at scrape time.
   They are exported here, once per web replica, rather than by every worker, so they
   are not multiplied by the number of worker processes (dashboards take max()).
+* the outbox's gauges (rows waiting for the relay and the oldest one's age:
+  `sidequest.metrics.outbox.OutboxCollector`), read from the database at scrape time.
 
 prometheus_client itself reads PROMETHEUS_MULTIPROC_DIR from the environment when it is
 imported, so this module reads the same variable to pick the matching exposition.
@@ -24,20 +26,23 @@ from collections.abc import Callable
 import redis
 from flask import Flask, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from sqlalchemy import Engine
 
 from sidequest.metrics import ClusterCollector, merged_registry
+from sidequest.metrics.outbox import OutboxCollector
 from web.request_metrics import RequestMetrics, RequestMetricsMiddleware
 
 ENDPOINT = "metrics"
 PATH = "/metrics"
 
 
-def install_metrics(app: Flask, client: redis.Redis) -> None:
+def install_metrics(app: Flask, client: redis.Redis, engine: Engine | None = None) -> None:
     """Record `app`'s requests and serve PATH.
 
     Args:
         app: The web app; its `wsgi_app` gets wrapped.
         client: Redis the cluster gauges are read from (the app's own client).
+        engine: The database whose outbox table the outbox gauges are read from.
 
     Raises:
         ConfigError: PROMETHEUS_MULTIPROC_DIR is set but names no directory.
@@ -51,12 +56,16 @@ def install_metrics(app: Flask, client: redis.Redis) -> None:
             # collector reads the files of every worker that exists at that moment.
             scrape = merged_registry()
             scrape.register(ClusterCollector(client))
+            if engine is not None:
+                scrape.register(OutboxCollector(engine))
             return scrape
 
     else:
         own = CollectorRegistry()
         metrics = RequestMetrics(registry=own)
         own.register(ClusterCollector(client))
+        if engine is not None:
+            own.register(OutboxCollector(engine))
 
         def registry() -> CollectorRegistry:
             return own

@@ -32,13 +32,11 @@ from shop.reports import (
     load_report,
     result_files,
 )
-from web.errors import error_response
 from web.security import check_csrf
 from web.services import services
 from web.workflows import (
     ReportNotEnqueueable,
     ReportNotEnqueued,
-    SignupNotEnqueued,
     enqueue_again,
     request_report,
     sign_up,
@@ -80,13 +78,6 @@ def create_report() -> ResponseReturnValue:
         report = request_report(services().session_factory, data)
     except InvalidReportRequest as invalid:
         return _index_page({name: str(data.get(name, "")) for name in REPORT_FIELDS}, invalid, 422)
-    except ReportNotEnqueued as failure:
-        flash(
-            "The report was saved, but the job queue is unavailable right now. "
-            "Use “Enqueue again” in a moment.",
-            "error",
-        )
-        return redirect(url_for(".report", report_id=failure.report.id), 303)
     flash("Report requested: it is being built in the background.", "info")
     return redirect(url_for(".report", report_id=report.id), 303)
 
@@ -161,8 +152,6 @@ def create_signup() -> ResponseReturnValue:
     except DuplicateEmail:
         problems = {"email": "is already signed up"}
         return _signup_page(values, problems, 409)
-    except SignupNotEnqueued:
-        return error_response(503, "Signups are unavailable for a moment; please try again.")
     return render_template("signed_up.html", user=user)
 
 

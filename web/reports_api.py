@@ -2,7 +2,7 @@
 
 POST /api/reports                 {"kind", "from", "to"[, "email"]} -> 202
 GET  /api/reports?ids=a,b&limit=N  recent reports, or the listed ones (for polling)
-GET  /api/reports/<id>             one report's status
+GET  /api/reports/<id>             one report's status, and its job's progress
 POST /api/reports/<id>/enqueue     enqueue a pending or failed report's job again
 """
 
@@ -12,10 +12,12 @@ import re
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request, url_for
+from redis import RedisError
 from werkzeug.exceptions import BadRequest
 
 from shop.errors import ReportNotFound
 from shop.reports import ReportRecord, list_reports, load_report
+from sidequest.api import Progress, progresses
 from web.errors import error_response
 from web.json_body import json_body
 from web.services import services
@@ -40,19 +42,45 @@ def report_links(report: ReportRecord) -> dict[str, str]:
     }
 
 
-def report_json(report: ReportRecord) -> dict[str, Any]:
-    """A report as the API shows it: its fields, its job id as `jid`, and links."""
-    return {**report.as_dict(), "jid": report.job_id, "links": report_links(report)}
+def report_json(report: ReportRecord, progress: Progress | None = None) -> dict[str, Any]:
+    """A report as the API shows it: its fields, its job id as `jid`, its job's progress
+    (None until the job reports some), and links."""
+    return {
+        **report.as_dict(),
+        "jid": report.job_id,
+        "progress": None if progress is None else progress.as_dict(),
+        "links": report_links(report),
+    }
+
+
+def job_progress(reports: list[ReportRecord]) -> dict[str, Progress]:
+    """The progress the reports' jobs reported (sidequest.api.progress), by job id.
+
+    Redis being unreachable costs the progress, never the answer: the report's own
+    state comes from the database.
+    """
+    jids = [report.job_id for report in reports if report.job_id]
+    try:
+        return progresses(jids, services().redis)
+    except RedisError:
+        return {}
+
+
+def reports_json(reports: list[ReportRecord]) -> list[dict[str, Any]]:
+    """Several reports as the API shows them, their progress read in one round trip."""
+    found = job_progress(reports)
+    return [report_json(report, found.get(report.job_id or "")) for report in reports]
 
 
 @bp.post("")
 def create() -> Response:
-    """Store a report request and enqueue its build; 202 with the id and job id."""
+    """Store a report request and enqueue its build; 202 with the id and job id.
+
+    The job is enqueued through the outbox, in the report's transaction: Redis being
+    down does not fail the request (the job is pushed when Redis is back).
+    """
     data = json_body()
-    try:
-        report = request_report(services().session_factory, data)
-    except ReportNotEnqueued as failure:
-        return _not_enqueued(failure)
+    report = request_report(services().session_factory, data)
     response = jsonify(
         {
             "id": report.id,
@@ -75,20 +103,21 @@ def index() -> Response:
     if "ids" not in request.args:
         limit = _limit(request.args.get("limit"))
         reports = list_reports(session_factory, limit=limit)
-        return jsonify({"reports": [report_json(report) for report in reports]})
+        return jsonify({"reports": reports_json(reports)})
     found, missing = [], []
     for report_id in _ids(request.args["ids"]):
         try:
-            found.append(report_json(load_report(session_factory, report_id)))
+            found.append(load_report(session_factory, report_id))
         except ReportNotFound:
             missing.append(report_id)
-    return jsonify({"reports": found, "missing": missing})
+    return jsonify({"reports": reports_json(found), "missing": missing})
 
 
 @bp.get("/<report_id>")
 def show(report_id: str) -> Response:
-    """One report's status, error, timestamps and links."""
-    return jsonify(report_json(load_report(services().session_factory, report_id)))
+    """One report's status, error, timestamps, its job's progress and links."""
+    [shown] = reports_json([load_report(services().session_factory, report_id)])
+    return jsonify(shown)
 
 
 @bp.post("/<report_id>/enqueue")

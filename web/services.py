@@ -9,6 +9,8 @@ app's Redis and the shop jobs' wiring at the app's database, so that a job run i
 from __future__ import annotations
 
 import logging
+import os
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import redis
@@ -20,6 +22,7 @@ from shop import jobs as shop_jobs
 from shop.db import SessionFactory, migrate, session_factory_for
 from sidequest.client import RedisAdapter
 from sidequest.connection import connect
+from sidequest.outbox import PassResult, Relay
 from web.settings import WebSettings
 
 logger = logging.getLogger(__name__)
@@ -38,11 +41,22 @@ class ShopServices:
         settings: The app's settings.
         session_factory: Sessions on the shop's database.
         redis: Client of the Redis jobs go to (also used by /readyz).
+        relay: This process's outbox relay, when `settings.outbox_relay` is on.
     """
 
     settings: WebSettings
     session_factory: SessionFactory
     redis: redis.Redis
+    relay: Relay | None = None
+
+    def close(self) -> None:
+        """Stop the relay, close the Redis client and dispose of the database engine."""
+        if self.relay is not None:
+            self.relay.stop()
+        self.redis.close()
+        bind = self.session_factory.kw.get("bind")
+        if bind is not None:
+            bind.dispose()
 
 
 def init_services(app: Flask, settings: WebSettings) -> ShopServices:
@@ -62,9 +76,28 @@ def init_services(app: Flask, settings: WebSettings) -> ShopServices:
     session_factory = session_factory_for(settings.shop.database_url)
     sidequest.configure(adapter=RedisAdapter(client))
     shop_jobs.configure(settings.shop, session_factory=session_factory)
-    built = ShopServices(settings=settings, session_factory=session_factory, redis=client)
+    relay = None
+    if settings.outbox_relay:
+        # Jobs this process commits into the outbox are pushed by this thread, woken at
+        # each commit; the workers' relays are the fallback (and the only relay when
+        # OUTBOX_RELAY is off). gunicorn forks before it imports the app (no preload),
+        # so the thread lives in the process that serves.
+        relay = Relay(session_factory.kw["bind"], client, observer=_relay_observer()).start()
+    built = ShopServices(
+        settings=settings, session_factory=session_factory, redis=client, relay=relay
+    )
     app.extensions[EXTENSION_KEY] = built
     return built
+
+
+def _relay_observer() -> Callable[[PassResult], None] | None:
+    """The relay's Prometheus metrics, where /metrics merges every process's files (the
+    multiprocess mode of Compose and `make dev`); a single-process app does without."""
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return None
+    from sidequest.metrics.outbox import relay_metrics  # noqa: PLC0415
+
+    return relay_metrics().observe
 
 
 def services() -> ShopServices:

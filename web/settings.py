@@ -6,6 +6,7 @@
 | SECRET_KEY             | signs the session cookie (the forms' CSRF tokens)    | random, warned |
 | MAX_CONTENT_LENGTH     | largest request body accepted, bytes                 | 16384          |
 | MIGRATE_ON_START       | upgrade the database schema when the app starts      | on             |
+| OUTBOX_RELAY           | relay the outbox from this process too (a thread)    | on             |
 | SIDEQUEST_WEB_USERNAME | dashboard login (with SIDEQUEST_WEB_PASSWORD)        | no dashboard   |
 | SIDEQUEST_WEB_DEV      | mount the dashboard without a login (local runs)     | off            |
 
@@ -54,6 +55,8 @@ class WebSettings:
         secret_key: Key that signs session cookies.
         max_content_length: Largest request body, in bytes.
         migrate_on_start: Whether the app upgrades the schema when it starts.
+        outbox_relay: Whether this process runs an outbox relay thread (jobs committed
+            here reach Redis within milliseconds, without waiting for a worker's poll).
         shop: The domain's settings (database, SMTP, reports directory, links).
         dashboard_dev: SIDEQUEST_WEB_DEV: mount the dashboard without a login.
         dashboard: The SIDEQUEST_WEB_* variables that were set, for the dashboard.
@@ -64,6 +67,7 @@ class WebSettings:
     max_content_length: int
     migrate_on_start: bool
     shop: ShopSettings
+    outbox_relay: bool = True
     dashboard_dev: bool = False
     dashboard: Mapping[str, str] = field(default_factory=dict)
 
@@ -103,6 +107,7 @@ def settings_from(environ: Mapping[str, Any]) -> WebSettings:
         max_content_length=_size(values, "MAX_CONTENT_LENGTH", DEFAULT_MAX_CONTENT_LENGTH),
         migrate_on_start=flag(values, "MIGRATE_ON_START", default=True),
         shop=ShopSettings.from_env(values),
+        outbox_relay=flag(values, "OUTBOX_RELAY", default=True),
         dashboard_dev=flag(values, "SIDEQUEST_WEB_DEV"),
         dashboard={key: values[key] for key in DASHBOARD_VARIABLES if values.get(key)},
     )

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify
 
-from web.errors import error_response
 from web.json_body import json_body
 from web.services import services
-from web.workflows import SignupNotEnqueued, sign_up
+from web.workflows import sign_up
 
 bp = Blueprint("signups_api", __name__, url_prefix="/api/signups")
 
@@ -16,13 +15,7 @@ bp = Blueprint("signups_api", __name__, url_prefix="/api/signups")
 def create() -> Response:
     """Create the user and enqueue the welcome mail, preferences and admin notice."""
     data = json_body()
-    try:
-        user, jobs = sign_up(services().session_factory, data)
-    except SignupNotEnqueued:
-        return error_response(
-            503,
-            "the job queue (Redis) is unavailable: the signup was not kept; send it again shortly",
-        )
+    user, jobs = sign_up(services().session_factory, data)
     response = jsonify({"user": user.as_dict(), "jobs": jobs.as_dict()})
     response.status_code = 202
     return response

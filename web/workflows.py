@@ -1,20 +1,29 @@
 """What the API and the pages do on a request, in one place for both.
 
-The pattern is the same every time: validate the untrusted input, commit the record,
-and only then enqueue the job, so a worker never looks for a row that is not committed
-yet. When Redis refuses the job, the record is left in a state from which it can be
-enqueued again (a report) or is removed so the person can simply retry (a signup).
+A new report or signup is stored together with its jobs: they go into sidequest's
+outbox in the record's own transaction (`sidequest.outbox`), so a job never looks for
+a row that is not committed, no committed record lacks its job, and a request succeeds
+while Redis is down (the relay pushes the jobs once it is back). Enqueuing a stored
+report again pushes to Redis directly; when Redis refuses, the report is left in a
+state from which it can be enqueued again.
 """
 
 from __future__ import annotations
 
 import logging
 
-from shop.accounts import UserRecord, create_user, delete_user
+from sqlalchemy.orm import Session
+
+from shop.accounts import UserRecord, create_user
 from shop.db import SessionFactory
-from shop.jobs import SignupJobs, enqueue_report_build, start_signup_workflow
+from shop.jobs import (
+    SignupJobs,
+    create_report_and_enqueue,
+    enqueue_report_build,
+    start_signup_workflow,
+)
 from shop.models import ReportStatus
-from shop.reports import ReportRecord, create_report, load_report, validate_report_request
+from shop.reports import ReportRecord, load_report, validate_report_request
 from sidequest.errors import EnqueueError
 
 logger = logging.getLogger(__name__)
@@ -37,19 +46,13 @@ class ReportNotEnqueueable(Exception):
         super().__init__(reason)
 
 
-class SignupNotEnqueued(Exception):
-    """The signup's jobs could not be enqueued; the new user was removed again."""
-
-
 def request_report(session_factory: SessionFactory, data: object) -> ReportRecord:
-    """Validate a report request, store the report and enqueue its job.
+    """Validate a report request, store the report and enqueue its job (one transaction).
 
     Raises:
         InvalidReportRequest: The request is malformed; nothing is stored.
-        ReportNotEnqueued: Stored, but Redis refused the job (marked enqueue-failed).
     """
-    report = create_report(session_factory, validate_report_request(data))
-    return _enqueue(session_factory, report)
+    return create_report_and_enqueue(session_factory, validate_report_request(data))
 
 
 def enqueue_again(session_factory: SessionFactory, report_id: str) -> ReportRecord:
@@ -80,20 +83,16 @@ def _enqueue(session_factory: SessionFactory, report: ReportRecord) -> ReportRec
 
 
 def sign_up(session_factory: SessionFactory, data: object) -> tuple[UserRecord, SignupJobs]:
-    """Create a user from signup input and enqueue the signup workflow.
+    """Create a user from signup input and enqueue the signup workflow (one transaction).
 
     Raises:
         InvalidSignup: The input is malformed; nothing is stored.
         DuplicateEmail: The address is taken.
-        SignupNotEnqueued: Redis refused a job; the user was deleted again, so the same
-            signup can be sent again. Jobs enqueued before the refusal find no user and
-            are discarded.
     """
-    user = create_user(session_factory, data)
-    try:
-        jobs = start_signup_workflow(user.id)
-    except EnqueueError as error:
-        logger.error("signup of user %s not enqueued, undoing it: %s", user.id, error)
-        delete_user(session_factory, user.id)
-        raise SignupNotEnqueued(str(error)) from error
-    return user, jobs
+    started: list[SignupJobs] = []
+
+    def enqueue(session: Session, user_id: int) -> None:
+        started.append(start_signup_workflow(user_id, outbox=session))
+
+    user = create_user(session_factory, data, in_transaction=enqueue)
+    return user, started[0]

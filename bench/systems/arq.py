@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench.systems.base import Launch, Paths, PythonPeer, Variant
+from bench.systems.base import Launch, Paths, PeriodicPlan, PythonPeer, Variant
 
 
 class Arq(PythonPeer):
@@ -32,3 +32,16 @@ class Arq(PythonPeer):
         else:
             argv = [str(self.bin(paths) / "arq"), "bench.agents.arq_jobs.WorkerSettings"]
         return Launch(argv, self.worker_env(paths, redis_url, record, variant))
+
+    def periodic(self, paths: Paths, redis_url: str, record: Path) -> PeriodicPlan:
+        schedules = 5
+        argv = [str(self.bin(paths) / "python"), "-m", "bench.agents.arq_periodic_worker"]
+        launch = Launch(argv, self.periodic_env(paths, redis_url, record, schedules))
+        return PeriodicPlan(
+            api="cron(second=every second, microsecond=0, unique=True) in WorkerSettings",
+            period=1.0,
+            schedules=schedules,
+            ticks_each=60,
+            launches=[launch, launch],
+            instances="two arq workers, each running the cron jobs; they also run the jobs",
+        )

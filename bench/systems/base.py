@@ -50,8 +50,35 @@ class Variant:
 
 
 NOOP_QUIET = Variant()
+
+
+@dataclass(frozen=True)
+class PeriodicPlan:
+    """How a system runs the periodic figure (bench/figures/periodic.py).
+
+    `schedules` schedules tick every `period` seconds, side by side, for `ticks_each`
+    ticks each: schedules x ticks_each ticks in period x ticks_each seconds.
+    """
+
+    api: str  # what fires the ticks, for the report
+    period: float
+    schedules: int
+    ticks_each: int
+    #: the processes to start: the two scheduler instances, and what runs the jobs
+    launches: list[Launch]
+    #: how the two instances are deployed, for the report
+    instances: str
+
+
 # Set by the harness for the benchmark's own processes; never inherited from the caller.
-_BENCH_VARS = ("BENCH_RECORD", "BENCH_WORKLOAD", "BENCH_LOGGING", "BENCH_PG_DSN")
+PERIODIC_SCHEDULES_VAR = "BENCH_PERIODIC_SCHEDULES"  # bench/agents/periodic.py
+_BENCH_VARS = (
+    "BENCH_RECORD",
+    "BENCH_WORKLOAD",
+    "BENCH_LOGGING",
+    "BENCH_PG_DSN",
+    PERIODIC_SCHEDULES_VAR,
+)
 
 
 def agent_env(
@@ -112,6 +139,18 @@ class System(ABC):
         self, paths: Paths, redis_url: str, record: Path, variant: Variant
     ) -> dict[str, str]:
         return agent_env(paths, redis_url, record, variant, self.slots)
+
+    def periodic(self, paths: Paths, redis_url: str, record: Path) -> PeriodicPlan | None:
+        """Two scheduler instances of this system's periodic jobs, every job recording
+        itself in `record` (bench/agents/periodic.py); None where it has none."""
+        return None
+
+    def periodic_env(
+        self, paths: Paths, redis_url: str, record: Path, schedules: int
+    ) -> dict[str, str]:
+        env = agent_env(paths, redis_url, record, NOOP_QUIET, self.slots)
+        env[PERIODIC_SCHEDULES_VAR] = str(schedules)
+        return env
 
     @abstractmethod
     def producer(self, paths: Paths, redis_url: str) -> Launch:

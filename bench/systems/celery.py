@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench.systems.base import Launch, Paths, PythonPeer, Variant
+from bench.systems.base import Launch, Paths, PeriodicPlan, PythonPeer, Variant
 
 
 class Celery(PythonPeer):
@@ -41,3 +41,32 @@ class Celery(PythonPeer):
             "WARNING",
         ]
         return Launch(argv, self.worker_env(paths, redis_url, record, variant))
+
+    def periodic(self, paths: Paths, redis_url: str, record: Path) -> PeriodicPlan:
+        schedules = 5
+        env = self.periodic_env(paths, redis_url, record, schedules)
+        celery = [str(self.bin(paths) / "celery"), "-A", "bench.agents.celery_periodic"]
+        beats = [
+            Launch(
+                [
+                    *celery,
+                    "beat",
+                    "--schedule",
+                    str(paths.logs / f"celerybeat-{index}"),
+                    "--loglevel",
+                    "WARNING",
+                ],
+                env,
+            )
+            for index in range(2)
+        ]
+        worker = [*celery, "worker", "--pool", "threads", "--concurrency", "10"]
+        worker += ["--queues", "default", "--loglevel", "WARNING"]
+        return PeriodicPlan(
+            api="beat_schedule entries with schedule=1.0 (a 1 s interval from the last send)",
+            period=1.0,
+            schedules=schedules,
+            ticks_each=60,
+            launches=[*beats, Launch(worker, env)],
+            instances="two `celery beat` processes (own schedule files) + one worker",
+        )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench.systems.base import Launch, Paths, PythonPeer, Variant
+from bench.systems.base import Launch, Paths, PeriodicPlan, PythonPeer, Variant
 
 
 class Huey(PythonPeer):
@@ -30,3 +30,18 @@ class Huey(PythonPeer):
         if variant.quiet:
             argv.append("--quiet")  # default: INFO, two lines per task
         return Launch(argv, self.worker_env(paths, redis_url, record, variant))
+
+    def periodic(self, paths: Paths, redis_url: str, record: Path) -> PeriodicPlan:
+        # crontab's finest field is the minute: 100 schedules side by side, 3 minutes.
+        schedules = 100
+        argv = [str(self.bin(paths) / "huey_consumer"), "bench.agents.huey_periodic.huey"]
+        argv += ["--workers", "10", "--worker-type", "thread", "--quiet"]
+        launch = Launch(argv, self.periodic_env(paths, redis_url, record, schedules))
+        return PeriodicPlan(
+            api="@huey.periodic_task(crontab(minute='*')): minutes are its finest ticks",
+            period=60.0,
+            schedules=schedules,
+            ticks_each=3,
+            launches=[launch, launch],
+            instances="two consumers, each with its scheduler; they also run the tasks",
+        )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar
 
-from bench.systems.base import Launch, Paths, PythonPeer, Variant
+from bench.systems.base import Launch, Paths, PeriodicPlan, PythonPeer, Variant
 
 
 class RQ(PythonPeer):
@@ -35,6 +35,27 @@ class RQ(PythonPeer):
         if self.worker_class:
             argv += ["--worker-class", self.worker_class]
         return Launch([*argv, "default"], self.worker_env(paths, redis_url, record, variant))
+
+    def periodic(self, paths: Paths, redis_url: str, record: Path) -> PeriodicPlan | None:
+        if self.worker_class:
+            return None  # the same scheduler as `rq`: measured once
+        schedules = 5
+        env = self.periodic_env(paths, redis_url, record, schedules)
+        rq = str(self.bin(paths) / "rq")
+        # A dotted path: loaded from a file path, the module gets a name the worker
+        # cannot import the job function by.
+        config = "bench.agents.rq_periodic"
+        cron = Launch([rq, "cron", "--url", redis_url, "--logging-level", "WARNING", config], env)
+        worker = [rq, "worker", "--url", redis_url, "--quiet"]
+        worker += ["--worker-class", "rq.worker.SimpleWorker", "default"]
+        return PeriodicPlan(
+            api='rq.cron.register(cron="* * * * * *"), run by `rq cron` (RQ\'s own scheduler)',
+            period=1.0,
+            schedules=schedules,
+            ticks_each=60,
+            launches=[cron, cron, Launch(worker, env)],
+            instances="two `rq cron` processes + one SimpleWorker (no fork per job)",
+        )
 
 
 class RQSimple(RQ):

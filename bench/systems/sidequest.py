@@ -14,7 +14,15 @@ import hashlib
 from pathlib import Path
 
 from bench.envs import Unavailable, output_of
-from bench.systems.base import Launch, Paths, System, Variant, agent_env, python_versions
+from bench.systems.base import (
+    Launch,
+    Paths,
+    PeriodicPlan,
+    System,
+    Variant,
+    agent_env,
+    python_versions,
+)
 
 
 class Sidequest(System):
@@ -60,6 +68,21 @@ class Sidequest(System):
         if not variant.quiet:
             env.pop("SIDEQUEST_LOG_LEVEL", None)  # its default, not the caller's setting
         return Launch(self.worker_argv(paths, variant), env)
+
+    def periodic(self, paths: Paths, redis_url: str, record: Path) -> PeriodicPlan:
+        schedules = 5
+        argv = [str(self._venv_bin(paths) / "sidequest"), "worker", "-r"]
+        argv += ["bench.agents.sidequest_periodic", "-c", "10", "-q", "default"]
+        argv += ["--log-level", "WARNING"]
+        launch = Launch(argv, self.periodic_env(paths, redis_url, record, schedules))
+        return PeriodicPlan(
+            api="sidequest.periodic(every=1): every worker claims ticks (periodic_claim.lua)",
+            period=1.0,
+            schedules=schedules,
+            ticks_each=60,
+            launches=[launch, launch],
+            instances="two worker processes (scheduler threads); they also run the jobs",
+        )
 
     def producer(self, paths: Paths, redis_url: str) -> Launch:
         argv = [

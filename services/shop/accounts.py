@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from shop.db.conflicts import insert_unless_present
 from shop.db.engine import SessionFactory, read_session, write_session
@@ -89,8 +90,18 @@ def validate_signup(data: object) -> SignupRequest:
     return SignupRequest(email=email, name=name)
 
 
-def create_user(session_factory: SessionFactory, data: object) -> UserRecord:
+def create_user(
+    session_factory: SessionFactory,
+    data: object,
+    *,
+    in_transaction: Callable[[Session, int], None] | None = None,
+) -> UserRecord:
     """Validate signup input and store the new user.
+
+    Args:
+        in_transaction: Called with the session and the new user's id inside the
+            transaction that stores the user, before it commits (to enqueue the user's
+            jobs into the outbox with it); what it raises rolls the user back.
 
     Raises:
         InvalidSignup: The input is malformed.
@@ -103,6 +114,9 @@ def create_user(session_factory: SessionFactory, data: object) -> UserRecord:
             if session.scalar(select(func.count()).where(User.email == signup.email)):
                 raise DuplicateEmail(signup.email)
             session.add(row)
+            if in_transaction is not None:
+                session.flush()
+                in_transaction(session, row.id)
     except IntegrityError:
         # Another signup with the same address committed between our check and insert.
         if _email_taken(session_factory, signup.email):

@@ -1,10 +1,14 @@
-"""The `sidequest` command: worker, stats, web, enqueue, periodic, generate.
+"""The `sidequest` command: worker, stats, web, enqueue, periodic, queues, cancel,
+batches, generate.
 
     sidequest worker [-C FILE] [-r MODULE]... [-c N] [-q QUEUE[,WEIGHT]]... [-t SECONDS]
     sidequest stats [--json]
     sidequest web [--port 8080] [--host 127.0.0.1] [--redis-url URL] [--dev]
     sidequest enqueue CLASS [JSON_ARGS] [--kwargs JSON] [-r MODULE]... [--queue Q] [--in SECONDS]
     sidequest periodic list|pause NAME|resume NAME|run NAME
+    sidequest queues list|pause QUEUE|resume QUEUE
+    sidequest cancel JID
+    sidequest batches list|show BID
     sidequest generate job NAME [--path DIR] [--test-path DIR]
 
 Settings come from defaults, then the config file, then the environment (REDIS_URL,
@@ -32,16 +36,23 @@ import redis
 import sidequest
 from sidequest import api, logs, redis_source
 from sidequest.adapter import set_adapter
+from sidequest.api import flow_state
+from sidequest.batches_command import batches
 from sidequest.cli_common import EX_CONFIG, client_redis_url, or_exit, url_source
 from sidequest.client import RedisAdapter
 from sidequest.config import AUTO_CPUS, Settings, build_settings
 from sidequest.connection import check_url, connect, redact
 from sidequest.enqueue_command import enqueue
 from sidequest.errors import ConfigError
+from sidequest.flow_commands import cancel, queues
 from sidequest.generator import generate_job
 from sidequest.job import registry
+from sidequest.limits.declared import apply as apply_limits
 from sidequest.middleware import Middleware
+from sidequest.outbox_command import outbox
 from sidequest.periodic_command import periodic
+from sidequest.progress_command import progress
+from sidequest.progress_recorder import ProgressRecorder
 from sidequest.registered_classes import RegisteredClasses
 from sidequest.require import load_modules, log_job_classes
 from sidequest.runtime import affinity, timer_slack
@@ -95,6 +106,16 @@ def main() -> None:
     help="CPUs to pin the process to, as taskset: 0 or 0,2-3; auto (default): a CPU of "
     "its own while the host's worker processes fit; off: no pinning",
 )
+@click.option(
+    "--enqueue-wait-replicas",
+    type=click.IntRange(0),
+    help="replicas that must hold a job before an enqueue returns (Redis WAIT; default 0)",
+)
+@click.option(
+    "--enqueue-wait-timeout",
+    type=float,
+    help="seconds an enqueue waits for those replicas before it fails (default 1)",
+)
 def worker(
     config_file: str | None,
     requires: tuple[str, ...],
@@ -107,6 +128,8 @@ def worker(
     log_format: str | None,
     log_level: str | None,
     cpus: str | None,
+    enqueue_wait_replicas: int | None,
+    enqueue_wait_timeout: float | None,
 ) -> None:
     """Run a worker process."""
     overrides: dict[str, Any] = {
@@ -119,6 +142,8 @@ def worker(
         "log_format": log_format,
         "log_level": log_level,
         "cpus": cpus,
+        "enqueue_wait_replicas": enqueue_wait_replicas,
+        "enqueue_wait_timeout": enqueue_wait_timeout,
     }
     if requires:
         overrides["require"] = list(requires)
@@ -136,13 +161,15 @@ def run_worker(settings: Settings, middleware: Sequence[Middleware] = ()) -> int
     try:
         logs.configure(settings.log_format, settings.log_level)
         load_modules(settings.require)
+        apply_limits(settings.limits, registry.resolve)
         log_job_classes()
         settings = choose_redis(settings)
         client = connect(settings.redis_url, source=settings.redis_source.setting)
-        set_adapter(RedisAdapter(client))
+        set_adapter(RedisAdapter(client, settings.enqueue_wait))
         # What `sidequest enqueue` checks a class name against (registered_classes.py).
         published = RegisteredClasses(client, registry.registered_names())
-        launcher = Launcher(settings, [*middleware, published])
+        # Every worker records its jobs' self.progress(...) calls (sidequest.progress).
+        launcher = Launcher(settings, [*middleware, published, ProgressRecorder(client)])
         launcher.check_redis()
         # Before the launcher starts its threads, which inherit both.
         auto_pin = _place(settings)
@@ -197,12 +224,16 @@ def stats(redis_url: str, as_json: bool) -> None:
         snapshot = api.Stats(client).snapshot()
         now = time.time()
         latencies = {queue.name: queue.latency(now) for queue in api.Queue.all(client)}
+        flow = flow_state.read(client)
+        limits = api.Limits(client).all(now)
     except redis.RedisError as error:
         click.echo(f"error: cannot read {redact(redis_url)}: {error}", err=True)
         sys.exit(1)
     if as_json:
         document = snapshot.as_dict()
         document["latencies"] = latencies
+        document["flow_control"] = flow.as_dict()
+        document["limits"] = [state.as_dict() for state in limits]
         click.echo(json.dumps(document, indent=2))
         return
     rows = [
@@ -218,11 +249,37 @@ def stats(redis_url: str, as_json: bool) -> None:
     ]
     for label, value in rows:
         click.echo(f"{label:<16} {value}")
+    paused = set(flow.paused)
     if snapshot.queues:
         click.echo("")
         click.echo(f"{'Queue':<24} {'Size':>10} {'Latency':>10}")
         for name, size in snapshot.queues.items():
-            click.echo(f"{name:<24} {size:>10} {latencies.get(name, 0.0):>9.2f}s")
+            state = "  paused" if name in paused else ""
+            click.echo(f"{name:<24} {size:>10} {latencies.get(name, 0.0):>9.2f}s{state}")
+    _print_flow_control(flow)
+    _echo_limits(limits)
+
+
+def _print_flow_control(flow: flow_state.FlowState) -> None:
+    """The "Flow control" section: everything api/flow_state.py reads, one part after
+    the other (paused queues, counters; the limiters' state goes here as its own part)."""
+    click.echo("")
+    click.echo("Flow control")
+    click.echo(f"  {'Paused queues':<14} {', '.join(flow.paused) or 'none'}")
+    for name in flow_state.COUNTERS:
+        click.echo(f"  {name.capitalize():<14} {flow.counts.get(name, 0)}")
+
+
+def _echo_limits(limits: list[api.LimitState]) -> None:
+    """The limits table of `sidequest stats`: keys in use, slots or starts, parked jobs."""
+    if not limits:
+        return
+    click.echo("")
+    click.echo(f"{'Limit':<32} {'Kind':<12} {'In use':>10} {'Parked':>8}")
+    for state in limits:
+        window = f"/{state.per:g}s" if state.per is not None else ""
+        in_use = f"{state.in_use}/{state.limit}{window}"
+        click.echo(f"{state.key:<32} {state.kind:<12} {in_use:>10} {state.parked:>8}")
 
 
 @main.command()
@@ -248,6 +305,11 @@ def web(port: int, host: str, redis_url: str, dev: bool) -> None:
 
 main.add_command(enqueue)
 main.add_command(periodic)
+main.add_command(queues)
+main.add_command(cancel)
+main.add_command(batches)
+main.add_command(outbox)
+main.add_command(progress)
 
 
 @main.group()

@@ -12,6 +12,8 @@ file keeps Sidekiq's shape, with or without the leading colons:
       - [critical, 3]
     :periodic:                  # periodic jobs: periodic_jobs/schedule.py
       nightly_report: {cron: "30 2 * * *", class: NightlyReportJob}
+    :limits:                    # concurrency and rate limits: limits/declared.py
+      ChargeJob: {concurrency: {to: 3, key: "stripe:{account_id}"}}
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from __future__ import annotations
 import math
 import os
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -28,8 +30,11 @@ import yaml
 
 from sidequest.connection import DEFAULT_URL, check_url
 from sidequest.errors import ConfigError
+from sidequest.limits.declared import Declared
+from sidequest.limits.declared import parse_section as parse_limits
 from sidequest.periodic_jobs.schedule import Schedule, parse_section
 from sidequest.redis_source import DEFAULT, ENVIRONMENT, FLAG, RedisSource
+from sidequest.replication import EnqueueWait
 
 #: the `cpus` setting's default: each worker process on a CPU of its own, while they fit
 AUTO_CPUS: Literal["auto"] = "auto"
@@ -91,7 +96,17 @@ class Settings:
     #: that a worker without one leaves the published schedules alone (`:periodic: {}`
     #: removes them all: runtime/periodic.py)
     periodic: tuple[Schedule, ...] | None = None
+    #: replicas that must hold a job before an enqueue returns (WAIT), and for how long
+    #: to wait for them: replication.py
+    enqueue_wait_replicas: int = 0
+    enqueue_wait_timeout: float = 1.0
+    #: the config file's `:limits:`, added to the job classes at start
+    limits: tuple[Declared, ...] = ()
     extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def enqueue_wait(self) -> EnqueueWait:
+        return EnqueueWait(self.enqueue_wait_replicas, self.enqueue_wait_timeout)
 
     @property
     def weighted(self) -> bool:
@@ -111,6 +126,7 @@ class Settings:
         if self.log_format not in ("text", "json"):
             raise ConfigError(f"log_format must be text or json (got {self.log_format!r})")
         self._validate_numbers()
+        self.enqueue_wait  # noqa: B018 - raises ConfigError for a bad count or timeout
         if self.heartbeat_timeout <= self.heartbeat_interval * 2:
             raise ConfigError(
                 "heartbeat_timeout must exceed twice heartbeat_interval, or live processes "
@@ -163,6 +179,9 @@ _FILE_KEYS = {
     "cpus": "cpus",
     "cpu_claims": "cpu_claims",
     "periodic": "periodic",
+    "enqueue_wait_replicas": "enqueue_wait_replicas",
+    "enqueue_wait_timeout": "enqueue_wait_timeout",
+    "limits": "limits",
 }
 
 _ENVIRONMENT = {
@@ -185,6 +204,8 @@ _ENVIRONMENT = {
     "LOG_FORMAT": "log_format",
     "SIDEQUEST_CPUS": "cpus",
     "SIDEQUEST_CPU_CLAIMS": "cpu_claims",
+    "SIDEQUEST_ENQUEUE_WAIT_REPLICAS": "enqueue_wait_replicas",
+    "SIDEQUEST_ENQUEUE_WAIT_TIMEOUT": "enqueue_wait_timeout",
 }
 
 
@@ -364,6 +385,14 @@ def _number(value: object) -> float:
     return number
 
 
+# Settings with a parser of their own (the config file's sections).
+_SECTIONS: dict[str, Callable[[Any], Any]] = {
+    "cpus": parse_cpus,
+    "periodic": parse_section,
+    "limits": parse_limits,
+}
+
+
 def _coerce(values: Mapping[str, Any]) -> dict[str, Any]:
     types = {f.name: f.type for f in fields(Settings)}
     result: dict[str, Any] = {}
@@ -375,10 +404,8 @@ def _coerce(values: Mapping[str, Any]) -> dict[str, Any]:
                 if not isinstance(entries, Sequence):
                     raise ConfigError(f"queues must be a list (got {value!r})")
                 result[name] = parse_queues(entries)
-            elif name == "cpus":
-                result[name] = parse_cpus(value)
-            elif name == "periodic":
-                result[name] = parse_section(value)
+            elif name in _SECTIONS:
+                result[name] = _SECTIONS[name](value)
             elif name in ("labels", "require"):
                 items = value.split(",") if isinstance(value, str) else value
                 result[name] = tuple(str(item).strip() for item in items if str(item).strip())

@@ -1,5 +1,8 @@
 """Redis connections from a URL, with the timeouts and retry behaviour we rely on.
 
+A URL is redis://, rediss://, unix://, or redis+sentinel:// / rediss+sentinel://
+(sentinel.py: a client of the master the sentinels name, following failovers).
+
 Every URL check and error names where the URL came from (`source`: REDIS_URL,
 --redis-url, a config file, a sidequest.configure() call), and shows the URL only with
 its password masked.
@@ -14,12 +17,14 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from sidequest import sentinel
 from sidequest.errors import ConfigError
 
 DEFAULT_URL = "redis://127.0.0.1:6379/0"
 
-# redis-py also takes the password as a query parameter (`?password=...`).
-_QUERY_PASSWORD = re.compile(r"([?&]password=)[^&#]*", re.IGNORECASE)
+# redis-py also takes the password as a query parameter (`?password=...`), and sentinel
+# URLs the sentinels' (`?sentinel_password=...`).
+_QUERY_PASSWORD = re.compile(r"([?&](?:sentinel_)?password=)[^&#]*", re.IGNORECASE)
 
 
 def connect(
@@ -30,7 +35,7 @@ def connect(
     max_connections: int | None = None,
     source: str = "REDIS_URL",
 ) -> redis.Redis:
-    """A client for `url` (redis://, rediss:// or unix://) returning bytes.
+    """A client for `url` (redis://, rediss://, unix:// or a sentinel URL) returning bytes.
 
     Args:
         retries: how often redis-py repeats a command after a connection error. One
@@ -44,16 +49,19 @@ def connect(
         ConfigError: The URL is malformed; the message names `source`.
     """
     check_url(url, source)
-    try:
-        return redis.Redis.from_url(
-            url,
-            socket_timeout=socket_timeout,
-            socket_connect_timeout=5.0,
-            socket_keepalive=True,
-            health_check_interval=15,
-            retry=Retry(NoBackoff(), retries),
-            max_connections=max_connections,
+    options = {
+        "socket_connect_timeout": 5.0,
+        "socket_keepalive": True,
+        "health_check_interval": 15,
+        "retry": Retry(NoBackoff(), retries),
+        "max_connections": max_connections,
+    }
+    if sentinel.is_sentinel(url):
+        return sentinel.master_client(
+            url, source=source, socket_timeout=socket_timeout, connection=options
         )
+    try:
+        return redis.Redis.from_url(url, socket_timeout=socket_timeout, **options)
     except ValueError as error:
         # redis-py's own checks: a query option (?db=x, ?socket_timeout=...) it cannot use.
         raise ConfigError(
@@ -63,6 +71,9 @@ def connect(
 
 def check_url(url: str, source: str = "REDIS_URL") -> None:
     """Raise ConfigError, naming `source`, unless `url` looks like a Redis URL."""
+    if sentinel.is_sentinel(url):
+        sentinel.parse(url, source)
+        return
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError for a port that is no number 0-65535
@@ -70,7 +81,8 @@ def check_url(url: str, source: str = "REDIS_URL") -> None:
         raise ConfigError(f"{source} is not a valid URL: {error} ({redact(url)!r})") from None
     if parts.scheme not in ("redis", "rediss", "unix"):
         raise ConfigError(
-            f"{source} must start with redis://, rediss:// or unix:// (got {redact(url)!r})"
+            f"{source} must start with redis://, rediss://, unix://, redis+sentinel:// or "
+            f"rediss+sentinel:// (got {redact(url)!r})"
         )
     if parts.scheme != "unix" and not parts.hostname:
         raise ConfigError(f"{source} has no host: {redact(url)!r}")

@@ -54,3 +54,8 @@ class EnqueueError(SidequestError):
 
 class Shutdown(BaseException):  # a control-flow signal, not an error
     """Raised inside a job thread that the worker abandons during a hard shutdown."""
+
+
+class JobCancelled(SidequestError):
+    """Raised by `Job.check_cancelled()` once the running job was cancelled
+    (`sidequest cancel JID`); the job is dropped: not retried, not dead."""

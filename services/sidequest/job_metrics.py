@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 import redis
 
 from sidequest import duration_histogram, keys
-from sidequest.middleware import SUCCEEDED, JobContext, Middleware, ProcessInfo
+from sidequest.middleware import CANCELLED, SUCCEEDED, JobContext, Middleware, ProcessInfo
 
 logger = logging.getLogger("sidequest")
 
@@ -80,7 +80,8 @@ class JobMetrics(Middleware):
             if tally is None:  # not setdefault: building a Tally per job is the costly part
                 tally = self._pending[slot] = Tally()
             tally.executions += 1
-            tally.failures += outcome != SUCCEEDED
+            # A cancelled job stopped on request: it did not fail.
+            tally.failures += outcome not in (SUCCEEDED, CANCELLED)
             tally.total_ms += milliseconds
             tally.buckets[duration_histogram.bucket(milliseconds)] += 1
 

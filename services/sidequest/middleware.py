@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 logger = logging.getLogger("sidequest")
 
@@ -21,6 +22,8 @@ SUCCEEDED = "succeeded"
 RETRIED = "retried"
 DEAD = "dead"
 DISCARDED = "discarded"
+#: a running job stopped by a cancel (`sidequest cancel`): dropped, not retried
+CANCELLED = "cancelled"
 
 
 @dataclass(slots=True)
@@ -36,6 +39,9 @@ class JobContext:
     periodic: str | None = None
     #: the job runs on the event loop (its perform is `async def`), not on a thread
     on_loop: bool = False
+    #: the decoded payload (read it, never change it): fields of middleware's own, such
+    #: as the trace context `sidequest.tracing` carries in `traceparent`
+    payload: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -60,7 +66,8 @@ class Middleware:
     def job_finished(
         self, job: JobContext, outcome: str, duration: float, error: BaseException | None
     ) -> None:
-        """A job ran: `outcome` is succeeded, retried, dead or discarded."""
+        """A job ran: `outcome` is succeeded, retried, dead, discarded or cancelled
+        (`error` is None for a cancelled job: it did not fail)."""
 
     def heartbeat(self) -> None:
         """Called on the heartbeat thread at every beat (flush buffered data here)."""
@@ -77,6 +84,15 @@ class Middleware:
     def loop_blocked(self, holder: str) -> None:
         """Synchronous code blocked the event loop of async jobs for over a second;
         `holder` names the job. On the loop's monitor thread."""
+
+    def job_limited(self, job_class: str, verdict: str) -> None:
+        """A job's limits refused its start (sidequest.limits): `verdict` is "parked"
+        (waiting for a concurrency slot) or "throttled" (waiting for a rate limit's next
+        start). On a processor thread."""
+
+    def job_admitted_after_wait(self, job_class: str, waited: float) -> None:
+        """A job refused before got its slots and starts `waited` seconds after its first
+        refusal (Redis clock). On a processor thread."""
 
 
 class MiddlewareChain:
@@ -121,6 +137,14 @@ class MiddlewareChain:
     def loop_blocked(self, holder: str) -> None:
         for item in self.items:
             _guard(item.loop_blocked, holder)
+
+    def job_limited(self, job_class: str, verdict: str) -> None:
+        for item in self.items:
+            _guard(item.job_limited, job_class, verdict)
+
+    def job_admitted_after_wait(self, job_class: str, waited: float) -> None:
+        for item in self.items:
+            _guard(item.job_admitted_after_wait, job_class, waited)
 
 
 def _guard(hook: object, *args: object) -> None:

@@ -172,4 +172,6 @@ def _as_dict(status: Status) -> dict[str, Any]:
         "run_jid": status.run_jid,
         "run_at": status.run_at,
         "run_outcome": status.run_outcome,
+        "missed_ticks": status.missed,
+        "dropped_ticks": status.dropped,
     }

@@ -23,12 +23,26 @@ Key = str
 Arg = str | int | float | bytes
 
 
-class Script:
-    """One `.lua` file: its source, its SHA1, and how to call it."""
+def _lua(name: str) -> str:
+    return resources.files("sidequest").joinpath("lua", f"{name}.lua").read_text()
 
-    def __init__(self, name: str):
+
+class Script:
+    """One `.lua` file: its source, its SHA1, and how to call it.
+
+    `library` names a `.lua` file of shared functions put in front of the script's own
+    text (Redis scripts cannot import): batch_lib.lua, so that the scripts finishing
+    jobs do their batch bookkeeping in the same atomic call.
+    """
+
+    def __init__(self, name: str, library: str | None = None):
         self.name = name
-        self.source = resources.files("sidequest").joinpath("lua", f"{name}.lua").read_text()
+        own = _lua(name)
+        if library is not None:
+            # The script's own header stays first: it is what the file is documented by.
+            header, _, body = own.partition("\n\n")
+            own = header + "\n\n" + _lua(library) + "\n" + body
+        self.source = own
         self.sha = hashlib.sha1(self.source.encode()).hexdigest()
 
     def __call__(self, client: redis.Redis, keys: Sequence[Key], args: Sequence[Arg]) -> Any:
@@ -53,16 +67,42 @@ class Script:
         pipe.evalsha(self.sha, len(keys), *keys, *args)
 
 
-EXCHANGE = Script("exchange")
-FAIL = Script("fail")
+BATCH_LIB = "batch_lib"
+EXCHANGE = Script("exchange", BATCH_LIB)
+FAIL = Script("fail", BATCH_LIB)
 REQUEUE = Script("requeue")
 REQUEUE_LANDED = Script("requeue_landed")
-RECOVER = Script("recover")
+RECOVER = Script("recover", BATCH_LIB)
 PROMOTE = Script("promote")
 PUSH_UNIQUE = Script("push_unique")
-KILL = Script("kill")
+KILL = Script("kill", BATCH_LIB)
+BATCH_PUSH = Script("batch_push", BATCH_LIB)
+DEBOUNCE = Script("debounce")
+OUTBOX_PUSH = Script("outbox_push")
+LIMIT_ACQUIRE = Script("limit_acquire")
+LIMIT_RELEASE = Script("limit_release")
+LIMIT_SWEEP = Script("limit_sweep")
+LIMIT_REFRESH = Script("limit_refresh")
+LIMIT_PRUNE = Script("limit_prune")
 
-ALL = (EXCHANGE, FAIL, REQUEUE, REQUEUE_LANDED, RECOVER, PROMOTE, PUSH_UNIQUE, KILL)
+ALL = (
+    EXCHANGE,
+    FAIL,
+    REQUEUE,
+    REQUEUE_LANDED,
+    RECOVER,
+    PROMOTE,
+    PUSH_UNIQUE,
+    KILL,
+    DEBOUNCE,
+    LIMIT_ACQUIRE,
+    LIMIT_RELEASE,
+    LIMIT_SWEEP,
+    LIMIT_REFRESH,
+    LIMIT_PRUNE,
+    BATCH_PUSH,
+    OUTBOX_PUSH,
+)
 
 
 class ScriptPipeline:

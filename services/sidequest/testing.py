@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sidequest import adapter, keywords, payload
-from sidequest.adapter import PushResult, UniqueSpec, enqueuing_class
+from sidequest.adapter import DebounceSpec, PushResult, UniqueSpec, enqueuing_class
 from sidequest.errors import UnknownJobError
 from sidequest.job import registry
 from sidequest.job.base import Job
@@ -81,10 +81,19 @@ class FakeAdapter:
     def __init__(self) -> None:
         self.jobs: list[EnqueuedJob] = []
         self._locks: dict[str, tuple[str, float]] = {}
+        # debounce key -> (first enqueue of the burst, the pending job)
+        self._debounced: dict[str, tuple[float, EnqueuedJob]] = {}
 
     def push(
-        self, job: JobDict, *, at: float | None = None, unique: UniqueSpec | None = None
+        self,
+        job: JobDict,
+        *,
+        at: float | None = None,
+        unique: UniqueSpec | None = None,
+        debounce: DebounceSpec | None = None,
     ) -> PushResult:
+        if debounce is not None:
+            return self._push_debounced(job, debounce)
         if unique is not None:
             now = time.monotonic()
             holder = self._locks.get(unique.digest)
@@ -93,6 +102,20 @@ class FakeAdapter:
             self._locks[unique.digest] = (str(job["jid"]), now + unique.ttl)
         self.jobs.append(EnqueuedJob(_round_trip(job), at, enqueuing_class()))
         return PushResult(enqueued=True)
+
+    def _push_debounced(self, job: JobDict, debounce: DebounceSpec) -> PushResult:
+        """As debounce.lua: replace the key's job if it was not drained yet."""
+        now = time.time()
+        first, replaced = now, None
+        pending = self._debounced.get(debounce.key)
+        if pending is not None and pending[1] in self.jobs:
+            self.jobs.remove(pending[1])
+            first, replaced = pending[0], pending[1].jid
+        at = min(now + debounce.window, first + debounce.cap)
+        enqueued = EnqueuedJob(_round_trip(job), at, enqueuing_class())
+        self.jobs.append(enqueued)
+        self._debounced[debounce.key] = (first, enqueued)
+        return PushResult(enqueued=True, scheduled_at=at, replaced=replaced)
 
     def push_bulk(self, jobs: list[JobDict], *, at: float | None = None) -> None:
         job_type = enqueuing_class()
@@ -185,8 +208,14 @@ class InlineAdapter:
     """Performs every pushed job immediately, in the caller's thread."""
 
     def push(
-        self, job: JobDict, *, at: float | None = None, unique: UniqueSpec | None = None
+        self,
+        job: JobDict,
+        *,
+        at: float | None = None,
+        unique: UniqueSpec | None = None,
+        debounce: DebounceSpec | None = None,
     ) -> PushResult:
+        # Performed at once: nothing waits, so nothing is debounced either.
         perform_payload(_round_trip(job), enqueuing_class())
         return PushResult(enqueued=True)
 

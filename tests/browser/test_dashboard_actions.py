@@ -201,3 +201,30 @@ def test_attack_strings_render_as_text(
     assert page.evaluate("window.__xss") is None
     payload.decode(db.lindex(f"queue:{queue}", 0))  # the data itself was untouched
     assert problems.messages == []
+
+
+def test_pause_resume_and_cancel_through_the_buttons(
+    dashboard: DashboardServer, page: Page, problems: Problems, db: redis.Redis
+) -> None:
+    jobs = [seed.job("QueuedJob", [n], queue="work") for n in range(2)]
+    for job in jobs:
+        seed.enqueue(db, job)
+    page.goto(dashboard.url + "queues")
+    row = page.locator("tr", has_text="work")
+    row.get_by_role("button", name="Pause").click()  # confirm() is accepted
+    expect(page.locator(".notice")).to_contain_text("Paused queue work")
+    expect(page.locator("tr", has_text="work").locator(".tag")).to_have_text("paused")
+    assert db.smembers("paused") == {b"work"}
+    screenshot(page, "queues-paused")
+
+    page.goto(dashboard.url + "queues/work")
+    row = page.locator("tr", has_text=jobs[0]["jid"])
+    row.get_by_role("button", name="Cancel").click()
+    expect(page.locator(".notice")).to_have_text(
+        f"Cancelled {jobs[0]['jid']}: removed from queue:work."
+    )
+    assert db.llen("queue:work") == 1
+    page.get_by_role("button", name="Resume queue").click()
+    expect(page.locator(".notice")).to_have_text("Resumed queue work.")
+    assert not db.exists("paused")
+    assert problems.messages == []

@@ -9,6 +9,7 @@ import time
 import redis
 from playwright.sync_api import Page, expect
 
+from sidequest import payload
 from sidequest.periodic_jobs.schedule import parse
 from sidequest.periodic_jobs.store import PeriodicStore
 from tests.browser.conftest import Problems, screenshot
@@ -46,6 +47,18 @@ def populate(db: redis.Redis) -> None:
         time.time(),
     )
     PeriodicStore(db).pause("pulse")
+    # A concurrency key at its limit with two jobs parked, and a rate limit (keys.py).
+    db.hset("sidequest:limits:concurrency", "stripe:42", "3")
+    db.zadd(
+        "sidequest:limits:slots:stripe:42",
+        {f"host:1:abc|{n}": time.time() + 300 for n in range(3)},
+    )
+    for n in range(2):
+        db.lpush(
+            "sidequest:limits:parked:stripe:42", payload.encode(seed.job("ChargeJob", [42, n]))
+        )
+    db.hset("sidequest:limits:rate", "ChargeJob", "100/1.0")
+    db.zadd("sidequest:limits:starts:ChargeJob", {"host:1:abc|9": time.time()})
     minute = time.strftime("%Y%m%d%H%M", time.gmtime())[:-1]
     db.hset(
         f"sidequest:metrics:{minute}",
@@ -62,6 +75,7 @@ PAGES = {
     "scheduled": ("scheduled", "Scheduled"),
     "dead": ("dead", "Dead"),
     "periodic": ("periodic", "Periodic"),
+    "limits": ("limits", "Limits"),
     "metrics": ("metrics", "Job metrics"),
 }
 
@@ -87,7 +101,7 @@ def test_pages_are_readable_on_a_phone(
 ) -> None:
     populate(db)
     page.set_viewport_size({"width": 390, "height": 844})
-    for name in ("dashboard", "retries", "busy", "queue", "periodic"):
+    for name in ("dashboard", "retries", "busy", "queue", "periodic", "limits"):
         page.goto(dashboard.url + PAGES[name][0])
         overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 1, f"{name} scrolls sideways by {overflow}px on a phone"

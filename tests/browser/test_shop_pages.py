@@ -3,21 +3,24 @@ themselves through static/reports.js, under the pages' strict CSP."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page
+import redis
+from playwright.sync_api import Page, expect
 
 from shop import jobs as shop_jobs
 from shop.db import SessionFactory, migrate, session_factory_for
 from shop.jobs import ProcessReportJob
-from shop.reports import load_report, mark_failed
+from shop.reports import load_report, mark_failed, mark_processing
 from shop.seed import seed_orders
 from shop.settings import ShopSettings
-from sidequest import testing
+from sidequest import progress, testing
+from sidequest.progress_recorder import RedisSink
 from tests.browser.conftest import Problems, screenshot
 from tests.support.web_server import GunicornServer, http
 
@@ -128,4 +131,38 @@ def test_the_signup_form_signs_people_up(shop: Shop, page: Page, problems: Probl
 
     assert "Welcome, Ann Lee" in page.inner_text("h1")
     screenshot(page, "shop-signed-up")
+    assert problems.messages == []
+
+
+def test_a_report_being_built_shows_a_progress_bar_that_moves(
+    shop: Shop, page: Page, problems: Problems, redis_url: str
+) -> None:
+    report_id = shop.request_report()
+    jid = load_report(shop.session_factory, report_id).job_id
+    assert jid is not None
+    mark_processing(shop.session_factory, report_id)
+    # What the worker's ProgressRecorder writes for the job's self.progress(...) calls.
+    client = redis.Redis.from_url(redis_url)
+    sink = RedisSink(client)
+    sink.write(jid, progress.Update(6, 30, "2024-06-06 summed", time.time()))
+    page.goto(shop.web.url(f"/reports/{report_id}"))
+    bar = page.locator(f'tr[data-report-id="{report_id}"] [data-field="progress"]')
+    text = bar.locator('[data-field="progress-text"]')
+
+    expect(text).to_have_text("20%")
+    assert bar.locator("progress").get_attribute("max") == "100"
+    expect(bar.locator("progress")).to_have_js_property("value", 20)
+    screenshot(page, "shop-report-progress-20")
+    sink.write(jid, progress.Update(24, 30, "2024-06-24 summed", time.time()))
+    expect(text).to_have_text("80%")
+    expect(bar.locator("progress")).to_have_js_property("value", 80)
+    assert bar.get_attribute("title") == "2024-06-24 summed"
+    screenshot(page, "shop-report-progress-80")
+
+    with testing.fake():
+        ProcessReportJob.perform_now(report_id)
+
+    page.locator(f'tr[data-report-id="{report_id}"][data-status="done"]').wait_for()
+    expect(bar).to_be_hidden()
+    client.close()
     assert problems.messages == []

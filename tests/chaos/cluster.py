@@ -41,9 +41,16 @@ class Incarnation:
 
 class Slot:
     def __init__(
-        self, index: int, redis_url: str, directory: Path, args: list[str], env: dict[str, str]
+        self,
+        index: int,
+        redis_url: str,
+        directory: Path,
+        args: list[str],
+        env: dict[str, str],
+        requires: tuple[str, ...] = ("tests.chaos.chaos_jobs",),
     ):
         self.index = index
+        self.requires = requires
         self.redis_url = redis_url
         self.directory = directory
         self.args = args
@@ -63,7 +70,7 @@ class Slot:
     def start(self) -> Incarnation:
         log = self.directory / f"worker-{self.index}-{len(self.history)}.log"
         self.process = WorkerProcess(
-            self.redis_url, log, args=self.args, requires=("tests.chaos.chaos_jobs",), env=self.env
+            self.redis_url, log, args=self.args, requires=self.requires, env=self.env
         ).start()
         self.incarnation = Incarnation(self.index, self.process.pid, log, time.time())
         self.history.append(self.incarnation)

@@ -113,6 +113,9 @@ class ChaosReport:
 
 
 class ChaosRun:
+    #: the modules every worker imports with -r
+    REQUIRES: tuple[str, ...] = ("tests.chaos.chaos_jobs",)
+
     def __init__(self, config: ChaosConfig, directory: Path):
         self.config = config
         self.directory = directory
@@ -188,32 +191,9 @@ class ChaosRun:
 
     def _enqueue(self) -> list[Job]:
         """Every job goes in before the faults, and is fsynced before the Redis crash."""
-        planned = plan.jobs(self.config)
         sidequest.configure(self.job_redis.url)
         try:
-            # Every other job has an async perform: both kinds share the queue and the
-            # workers, and every check below holds for both.
-            now_jobs = [job for job in planned if not job.delay]
-            jids = [
-                *ChaosJob.perform_bulk(
-                    [[job.n, job.seconds, job.kind] for job in now_jobs if job.n % 2 == 0]
-                ),
-                *AsyncChaosJob.perform_bulk(
-                    [[job.n, job.seconds, job.kind] for job in now_jobs if job.n % 2 == 1]
-                ),
-            ]
-            now_jobs = [job for job in now_jobs if job.n % 2 == 0] + [
-                job for job in now_jobs if job.n % 2 == 1
-            ]
-            jobs = [Job(jid, job.kind) for jid, job in zip(jids, now_jobs, strict=True)]
-            self._seconds = {jid: job.seconds for jid, job in zip(jids, now_jobs, strict=True)}
-            for job in planned:
-                if job.delay:
-                    at = time.time() + job.delay
-                    kind = AsyncChaosJob if job.n % 2 else ChaosJob
-                    enqueued = kind.perform_at(at, job.n, job.seconds, job.kind, at)
-                    jobs.append(Job(enqueued.jid, job.kind, at))
-                    self._seconds[enqueued.jid] = job.seconds
+            jobs = self._push(plan.jobs(self.config))
         finally:
             set_adapter(None)
         # appendfsync everysec: Redis may hold the last writes in memory while an fsync
@@ -229,6 +209,33 @@ class ChaosRun:
             timeout=15,
             message="the enqueues to be fsynced",
         )
+        return jobs
+
+    def _push(self, planned: list[plan.PlannedJob]) -> list[Job]:
+        """Enqueue the planned jobs; notes how long each sleeps. Every other job has an
+        async perform: both kinds share the queue and the workers, and every check holds
+        for both."""
+        now_jobs = [job for job in planned if not job.delay]
+        jids = [
+            *ChaosJob.perform_bulk(
+                [[job.n, job.seconds, job.kind] for job in now_jobs if job.n % 2 == 0]
+            ),
+            *AsyncChaosJob.perform_bulk(
+                [[job.n, job.seconds, job.kind] for job in now_jobs if job.n % 2 == 1]
+            ),
+        ]
+        now_jobs = [job for job in now_jobs if job.n % 2 == 0] + [
+            job for job in now_jobs if job.n % 2 == 1
+        ]
+        jobs = [Job(jid, job.kind) for jid, job in zip(jids, now_jobs, strict=True)]
+        self._seconds = {jid: job.seconds for jid, job in zip(jids, now_jobs, strict=True)}
+        for job in planned:
+            if job.delay:
+                at = time.time() + job.delay
+                kind = AsyncChaosJob if job.n % 2 else ChaosJob
+                enqueued = kind.perform_at(at, job.n, job.seconds, job.kind, at)
+                jobs.append(Job(enqueued.jid, job.kind, at))
+                self._seconds[enqueued.jid] = job.seconds
         return jobs
 
     def _aof_state(self) -> tuple[int, int]:
@@ -253,6 +260,7 @@ class ChaosRun:
                 self.directory,
                 args,
                 env,
+                self.REQUIRES,
             )
             for index in range(config.workers)
         ]

@@ -13,6 +13,7 @@ import pytest
 import redis
 
 import sidequest
+from sidequest import keys
 from sidequest.adapter import set_adapter
 from sidequest.cli import EX_CONFIG
 from tests.chaos import fault_jobs as jobs
@@ -177,10 +178,16 @@ def test_a_worker_that_does_not_trust_the_certificate_exits_78_at_once(
     assert PASSWORD not in worker.log()
 
 
-def _refused_subscribes(admin: redis.Redis) -> int:
-    """SUBSCRIBE calls Redis refused (ACL), counted by Redis itself."""
-    stats = admin.info("commandstats").get("cmdstat_subscribe", {})
-    return int(stats.get("rejected_calls", 0))
+def _refused_subscribes(admin: redis.Redis, channel: str = keys.SCHEDULE_WAKEUP_CHANNEL) -> int:
+    """SUBSCRIBEs to `channel` that Redis refused (ACL), counted by Redis itself: its ACL
+    log folds repeated refusals of one channel into one entry with a count. Each of the
+    worker's subscribers (the scheduler, the control listener) has its own channel."""
+    entries: list[dict[str, object]] = admin.acl_log()  # type: ignore[assignment]
+    return sum(
+        int(str(entry.get("count", 0)))
+        for entry in entries
+        if entry.get("reason") == "channel" and entry.get("object") == channel
+    )
 
 
 def test_a_scheduler_refused_its_channel_backs_off_instead_of_spinning(
@@ -205,6 +212,9 @@ def test_a_scheduler_refused_its_channel_backs_off_instead_of_spinning(
 
     wait_for(watched, timeout=7.0, interval=0.02, message="5 s of watching")
     gaps = [later - earlier for earlier, later in itertools.pairwise(moments)]
+    # The control listener (pauses and cancels) is refused its channel as well and backs
+    # off the same way.
+    assert 3 <= _refused_subscribes(admin, keys.CONTROL_CHANNEL) <= 12
     # Its backoff doubles from 0.05-0.15 s up to 1-3 s: at most 10 attempts fit in 5 s
     # (the shortest waits add up to 0.05+0.1+0.2+0.4+0.8+1+1+1+1 s); a loop that reset its
     # backoff on every SUBSCRIBE sent made 30 or more, one without backoff thousands.

@@ -36,6 +36,10 @@ CONTRACT_METRICS = HISTOGRAMS | {
     "sidequest_dead_jobs",
     "sidequest_processes",
     "sidequest_web_requests_total",
+    "sidequest_queue_paused",
+    "sidequest_cancelled_jobs_total",
+    "sidequest_expired_jobs_total",
+    "sidequest_debounced_jobs_total",
 }
 SERIES_NAMES = (CONTRACT_METRICS - HISTOGRAMS) | {
     f"{name}_{suffix}" for name in HISTOGRAMS for suffix in ("bucket", "sum", "count")

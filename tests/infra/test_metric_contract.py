@@ -27,6 +27,7 @@ LABELS = {
     "sidequest_web_request_duration_seconds": {"method", "endpoint"},
     "sidequest_queue_size": {"queue"},
     "sidequest_queue_latency_seconds": {"queue"},
+    "sidequest_queue_paused": {"queue"},
 }
 
 

@@ -46,8 +46,10 @@ StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, con
 
 @pytest.mark.parametrize("path", YAML_FILES, ids=lambda p: str(p.relative_to(REPO)))
 def test_yaml_has_no_duplicate_keys(path: Path) -> None:
+    # Kubernetes manifests hold several documents, separated by ---.
     with path.open(encoding="utf-8") as handle:
-        assert yaml.load(handle, Loader=StrictLoader) is not None
+        documents = list(yaml.load_all(handle, Loader=StrictLoader))
+    assert documents and all(document is not None for document in documents)
 
 
 def test_strict_loader_catches_duplicates() -> None:

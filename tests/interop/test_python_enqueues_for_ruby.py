@@ -134,3 +134,17 @@ def test_rubys_heartbeat_and_counters_read_through_our_api(
     )
     history = api.Stats(api_client).history(1)
     assert history[0][1] == api.Stats(api_client).snapshot().processed
+
+
+def test_a_ruby_worker_does_not_know_about_our_queue_pauses(
+    sidekiq: SidekiqProcess, store: redis.Redis, api_client: redis.Redis
+) -> None:
+    # docs/sidekiq-compatibility.md: open-source Sidekiq never reads `paused` when it
+    # fetches, so pausing a queue a Ruby worker serves does not hold its jobs.
+    pauses = api.QueuePauses(api_client)
+    pauses.pause("ruby")
+    try:
+        job = InteropJob.perform_later("while paused")
+        wait_for(lambda: ruby_run_of(store, job.jid), message="Ruby to run it all the same")
+    finally:
+        pauses.resume("ruby")

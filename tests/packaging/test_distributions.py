@@ -11,6 +11,8 @@ whose dependencies pip takes from the machine's configured index.
 from __future__ import annotations
 
 import ast
+import importlib.metadata
+import importlib.util
 import json
 import os
 import re
@@ -177,7 +179,7 @@ def test_sidequest_wheel_holds_the_sidequest_package_alone_with_its_data_files(
     metadata = sidequest_dist.metadata()
     assert metadata["Name"] == ["sidequest"]
     assert metadata["Version"] == [sidequest_version()]
-    assert metadata["Provides-Extra"] == ["metrics"]
+    assert metadata["Provides-Extra"] == sorted(EXTRA_PLACES)
 
 
 def test_sidequest_sdist_holds_no_part_of_the_app(sidequest_dist: Distribution) -> None:
@@ -222,7 +224,7 @@ def test_app_sdist_holds_no_part_of_sidequest(app_dist: Distribution) -> None:
 def test_app_requires_the_sidequest_of_this_checkout(app_dist: Distribution) -> None:
     requires = [Requirement(r) for r in app_dist.metadata()["Requires-Dist"]]
     (pin,) = [r for r in requires if r.name == "sidequest"]
-    assert pin.extras == {"metrics"}
+    assert pin.extras == {"metrics", "otel", "outbox"}
     assert str(pin.specifier) == f"=={sidequest_version()}"
 
 
@@ -240,36 +242,74 @@ def imported_distributions(package: Path, own: set[str]) -> dict[str, set[str]]:
         tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):
-                modules = [alias.name for alias in node.names]
+                imports = [(alias.name, alias.name) for alias in node.names]
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                modules = [node.module]
+                # `from opentelemetry import trace` imports opentelemetry.trace (or a name).
+                imports = [(node.module, f"{node.module}.{alias.name}") for alias in node.names]
             else:
                 continue
-            for module in modules:
+            for module, fuller in imports:
                 top = module.split(".")[0]
                 if top in own or top in sys.stdlib_module_names or top in NOT_INSTALLED:
                     continue
-                for distribution in by_module.get(top, [top]):
+                for distribution in _owners(module, fuller, by_module.get(top, [top])):
                     where = path.relative_to(REPO).as_posix()
                     found.setdefault(normalized(distribution), set()).add(where)
     return found
+
+
+def _owners(module: str, fuller: str, candidates: list[str]) -> list[str]:
+    """The distributions of an import. A namespace package shared by several of them
+    (opentelemetry) belongs to the one that ships the imported module's file."""
+    if len(candidates) <= 1:
+        return candidates
+    for name in (fuller, module):
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            continue
+        if spec is None or not spec.origin:
+            continue
+        origin = Path(spec.origin).resolve()
+        for distribution in candidates:
+            shipped = importlib.metadata.files(distribution) or []
+            if any(Path(str(file.locate())).resolve() == origin for file in shipped):
+                return [distribution]
+    return candidates
 
 
 def declared(requirements: list[str]) -> set[str]:
     return {normalized(Requirement(r).name) for r in requirements}
 
 
+# Each extra of sidequest, and where alone its distributions may be imported: a module
+# that `import sidequest` or the worker loads must not need an extra.
+EXTRA_PLACES = {
+    "metrics": ("services/sidequest/metrics/",),
+    # `sidequest outbox` imports SQLAlchemy inside its commands, not when the CLI loads.
+    "outbox": (
+        "services/sidequest/outbox/",
+        "services/sidequest/metrics/outbox.py",
+        "services/sidequest/outbox_command.py",
+    ),
+    "otel": ("services/sidequest/tracing/",),
+}
+
+
 def test_sidequest_declares_every_distribution_its_code_imports() -> None:
     project = pyproject(SERVICES)
     required = declared(project["dependencies"])
-    metrics = declared(project["optional-dependencies"]["metrics"])
+    extras = project["optional-dependencies"]
+    assert set(extras) == set(EXTRA_PLACES)
     imported = imported_distributions(SERVICES / "sidequest", {"sidequest"})
     for distribution, places in imported.items():
         if distribution in required:
             continue
-        assert distribution in metrics, f"{distribution} is imported by {places}, undeclared"
-        assert all(p.startswith("services/sidequest/metrics/") for p in places), (
-            f"{distribution} (the metrics extra) is imported outside sidequest.metrics: {places}"
+        owners = [name for name in extras if distribution in declared(extras[name])]
+        assert owners, f"{distribution} is imported by {places}, undeclared"
+        allowed = tuple(place for name in owners for place in EXTRA_PLACES[name])
+        assert all(p.startswith(allowed) for p in places), (
+            f"{distribution} (extra {owners}) is imported outside {allowed}: {places}"
         )
 
 

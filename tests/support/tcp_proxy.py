@@ -86,8 +86,13 @@ def _close(sock: socket.socket, *, abort: bool) -> None:
 class TcpProxy:
     """Listens on 127.0.0.1:`port` and forwards every connection to `upstream_port`."""
 
-    def __init__(self, upstream_port: int, upstream_host: str = "127.0.0.1"):
+    def __init__(
+        self, upstream_port: int, upstream_host: str = "127.0.0.1", *, nodelay: bool = False
+    ):
         self.upstream = (upstream_host, upstream_port)
+        #: TCP_NODELAY on both sides, as Redis and redis-py set it: without it, a request
+        #: and reply relayed in small writes meet Nagle and delayed ACKs (~40 ms each)
+        self.nodelay = nodelay
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port: int = self._listener.getsockname()[1]
         self._state = FORWARD
@@ -213,6 +218,9 @@ class TcpProxy:
                 # The server is down: the client sees its connection closed, as it would.
                 client.close()
                 continue
+            if self.nodelay:
+                for sock in (client, upstream):
+                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             link = _Link(client, upstream)
             with self._lock:
                 self._links.append(link)

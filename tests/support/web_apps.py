@@ -12,13 +12,10 @@ from web.services import services
 
 
 def dispose_apps(apps: Iterable[Flask]) -> None:
-    """Close each app's Redis client and database engine, then forget the job wiring."""
+    """Stop each app's outbox relay, close its Redis client and database engine, then
+    forget the job wiring."""
     for app in apps:
         with app.app_context():
-            shop = services()
-            shop.redis.close()
-            bind = shop.session_factory.kw.get("bind")
-            if bind is not None:
-                bind.dispose()
+            services().close()
     shop_jobs.reset()
     set_adapter(None)

@@ -43,7 +43,11 @@
   function update(table, report) {
     const row = Array.from(table.querySelectorAll("tr[data-report-id]"))
       .find((candidate) => candidate.dataset.reportId === report.id);
-    if (!row || row.dataset.status === report.status) {
+    if (!row) {
+      return;
+    }
+    showProgress(row, report);
+    if (row.dataset.status === report.status) {
       return;
     }
     row.dataset.status = report.status;
@@ -65,6 +69,23 @@
       text.textContent = report.error || "failed";
       result.append(text);
     }
+  }
+
+  // The job's progress (days of the range summed) while the report is being built.
+  function showProgress(row, report) {
+    const box = row.querySelector('[data-field="progress"]');
+    if (!box) {
+      return;
+    }
+    const progress = report.progress;
+    if (FINAL.has(report.status) || !progress || progress.percent === null) {
+      box.hidden = true;
+      return;
+    }
+    box.querySelector("progress").value = progress.percent;
+    box.querySelector('[data-field="progress-text"]').textContent = `${progress.percent}%`;
+    box.title = progress.message || "";
+    box.hidden = false;
   }
 
   function link(href, label) {

@@ -27,7 +27,12 @@ from shop.jobs.mailer import (
     mailer_named,
 )
 from shop.jobs.mailers import AdminMailer, ReportMailer, UserMailer
-from shop.jobs.report_jobs import REPORTS_QUEUE, ProcessReportJob, enqueue_report_build
+from shop.jobs.report_jobs import (
+    REPORTS_QUEUE,
+    ProcessReportJob,
+    create_report_and_enqueue,
+    enqueue_report_build,
+)
 from shop.jobs.signup_jobs import (
     NotifyAdminOfSignupJob,
     SendWelcomeEmailJob,
@@ -62,6 +67,7 @@ __all__ = [
     "UnknownMailAction",
     "UserMailer",
     "configure",
+    "create_report_and_enqueue",
     "current",
     "enqueue_report_build",
     "mail_action",

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from shop.db.engine import SessionFactory
+from shop.db.engine import SessionFactory, write_session
 from shop.errors import ReportDefinitionError, ReportNotFound, ReportNotReady
 from shop.jobs.application_job import FILESYSTEM_ERRORS, TRANSIENT_ERRORS, ApplicationJob
 from shop.jobs.mailers import ReportMailer
@@ -16,13 +16,16 @@ from shop.models import ReportStatus
 from shop.reports.builder import build_report, result_files
 from shop.reports.records import (
     ReportRecord,
+    add_report,
     load_report,
     mark_done,
     mark_enqueue_failed,
     mark_enqueued,
     mark_failed,
     mark_processing,
+    snapshot,
 )
+from shop.reports.request import ReportRequest
 from sidequest import EnqueueError, discard_on, retry_on
 
 logger = logging.getLogger("shop.jobs")
@@ -77,9 +80,21 @@ class ProcessReportJob(ApplicationJob):
         report = load_report(wiring.session_factory, report_id)
         if not _already_built(wiring.settings.results_dir, report):
             mark_processing(wiring.session_factory, report.id)
-            built = build_report(wiring.session_factory, wiring.settings.results_dir, report.id)
+            built = build_report(
+                wiring.session_factory,
+                wiring.settings.results_dir,
+                report.id,
+                # Per day of the range: the report page's progress bar reads it.
+                on_day=lambda done, days, day: self.progress(
+                    done, days, f"{day.isoformat()} summed"
+                ),
+            )
             mark_done(wiring.session_factory, report.id, built.files.location)
         ReportMailer.completed(report.id).deliver_later()
+
+    def day_summed(self, done: int, days: int, day: date) -> None:
+        """Progress per day of the range (the report page's progress bar reads it)."""
+        self.progress(done, days, f"{day.isoformat()} summed")
 
 
 def _already_built(results_dir: Path, report: ReportRecord) -> bool:
@@ -90,6 +105,23 @@ def _already_built(results_dir: Path, report: ReportRecord) -> bool:
     except ReportNotReady:
         return False
     return True
+
+
+def create_report_and_enqueue(
+    session_factory: SessionFactory, request: ReportRequest
+) -> ReportRecord:
+    """Store a new report and enqueue the job that builds it, in one transaction.
+
+    The job goes into sidequest's outbox in the report's own transaction: both are
+    committed or neither is, and Redis need not be up (the outbox relay pushes the job
+    once it is). The report carries its job id from the start.
+    """
+    with write_session(session_factory) as session:
+        row = add_report(session, request)
+        session.flush()
+        job = ProcessReportJob.set(outbox=session).perform_later(row.id)
+        row.job_id = job.jid
+    return snapshot(row)
 
 
 def enqueue_report_build(session_factory: SessionFactory, report_id: str) -> ReportRecord:

@@ -18,6 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from sqlalchemy.orm import Session
+
 from shop.accounts import setup_default_preferences
 from shop.errors import PermanentMailError, UserNotFound
 from shop.jobs.application_job import TRANSIENT_ERRORS, ApplicationJob
@@ -89,16 +91,21 @@ class SignupJobs:
         }
 
 
-def start_signup_workflow(user_id: int) -> SignupJobs:
+def start_signup_workflow(user_id: int, *, outbox: Session | None = None) -> SignupJobs:
     """Enqueue the three signup jobs for a stored user.
 
+    Args:
+        outbox: The session whose transaction stores the user: the jobs then go into
+            sidequest's outbox in that transaction (committed with the user, pushed by
+            the relay, Redis up or not). Without it, they are pushed to Redis now.
+
     Raises:
-        EnqueueError: Redis could not take a job. Jobs enqueued before it stay queued;
-            if the caller deletes the user, they are discarded when they run.
+        EnqueueError: Without `outbox`, Redis could not take a job. Jobs enqueued before
+            it stay queued; if the caller deletes the user, they are discarded when they run.
     """
-    welcome = SendWelcomeEmailJob.perform_later(user_id)
-    preferences = SetupDefaultPreferencesJob.perform_later(user_id)
-    notice = NotifyAdminOfSignupJob.perform_later(user_id)
+    welcome = SendWelcomeEmailJob.set(outbox=outbox).perform_later(user_id)
+    preferences = SetupDefaultPreferencesJob.set(outbox=outbox).perform_later(user_id)
+    notice = NotifyAdminOfSignupJob.set(outbox=outbox).perform_later(user_id)
     return SignupJobs(
         welcome=welcome.jid if welcome.successfully_enqueued else None,
         preferences=preferences.jid,

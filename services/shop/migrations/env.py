@@ -17,9 +17,11 @@ from shop.db.migrate import migration_connection
 from shop.db.urls import normalize_database_url
 from shop.models import Base
 from shop.settings import ShopSettings
+from sidequest.outbox.table import metadata as outbox_metadata
 
 config = context.config
-target_metadata = Base.metadata
+# The shop's tables, and the sidequest outbox the shop's transactions enqueue through.
+target_metadata = [Base.metadata, outbox_metadata]
 
 
 def database_url() -> str:

@@ -17,7 +17,7 @@ from shop.files import atomic_write_text
 from shop.models import ReportStatus
 from shop.reports.csv_output import render_csv
 from shop.reports.html_output import render_summary
-from shop.reports.queries import SalesTable, run_report_query
+from shop.reports.queries import OnDay, SalesTable, run_report_query
 from shop.reports.records import ReportRecord, load_report
 from shop.reports.request import request_from_record
 
@@ -50,9 +50,14 @@ class BuiltReport:
 
 
 def build_report(
-    session_factory: SessionFactory, results_dir: Path, report_id: object
+    session_factory: SessionFactory,
+    results_dir: Path,
+    report_id: object,
+    on_day: OnDay | None = None,
 ) -> BuiltReport:
     """Build the report's files from the orders currently in the database.
+
+    `on_day(done, days, day)` is called after each day of the range was summed.
 
     Does not change the report's status: the caller marks it processing before and
     done (with `files.location`) or failed after.
@@ -66,7 +71,7 @@ def build_report(
     report = load_report(session_factory, report_id)
     request = request_from_record(report.kind, report.parameters, report.notify_email)
     with read_session(session_factory) as session:
-        table = run_report_query(session, request)
+        table = run_report_query(session, request, on_day)
     files = files_for(results_dir, report.id)
     atomic_write_text(files.csv_path, render_csv(table))
     atomic_write_text(

@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from shop.db.engine import SessionFactory, read_session, write_session
 from shop.errors import ReportNotFound
@@ -118,6 +119,13 @@ class ReportRecord:
 
 def create_report(session_factory: SessionFactory, request: ReportRequest) -> ReportRecord:
     """Store a new pending report for a validated request."""
+    with write_session(session_factory) as session:
+        row = add_report(session, request)
+    return _snapshot(row)
+
+
+def add_report(session: Session, request: ReportRequest) -> Report:
+    """Add a new pending report to `session`'s transaction (the caller commits)."""
     row = Report(
         id=uuid.uuid4().hex,
         kind=request.kind.value,
@@ -128,8 +136,12 @@ def create_report(session_factory: SessionFactory, request: ReportRequest) -> Re
         attempts=0,
         created_at=utcnow(),
     )
-    with write_session(session_factory) as session:
-        session.add(row)
+    session.add(row)
+    return row
+
+
+def snapshot(row: Report) -> ReportRecord:
+    """The record of a report row (committed, or about to be)."""
     return _snapshot(row)
 
 

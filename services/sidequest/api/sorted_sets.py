@@ -125,6 +125,8 @@ class SortedSet:
                 repr(now),
                 DEAD_MAX_JOBS,
                 repr(now - DEAD_TIMEOUT),
+                # A batch member's death counts in its batch (on_death, on_complete).
+                *_batch_member(job, now),
             ],
         )
         return int(moved) == 1
@@ -187,3 +189,11 @@ def _pairs(reply: Any) -> list[tuple[bytes, float]]:
 
 def _glob_escape(value: str) -> str:
     return "".join("\\" + ch if ch in "*?[]\\" else ch for ch in value)
+
+
+def _batch_member(job: dict[str, Any], now: float) -> tuple[str, ...]:
+    """kill.lua's batch arguments for `job`: none outside a batch."""
+    bid = job.get("bid")
+    if not isinstance(bid, str) or not bid:
+        return ()
+    return (bid, str(job.get("jid", "")), *keys.batch_context(now))

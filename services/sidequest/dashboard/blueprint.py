@@ -17,8 +17,11 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from sidequest.dashboard import formatting, security, state
 from sidequest.dashboard.views import (
+    batches,
     busy,
     common,
+    flow,
+    limits,
     metrics,
     overview,
     periodic,
@@ -44,7 +47,7 @@ def build_blueprint() -> Blueprint:
     blueprint.context_processor(_template_globals)
     for name, function in formatting.FILTERS.items():  # app-wide, hence the prefix
         blueprint.add_app_template_filter(function, "sq_" + name)
-    for module in (overview, busy, queues, sorted_sets, periodic, metrics):
+    for module in (overview, busy, queues, sorted_sets, periodic, limits, batches, metrics, flow):
         module.register(blueprint)
     return blueprint
 

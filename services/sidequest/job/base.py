@@ -22,14 +22,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
-from typing import Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from sidequest import payload
+from sidequest import progress as job_progress
+from sidequest.errors import JobCancelled
 from sidequest.job import (
     async_enqueue,
     async_perform,
     callbacks,
     enqueuing,
+    membership,
     registry,
     rescue,
     signature,
@@ -37,6 +40,9 @@ from sidequest.job import (
 from sidequest.job.enqueuing import ConfiguredJob
 from sidequest.job.options import NO_OPTIONS, Delay, EnqueueOptions, When
 from sidequest.payload import JobDict
+
+if TYPE_CHECKING:
+    from sidequest.batches.chain import Signature
 
 __all__ = ["ConfiguredJob", "Delay", "EnqueueOptions", "Job", "When", "failure_state"]
 
@@ -65,6 +71,12 @@ class Job:
     dead: ClassVar[bool] = True
     #: the name written to the payload's `class` (default: the class name)
     job_name: ClassVar[str] = "Job"
+    #: a job not started this long (seconds or timedelta) after it was due is dropped
+    #: by the worker, never run, and counted (`sidequest.flow.expiry`); None: never
+    expires_in: ClassVar[float | timedelta | None] = None
+
+    #: set by the worker when the running job is cancelled (`cancelled`)
+    _cancelled: bool = False
 
     _perform_chain: ClassVar[callbacks.CallbackChain | None] = None
     _enqueue_chain: ClassVar[callbacks.CallbackChain | None] = None
@@ -92,6 +104,8 @@ class Job:
     successfully_enqueued: bool
     #: the jid holding the unique lock that refused this enqueue
     duplicate_of: str | None
+    #: the last `progress(...)` this instance reported, if any
+    last_progress: job_progress.Update | None = None
 
     # Positional-only, like every method below that takes perform's arguments, so that
     # perform may have a keyword named `cls`, `delay` or `when`.
@@ -162,6 +176,19 @@ class Job:
         return 1 if count is None else count + 2
 
     @property
+    def cancelled(self) -> bool:
+        """True once someone cancelled this running job (`sidequest cancel JID`, the
+        dashboard, `sidequest.api.cancel()`). Long jobs look at it between steps; the
+        worker abandons a cancelled job that has not stopped after `timeout_grace`."""
+        return self._cancelled
+
+    def check_cancelled(self) -> None:
+        """Raise JobCancelled if this job was cancelled: the job ends, is not retried,
+        does not go to the dead set, and counts as cancelled."""
+        if self._cancelled:
+            raise JobCancelled(f"{type(self).__name__} {self.jid} was cancelled")
+
+    @property
     def periodic_at(self) -> int | None:
         """The tick (whole epoch seconds) a periodic job was enqueued for, None otherwise.
 
@@ -173,7 +200,36 @@ class Job:
         value = self.payload.get("periodic_at")
         return value if isinstance(value, int) and not isinstance(value, bool) else None
 
+    @property
+    def batch(self) -> Any:
+        """The sidequest.batches.Batch this job is a member of (payload `bid`), or None.
+
+        `with self.batch:` inside perform adds jobs to it, and a Batch created inside
+        that block becomes its child.
+        """
+        bid = self.payload.get("bid")
+        if not isinstance(bid, str) or not bid:
+            return None
+        return membership.open_batch(bid)
+
+    def progress(self, done: float, total: float | None = None, message: str = "") -> None:
+        """Report progress from `perform`: `done` of `total` (None: unknown), a message.
+
+        Throttled to a few writes a second (calls in between only keep their values);
+        read with `sidequest.api.progress(jid)` while the job runs and for an hour after
+        it ended; shown on the dashboard's Busy page. Outside a worker it is only kept
+        on the job, as `last_progress`.
+        """
+        self.last_progress = job_progress.report(self.jid, done, total, message)
+
     # -- enqueuing ------------------------------------------------------------------------
+
+    @classmethod
+    def s(cls, /, *args: Any, **kwargs: Any) -> Signature:
+        """This job with its arguments, as a step of a `chain(...)`."""
+        from sidequest.batches.chain import Signature  # noqa: PLC0415 (import cycle)
+
+        return Signature(cls, args, kwargs)
 
     @classmethod
     def set(
@@ -183,9 +239,35 @@ class Job:
         wait: Delay | None = None,
         wait_until: When | None = None,
         retry: bool | int | None = None,
+        expires_in: Delay | None = None,
+        debounce: Delay | None = None,
+        debounce_key: str | None = None,
+        debounce_max: Delay | None = None,
+        outbox: Any = None,
     ) -> ConfiguredJob:
-        """Options for one enqueue: `Job.set(queue="critical", wait=60).perform_later(1)`."""
-        return ConfiguredJob(cls, EnqueueOptions(queue, wait, wait_until, retry))
+        """Options for one enqueue: `Job.set(queue="critical", wait=60).perform_later(1)`.
+
+        `expires_in` overrides the class's. `debounce` (seconds or timedelta) with
+        `debounce_key`: a later enqueue with the same key within the window replaces
+        this one (its arguments win) and moves the start to the end of its window, at
+        most `debounce_max` (default 10 windows) after the first enqueue of the burst.
+        `outbox=session` (a SQLAlchemy session) writes the job into the session's outbox
+        table, in its transaction, instead of pushing it now (`sidequest.outbox`).
+        """
+        return ConfiguredJob(
+            cls,
+            EnqueueOptions(
+                queue,
+                wait,
+                wait_until,
+                retry,
+                expires_in=expires_in,
+                debounce=debounce,
+                debounce_key=debounce_key,
+                debounce_max=debounce_max,
+                outbox=outbox,
+            ),
+        )
 
     @classmethod
     def perform_later(cls, /, *args: Any, **kwargs: Any) -> Self:

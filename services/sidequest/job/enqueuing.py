@@ -27,7 +27,16 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sidequest import arguments, keywords, payload
-from sidequest.adapter import EnqueueAdapter, UniqueSpec, current_adapter, enqueuing
+from sidequest.adapter import (
+    DebounceSpec,
+    EnqueueAdapter,
+    UniqueSpec,
+    current_adapter,
+    enqueuing,
+    outbox_adapter,
+    wrapped,
+)
+from sidequest.flow import expiry
 from sidequest.job import callbacks, signature
 from sidequest.job.options import EnqueueOptions, to_seconds
 
@@ -36,6 +45,9 @@ if TYPE_CHECKING:
 
 J = TypeVar("J", bound="Job")
 T = TypeVar("T")
+
+#: debounce_max, in windows, when not given: a steady stream of enqueues still runs
+DEBOUNCE_MAX_WINDOWS = 10
 
 #: the keyword arguments of a call without any, shared
 NO_KEYWORDS: Mapping[str, Any] = MappingProxyType({})
@@ -86,9 +98,10 @@ def enqueue(
     # the unique lock that jid holds: taking the lock again would refuse the retry as a
     # duplicate of the very execution that failed.
     unique = unique_spec(job_class, job, now) if retry_of is None else None
+    debounce = debounce_spec(job_class, job, options)
 
     def push() -> None:
-        _push(job_class, job, unique, current_adapter())
+        _push(job_class, job, unique, _adapter(options), debounce)
 
     if callbacks.run(job, job_class._enqueue_callbacks(), push) is callbacks.HALTED:
         logger.info("enqueue of %s halted by a callback", job)
@@ -109,9 +122,11 @@ def enqueue_bulk(
     arguments (keywords included), whose jid it keeps. No enqueue callbacks run, as with
     Sidekiq's push_bulk and ActiveJob's perform_all_later.
     """
+    if options.debounce is not None:
+        raise ValueError("perform_bulk cannot debounce: enqueue debounced jobs one by one")
     if job_class.unique_for is not None:
         return _enqueue_bulk_unique(job_class, args_list, options)
-    adapter = current_adapter()
+    adapter = _adapter(options)
     now = time.time()
     queue = options.queue or job_class.queue
     at = options.scheduled_at(now)
@@ -172,7 +187,7 @@ def _enqueue_bulk_unique(
     job_class: type[Job], args_list: Iterable[Sequence[Any] | Job], options: EnqueueOptions
 ) -> list[str]:
     """One push per job so each takes its lock; refused duplicates get no jid."""
-    adapter = current_adapter()
+    adapter = _adapter(options)
     jids: list[str] = []
     for item in args_list:
         now = time.time()
@@ -185,13 +200,61 @@ def _enqueue_bulk_unique(
     return jids
 
 
+def _adapter(options: EnqueueOptions) -> EnqueueAdapter:
+    """Where this call's jobs go: the outbox of `set(outbox=session)`, else the current."""
+    if options.outbox is not None:
+        return wrapped(outbox_adapter(options.outbox))
+    return wrapped(current_adapter())
+
+
 def _push(
-    job_class: type[Job], job: Job, unique: UniqueSpec | None, adapter: EnqueueAdapter
+    job_class: type[Job],
+    job: Job,
+    unique: UniqueSpec | None,
+    adapter: EnqueueAdapter,
+    debounce: DebounceSpec | None = None,
 ) -> None:
     with enqueuing(job_class):
-        result = adapter.push(job.payload, at=job.scheduled_at, unique=unique)
+        if debounce is None:
+            result = adapter.push(job.payload, at=job.scheduled_at, unique=unique)
+        else:
+            result = adapter.push(job.payload, debounce=debounce)
     job.successfully_enqueued = result.enqueued
     job.duplicate_of = result.holder
+    if result.scheduled_at is not None:
+        job.scheduled_at = result.scheduled_at
+    if result.replaced and debounce is not None:
+        logger.info("%s replaces %s (debounce key %s)", job, result.replaced, debounce.key)
+
+
+def debounce_spec(job_class: type[Job], job: Job, options: EnqueueOptions) -> DebounceSpec | None:
+    """The debounce of one enqueue (`Job.set(debounce=...)`), checked; None without one.
+
+    Without `debounce_key` the key is the job's class, queue and arguments, as the
+    unique_for digest: repeated enqueues of the same call collapse into one run.
+    """
+    if options.debounce is None:
+        if options.debounce_key is not None or options.debounce_max is not None:
+            raise ValueError("debounce_key and debounce_max need debounce (the window)")
+        return None
+    window = to_seconds(options.debounce)
+    if window <= 0:
+        raise ValueError(f"debounce must be a positive window, not {options.debounce!r}")
+    cap = DEBOUNCE_MAX_WINDOWS * window
+    if options.debounce_max is not None:
+        cap = to_seconds(options.debounce_max)
+        if cap < window:
+            raise ValueError("debounce_max must be at least the debounce window")
+    if options.wait is not None or options.wait_until is not None:
+        raise ValueError("a debounced job runs at the end of its window: drop wait/wait_until")
+    if job_class.unique_for is not None:
+        raise ValueError(f"{job_class.job_name} has unique_for, which debounce cannot combine with")
+    key = options.debounce_key
+    if key is None:
+        key = payload.unique_digest(job_class.job_name, job.queue_name, job.payload["args"])
+    elif not isinstance(key, str) or not key:
+        raise ValueError(f"debounce_key must be a non-empty string, not {key!r}")
+    return DebounceSpec(key=f"{job_class.job_name}:{key}", window=window, cap=cap)
 
 
 def perform_now(
@@ -240,6 +303,13 @@ def build_payload(
         extra["unique_digest"] = payload.unique_digest(job_class.job_name, queue, args)
     if not job_class.dead:
         extra["dead"] = False
+    expires_in = options.expires_in if options.expires_in is not None else job_class.expires_in
+    if expires_in is not None:
+        # From when the job is due: a job scheduled for later does not expire before.
+        due = options.scheduled_at(now) or now
+        if options.debounce is not None:
+            due = now + to_seconds(options.debounce)
+        extra[expiry.FIELD] = expiry.deadline(due, to_seconds(expires_in))
     return payload.build(
         job_class.job_name, args, queue=queue, retry=retry, jid=jid, extra=extra, now=now
     )

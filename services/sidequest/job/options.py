@@ -27,6 +27,14 @@ class EnqueueOptions:
     wait_until: When | None = None
     retry: bool | int | None = None
     extra: tuple[tuple[str, Any], ...] = ()
+    #: overrides the class's `expires_in`
+    expires_in: Delay | None = None
+    #: debounce window, key and cap (`Job.set`); no debounce when `debounce` is None
+    debounce: Delay | None = None
+    debounce_key: str | None = None
+    debounce_max: Delay | None = None
+    #: a SQLAlchemy session whose outbox table takes the job (`sidequest.outbox`)
+    outbox: Any = None
 
     def run_at(self, now: float) -> float | None:
         """Epoch seconds to run at, or None to run as soon as possible."""

@@ -11,8 +11,9 @@
 -- KEYS[3]       stat:processed                 STRING counter
 -- KEYS[4]       stat:processed:<YYYY-MM-DD>    STRING counter with a TTL
 -- KEYS[5]       sidequest:landing:<identity>   LIST  jobs the queue waiters moved here
--- KEYS[6..5+L]  sidequest:unique:<digest>      locks held by some acknowledged jobs
--- KEYS[6+L..]   queue:<name>                   LISTs in fetch order; taken from the right
+-- KEYS[6]       paused                         SET   queues nobody fetches from (pausing)
+-- KEYS[7..6+L]  sidequest:unique:<digest>      locks held by some acknowledged jobs
+-- KEYS[7+L..]   queue:<name>                   LISTs in fetch order; taken from the right
 -- ARGV[1]       TTL of the daily counter, seconds
 -- ARGV[2]       p: plain acknowledgements (no lock, no start marker)
 -- ARGV[3]       s: special acknowledgements
@@ -21,10 +22,22 @@
 -- ARGV[6]       L: number of lock keys
 -- ARGV[7]       m: acknowledgements of landed jobs not adopted yet (by raw payload)
 -- ARGV[8]       a: landed jobs to adopt, each under the field the worker chose
--- ARGV[9..]     p in-flight fields; then s triples: field, index of its lock in
---               KEYS[6..5+L] (0 = none), jid that must still hold that lock; then m raw
---               payloads; then a pairs: field, raw payload; then the queue names,
---               aligned with KEYS[6+L..]
+-- ARGV[9]       k: linked acknowledgements (a batch member or a chain step)
+-- ARGV[10..14]  batch context (batch_lib.lua): batch prefix, queue prefix, queues key,
+--               batch stats key, now (float epoch seconds)
+-- ARGV[15..]    p in-flight fields; then s triples: field, index of its lock in
+--               KEYS[7..6+L] (0 = none), jid that must still hold that lock; then m raw
+--               payloads; then k linked entries of 9 values: "f" and an in-flight field
+--               ("m" when the job has a start marker to drop too) or "l" and a landed
+--               raw payload, lock index (0 = none), lock jid, bid ("" for
+--               none), member jid, next chain step's queue name and payload ("" for
+--               none), next step's jid; then a pairs: field, raw payload; then the queue
+--               names, aligned with KEYS[7+L..]; a queue in `paused` is skipped (an
+--               SCARD per fetch, and one SMISMEMBER while some queue is paused)
+-- Linked        when its job is still held (not fenced): the next chain step is pushed
+--               (and joins the batch) unless this member was settled before, and the
+--               member settles as succeeded, which may fire the batch's callbacks;
+--               members of one batch are settled together (batch_lib.lua).
 -- Adopted jobs whose payload contains "recoveries": also get a "started:<field>"
 -- marker (keys.started_marker; see recovery.py): they are running already. The worker
 -- side of acknowledging and adopting landed jobs is runtime/landing.py.
@@ -46,7 +59,8 @@ local token = tonumber(ARGV[5])
 local locks = tonumber(ARGV[6])
 local landed = tonumber(ARGV[7])
 local adoptions = tonumber(ARGV[8])
-local at = 9
+local linked = tonumber(ARGV[9])
+local at = 15
 local acknowledged = 0
 
 if plain > 0 then
@@ -59,8 +73,8 @@ for _ = 1, special do
   if redis.call('HDEL', inflight, field) == 1 then
     acknowledged = acknowledged + 1
     redis.call('HDEL', inflight, 'started:' .. field)
-    if lock > 0 and redis.call('GET', KEYS[5 + lock]) == jid then
-      redis.call('DEL', KEYS[5 + lock])
+    if lock > 0 and redis.call('GET', KEYS[6 + lock]) == jid then
+      redis.call('DEL', KEYS[6 + lock])
     end
   end
   at = at + 3
@@ -69,6 +83,83 @@ end
 for _ = 1, landed do
   acknowledged = acknowledged + redis.call('LREM', landing, 1, ARGV[at])
   at = at + 1
+end
+
+if linked > 0 then
+  local batch = batch_lib(10)
+  local ctx = batch.ctx
+  -- Fencing for the entries in the hash: one HMGET says which fields are still ours,
+  -- one HDEL removes those.
+  local fields = {}
+  for entry = at, at + 9 * (linked - 1), 9 do
+    if ARGV[entry] ~= 'l' then
+      fields[#fields + 1] = ARGV[entry + 1]
+    end
+  end
+  local held = {}
+  if #fields > 0 then
+    local values = redis.call('HMGET', inflight, unpack(fields))
+    local ours = {}
+    for i, field in ipairs(fields) do
+      if values[i] then
+        held[field] = true
+        ours[#ours + 1] = field
+      end
+    end
+    if #ours > 0 then
+      redis.call('HDEL', inflight, unpack(ours))
+    end
+  end
+  local succeeded = {}  -- bid -> members whose success counts together
+  local bids = {}
+  for _ = 1, linked do
+    local holder, lock, bid, jid = ARGV[at], tonumber(ARGV[at + 2]), ARGV[at + 4], ARGV[at + 5]
+    local removed
+    if holder == 'l' then
+      removed = redis.call('LREM', landing, 1, ARGV[at + 1]) == 1
+    else
+      removed = held[ARGV[at + 1]] == true
+      if removed and holder == 'm' then
+        redis.call('HDEL', inflight, 'started:' .. ARGV[at + 1])
+      end
+    end
+    if removed then
+      acknowledged = acknowledged + 1
+      if lock > 0 and redis.call('GET', KEYS[6 + lock]) == ARGV[at + 3] then
+        redis.call('DEL', KEYS[6 + lock])
+      end
+      local next_queue = ARGV[at + 6]
+      if next_queue ~= '' then
+        -- A chain step: the next one is pushed by the first success of this step only,
+        -- and joins the batch before this step leaves it (the batch stays pending).
+        local push = true
+        if bid ~= '' then
+          local pending = batch.pending(bid, jid)
+          if pending ~= nil then
+            push = pending
+            if push then
+              batch.join(bid, {ARGV[at + 8]})
+              batch.succeeded(bid, {jid})
+            end
+          end
+        end
+        if push then
+          redis.call('SADD', ctx.queues, next_queue)
+          redis.call('LPUSH', ctx.queue_prefix .. next_queue, ARGV[at + 7])
+        end
+      elseif bid ~= '' then
+        if succeeded[bid] == nil then
+          succeeded[bid] = {}
+          bids[#bids + 1] = bid
+        end
+        table.insert(succeeded[bid], jid)
+      end
+    end
+    at = at + 9
+  end
+  for _, bid in ipairs(bids) do
+    batch.succeeded(bid, succeeded[bid])
+  end
 end
 
 if acknowledged > 0 then
@@ -106,12 +197,21 @@ if limit > 0 then
   if redis.call('EXISTS', KEYS[1]) == 0 then
     reply[2] = 0
   else
-    local first_queue_key = 6 + locks
+    local first_queue_key = 7 + locks
+    -- Paused queues are read in the same step as the pops, so a pause is seen by the
+    -- very next fetch of every process.
+    local skip = {}
+    if redis.call('SCARD', KEYS[6]) > 0 and #KEYS >= first_queue_key then
+      skip = redis.call('SMISMEMBER', KEYS[6], unpack(ARGV, at, at + #KEYS - first_queue_key))
+    end
     for i = first_queue_key, #KEYS do
       if limit <= 0 then
         break
       end
-      local jobs = redis.call('RPOP', KEYS[i], limit)
+      local jobs = false
+      if skip[i - first_queue_key + 1] ~= 1 then
+        jobs = redis.call('RPOP', KEYS[i], limit)
+      end
       if jobs then
         local suffix = ':' .. ARGV[at + i - first_queue_key]
         for _, job in ipairs(jobs) do

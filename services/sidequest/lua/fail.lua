@@ -15,6 +15,12 @@
 -- ARGV[7]  dead set: entries scored at or below this are dropped (too old)
 -- ARGV[8]  jid that must hold the lock in KEYS[7] for it to be released
 -- ARGV[9]  channel to publish the retry score on (wakes schedulers), "" for none
+-- ARGV[10] bid of the job's batch, "" for none (then ARGV[11..] may be absent)
+-- ARGV[11] member jid    ARGV[12..16] batch context (batch_lib.lua)
+-- Batch    when applied: a retry marks the member failed (retrying); a death or a discard
+--          (Sidekiq's retry: false) settles it dead: it failed and will not run again, so
+--          on_death fires (once per batch) and on_success never will. A chain stops at
+--          anything but success.
 -- Returns  1 when applied, 0 when the execution was recovered elsewhere (fenced)
 -- Cost     O(log N) in the size of the set
 
@@ -37,6 +43,15 @@ end
 
 if mode ~= 'retry' and #KEYS >= 7 and redis.call('GET', KEYS[7]) == ARGV[8] then
   redis.call('DEL', KEYS[7])
+end
+
+if #ARGV >= 16 and ARGV[10] ~= '' then
+  local batch = batch_lib(12)
+  if mode == 'retry' then
+    batch.failed(ARGV[10], ARGV[11])
+  else
+    batch.dead(ARGV[10], ARGV[11])
+  end
 end
 
 redis.call('INCR', KEYS[3])

@@ -12,8 +12,13 @@
 -- ARGV[3]  the watermark the caller planned from, exactly as read ("" for none)
 -- ARGV[4]  the new watermark (whole epoch s): every due tick up to it is settled
 -- ARGV[5]  queue name            ARGV[6] enqueued_at (float epoch s)
--- ARGV[7..] per job to push, oldest tick first: tick, jid, payload
--- Returns  {'claimed', watermark}  settled; pushed the jobs (none if all were dropped)
+-- ARGV[7]  ticks settled here that were past their grace (missed), run or not
+-- ARGV[8]  of those, the ones not run (dropped by the `missed` policy)
+-- ARGV[9..] per job to push, oldest tick first: tick, jid, payload
+-- Returns  {'claimed', watermark}  settled; pushed the jobs (none if all were dropped);
+--                                  added ARGV[7] and ARGV[8] to the state's `missed`
+--                                  and `dropped`, so a missed tick is counted by the
+--                                  step that settles it, whatever becomes of the caller
 --          {'paused', watermark}   settled; pushed nothing, the schedule is paused
 --          {'moved', watermark}    another process settled ticks first: plan again
 --                                  from the watermark returned
@@ -32,9 +37,9 @@ local paused = redis.call('HEXISTS', KEYS[2], 'paused') == 1
 local last = #ARGV - 2
 -- Pushes first: a script is refused for lack of memory only at its first write, so a
 -- refusal leaves nothing half done, and no error can settle a tick whose job is not in.
-if not paused and last >= 7 then
+if not paused and last >= 9 then
   redis.call('SADD', KEYS[3], ARGV[5])
-  for at = 7, last, 3 do
+  for at = 9, last, 3 do
     redis.call('LPUSH', KEYS[4], ARGV[at + 2])
   end
 end
@@ -42,8 +47,14 @@ redis.call('HSET', KEYS[2], 'watermark', ARGV[4])
 if paused then
   return {'paused', ARGV[4]}
 end
-if last >= 7 then
+if last >= 9 then
   redis.call('HSET', KEYS[2], 'tick', ARGV[last], 'jid', ARGV[last + 1], 'enqueued_at', ARGV[6])
   redis.call('HDEL', KEYS[2], 'outcome', 'outcome_at')
+end
+if tonumber(ARGV[7]) > 0 then
+  redis.call('HINCRBY', KEYS[2], 'missed', ARGV[7])
+end
+if tonumber(ARGV[8]) > 0 then
+  redis.call('HINCRBY', KEYS[2], 'dropped', ARGV[8])
 end
 return {'claimed', ARGV[4]}

@@ -15,9 +15,11 @@
 -- ARGV[3]    dead set: most entries kept      ARGV[4] dead set: drop scores at or below
 -- ARGV[5]    TTL of the recoveries hash, seconds
 -- ARGV[6]    TTL of the daily counter, seconds
--- ARGV[7..]  per entry 5 values: field ("" for a landed job), mode, jid to charge a
---            recovery to ("" for none), payload to push or bury, and for a landed job
---            its raw payload as it sits in the landing list. Modes: "front" (back to the
+-- ARGV[7..11] batch context (batch_lib.lua)
+-- ARGV[12..] per entry 7 values: field ("" for a landed job), mode, jid to charge a
+--            recovery to ("" for none), payload to push or bury, for a landed job
+--            its raw payload as it sits in the landing list, and the bid and member jid
+--            of a buried job's batch ("" for none: its death counts there). Modes: "front" (back to the
 --            front of its queue), "back" (to the back: a job recovered before, kept away
 --            from the jobs it died with), "dead" (a poison pill)
 -- Also      drops "started:<field>" markers whose job is no longer in the hash: a process
@@ -34,7 +36,8 @@ end
 
 local moved = 0
 local entry = 0
-for at = 7, #ARGV, 5 do
+local batch = nil
+for at = 12, #ARGV, 7 do
   local field, mode, jid = ARGV[at], ARGV[at + 1], ARGV[at + 2]
   local held
   if field == '' then
@@ -54,6 +57,10 @@ for at = 7, #ARGV, 5 do
       redis.call('INCR', KEYS[6])
       redis.call('INCR', KEYS[7])
       redis.call('EXPIRE', KEYS[7], ARGV[6])
+      if ARGV[at + 5] ~= '' then
+        batch = batch or batch_lib(7)
+        batch.dead(ARGV[at + 5], ARGV[at + 6])
+      end
     elseif mode == 'back' then
       redis.call('LPUSH', KEYS[9 + entry], job)
       if jid ~= '' then

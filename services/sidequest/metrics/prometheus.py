@@ -2,11 +2,14 @@
 
 Every metric is defined here. `processed` counts every finished execution (as Sidekiq's
 `stat:processed`), `failed` those that raised; `retried`, `dead` and `discarded` say
-what became of the failures. Durations are perform times; latency is the wait from
-`enqueued_at` to the start. Busy threads and concurrency are gauges summed over live
-processes (`livesum`), so a dead process's values drop out of the total; so are the
-async jobs in flight on the event loops and their slots. A loop blocked by synchronous
-code for over a second counts once per block in `sidequest_event_loop_blocked_total`.
+what became of the failures; `cancelled` counts running jobs stopped by a cancel (not
+failures). Jobs dropped before they start (cancelled or expired) and debounced ones
+are cluster-wide counts, exported by metrics/cluster.py. Durations are perform times;
+latency is the wait from `enqueued_at` to the start. Busy threads and concurrency are
+gauges summed over live processes (`livesum`), so a dead process's values drop out of
+the total; so are the async jobs in flight on the event loops and their slots. A loop
+blocked by synchronous code for over a second counts once per block in
+`sidequest_event_loop_blocked_total`.
 
 Periodic jobs: `sidequest_periodic_lateness_seconds` is the time from a tick to the push
 of its job, observed by the one process that pushed it, for ticks pushed on time only: a
@@ -14,16 +17,33 @@ tick missed while no worker ran and caught up by its `missed` policy is late by 
 downtime, which says nothing of the scheduler and would swamp the histogram. Those
 count in `sidequest_periodic_missed_total{name}` (missed ticks, run or dropped). From
 the push to the start is `sidequest_job_latency_seconds` of the job's queue.
+
+Limits (sidequest.limits): `sidequest_jobs_parked_total{job_class}` counts refusals of a
+concurrency slot (the job waits in its key's parked list), `sidequest_jobs_throttled_total`
+refusals of a rate limit's start (the job waits in the schedule set); a job refused
+several times counts each time. `sidequest_limit_wait_seconds{job_class}` is the time
+from a job's first refusal to its admission (Redis clock), observed once per admission
+of a job that had waited.
 """
 
 from __future__ import annotations
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 
-from sidequest.middleware import DEAD, DISCARDED, RETRIED, JobContext, Middleware, ProcessInfo
+from sidequest.middleware import (
+    CANCELLED,
+    DEAD,
+    DISCARDED,
+    RETRIED,
+    JobContext,
+    Middleware,
+    ProcessInfo,
+)
 
 DURATION_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
 LATENCY_BUCKETS = (0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900)
+#: a slot freed wakes a parked job within milliseconds; a busy key keeps it for minutes
+LIMIT_WAIT_BUCKETS = (0.005, 0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600)
 #: a tick on time is pushed within milliseconds; its grace ends at 60 s at most
 PERIODIC_LATENESS_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 60)
 
@@ -56,6 +76,12 @@ class JobMetricSet:
         self.discarded = Counter(
             "sidequest_jobs_discarded",
             "Failed jobs dropped (discard_on, retry disabled).",
+            labels,
+            registry=registry,
+        )
+        self.cancelled = Counter(
+            "sidequest_jobs_cancelled",
+            "Running jobs stopped by a cancel (JobCancelled, or abandoned after the grace).",
             labels,
             registry=registry,
         )
@@ -114,6 +140,25 @@ class JobMetricSet:
             ("name",),
             registry=registry,
         )
+        self.parked = Counter(
+            "sidequest_jobs_parked",
+            "Job starts refused a concurrency slot: parked until one frees.",
+            ("job_class",),
+            registry=registry,
+        )
+        self.throttled = Counter(
+            "sidequest_jobs_throttled",
+            "Job starts refused by a rate limit: scheduled for its next start.",
+            ("job_class",),
+            registry=registry,
+        )
+        self.limit_wait = Histogram(
+            "sidequest_limit_wait_seconds",
+            "Time from a job's first refusal by its limits to its admission.",
+            ("job_class",),
+            buckets=LIMIT_WAIT_BUCKETS,
+            registry=registry,
+        )
 
 
 class PrometheusMiddleware(Middleware):
@@ -153,6 +198,8 @@ class PrometheusMiddleware(Middleware):
         processed, histogram = children
         processed.inc()  # type: ignore[attr-defined]
         histogram.observe(duration)  # type: ignore[attr-defined]
+        if outcome == CANCELLED:
+            metrics.cancelled.labels(*key).inc()
         if error is not None:
             metrics.failed.labels(*key).inc()
             counter = _OUTCOME_COUNTERS.get(outcome)
@@ -168,3 +215,10 @@ class PrometheusMiddleware(Middleware):
 
     def loop_blocked(self, holder: str) -> None:
         self.metrics.loop_blocked.inc()
+
+    def job_limited(self, job_class: str, verdict: str) -> None:
+        counter = self.metrics.parked if verdict == "parked" else self.metrics.throttled
+        counter.labels(job_class).inc()
+
+    def job_admitted_after_wait(self, job_class: str, waited: float) -> None:
+        self.metrics.limit_wait.labels(job_class).observe(waited)

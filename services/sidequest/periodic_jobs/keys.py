@@ -15,6 +15,10 @@ sidequest:periodic:state:<name>      HASH  one schedule's state; no TTL while th
   tick, jid, enqueued_at   the latest tick enqueued and its job (periodic_claim.lua)
   outcome, outcome_at      how that job ended, as the worker reports it
                            (periodic_outcome.lua; absent until it ends)
+  missed, dropped          ticks settled past their grace, and those of them the
+                           `missed` policy did not run: counted by the claim that
+                           settled them (periodic_claim.lua), so no tick is settled
+                           uncounted even when the claiming process dies at once
   paused       "1" while paused (store.pause; periodic_resume.lua removes it)
   run_jid, run_at, run_outcome   the latest run outside the schedule (store.run_now)
 """

@@ -45,13 +45,19 @@ class Published:
 
 @dataclass(frozen=True)
 class ClaimRequest:
-    """One schedule's claim: settle ticks up to `settle_to`, pushing `jobs` (tick, jid, JSON)."""
+    """One schedule's claim: settle ticks up to `settle_to`, pushing `jobs` (tick, jid, JSON).
+
+    `missed` and `dropped` (missed.Plan's) are added to the schedule's counts in Redis
+    by the claim that settles them.
+    """
 
     definition: Definition
     expected: str
     settle_to: int
     jobs: Sequence[tuple[int, str, str]]
     enqueued_at: float
+    missed: int = 0
+    dropped: int = 0
 
 
 @dataclass(frozen=True)
@@ -76,6 +82,10 @@ class Status:
     run_jid: str | None
     run_at: float | None
     run_outcome: str | None
+    #: ticks found past their grace since the schedule was first published, and the
+    #: ones of those its `missed` policy did not run (periodic_claim.lua counts them)
+    missed: int = 0
+    dropped: int = 0
 
 
 class PeriodicStore:
@@ -165,6 +175,8 @@ class PeriodicStore:
                 request.settle_to,
                 queue,
                 repr(request.enqueued_at),
+                request.missed,
+                request.dropped,
             ]
             for tick, jid, job in request.jobs:
                 args += [tick, jid, job]
@@ -208,6 +220,8 @@ class PeriodicStore:
                     run_jid=state.get("run_jid"),
                     run_at=_float(state.get("run_at")),
                     run_outcome=state.get("run_outcome"),
+                    missed=_int(state.get("missed")) or 0,
+                    dropped=_int(state.get("dropped")) or 0,
                 )
             )
         return found

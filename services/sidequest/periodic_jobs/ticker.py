@@ -158,6 +158,8 @@ class PeriodicTicker:
             settle_to=plan.settle_to,
             jobs=[(j["periodic_at"], j["jid"], payload.encode(j)) for j in jobs],
             enqueued_at=enqueued_at,
+            missed=plan.missed,
+            dropped=plan.dropped,
         )
         return _Attempt(definition, plan, tuple(str(j["jid"]) for j in jobs), request)
 

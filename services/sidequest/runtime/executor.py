@@ -18,6 +18,7 @@ besides logging and the middleware.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from dataclasses import dataclass
 from datetime import timedelta
@@ -29,16 +30,28 @@ from sidequest import payload
 from sidequest.config import Settings
 from sidequest.errors import (
     ArgumentMismatchError,
+    JobCancelled,
     JobTimeoutError,
     MalformedPayloadError,
     UnknownJobError,
 )
+from sidequest.flow import expiry
 from sidequest.job import rescue
 from sidequest.job.base import Job, failure_state
-from sidequest.middleware import DEAD, DISCARDED, RETRIED, SUCCEEDED, JobContext, MiddlewareChain
-from sidequest.runtime import failure, resolution
+from sidequest.middleware import (
+    CANCELLED,
+    DEAD,
+    DISCARDED,
+    RETRIED,
+    SUCCEEDED,
+    JobContext,
+    MiddlewareChain,
+)
+from sidequest.runtime import cancelling, failure, flow_counts, links, resolution
+from sidequest.runtime.cancelling import Cancellations, RunningJob
 from sidequest.runtime.fetched import Fetched
 from sidequest.runtime.joblog import JobLog
+from sidequest.runtime.limits import Left, LimitFailed, LimitGate
 from sidequest.runtime.outcome import Ack, Failure, Outcome
 from sidequest.runtime.watchdog import Guard, Watchdog
 
@@ -46,6 +59,12 @@ logger = logging.getLogger("sidequest")
 
 # Errors a job's own code may raise that still must not kill the processor thread.
 _JOB_ERRORS = (Exception, SystemExit, KeyboardInterrupt)
+
+
+class Counts(Protocol):
+    """Where dropped and cancelled jobs are counted (flow_counts.FlowCounts)."""
+
+    def add(self, name: str, count: int = 1) -> None: ...
 
 
 class RunningMarks(Protocol):
@@ -75,16 +94,23 @@ class Executor:
         middleware: MiddlewareChain,
         watchdog: Watchdog[TimedRun],
         marks: RunningMarks | None = None,
+        cancellations: Cancellations | None = None,
+        counts: Counts | None = None,
+        limits: LimitGate | None = None,
     ):
         self.settings = settings
+        self.cancellations = cancellations
+        self.counts = counts
         self.middleware = middleware
         self._has_middleware = bool(middleware)
         self.watchdog = watchdog
         self.marks = marks
+        self.limits = limits
         self.log = JobLog()
 
-    def execute(self, fetched: Fetched) -> Outcome | None:
-        """Run the job; None means the watchdog abandoned it and already reported it."""
+    def execute(self, fetched: Fetched) -> Outcome | Left | None:
+        """Run the job; None means the watchdog abandoned it and already reported it,
+        Left that its limits refused it and it left this process (runtime/limits.py)."""
         started = time.time()
         try:
             job = payload.decode(fetched.raw)
@@ -93,6 +119,10 @@ class Executor:
             dead = failure.wrap_malformed(fetched.raw, fetched.queue, malformed, started)
             return Failure(fetched, "dead", started, dead)
 
+        instead = self._instead_of_running(fetched, job, started)
+        if instead is not None:
+            return instead
+
         context = JobContext(
             jid=str(job.get("jid", "")),
             job_class=payload.display_class(job),
@@ -100,6 +130,7 @@ class Executor:
             enqueued_at=payload.timestamp(job.get("enqueued_at")),
             started_at=started,
             periodic=_periodic_name(job),
+            payload=job,
         )
         self.log.start(context)
         if self._has_middleware:
@@ -118,8 +149,11 @@ class Executor:
         duration = time.perf_counter() - clock
         error = run.error
         if error is None:
-            outcome: Outcome = Ack(fetched, context.jid, _unique_digest(job), marked)
+            link = links.link_of(job)
+            outcome: Outcome = Ack(fetched, context.jid, _unique_digest(job), marked, link)
             label = SUCCEEDED
+        elif isinstance(error, JobCancelled):
+            return self._cancelled(fetched, job, context, duration, error, marked)
         else:
             outcome, label = self.failed(fetched, job, run.job_class, run.instance, error)
         self.log.finish(context, label, duration, error, _next_attempt(outcome))
@@ -127,33 +161,138 @@ class Executor:
             self.middleware.job_finished(context, label, duration, error)
         return outcome
 
+    def _instead_of_running(
+        self, fetched: Fetched, job: payload.JobDict, now: float
+    ) -> Outcome | Left | None:
+        """What becomes of a job that must not start: dropped (cancelled, expired) or
+        refused by its limits; None when it may start."""
+        drop = self._drop_reason(job, now)
+        if drop is not None:
+            if self.limits is not None:
+                self.limits.withdraw([fetched])  # slots the fetcher took with its batch
+            return self._dropped(fetched, job, drop)
+        if self.limits is not None:
+            return self._admit(self.limits, fetched, job)
+        return None
+
+    def _admit(
+        self, limits: LimitGate, fetched: Fetched, job: payload.JobDict
+    ) -> Failure | Left | None:
+        """None when the job's limits let it start; Left when it left this process
+        (parked or throttled); a Failure when a limit's key function failed."""
+        try:
+            return limits.admit(fetched, job)
+        except LimitFailed as refused:
+            return self.failed(fetched, job, refused.job_class, None, refused)[0]
+
     def _perform(self, fetched: Fetched, job: payload.JobDict, context: JobContext) -> _Run:
         """Resolve the class and arguments and run perform, under the watchdog if timed."""
         run = _Run()
         guard: Guard[TimedRun] | None = None
+        running: RunningJob | None = None
         began = 0.0
         try:
             run.job_class = job_class = resolution.resolve(job)
             args = resolution.perform_args(job)
             job_class.check_arity(len(args))
             run.instance = instance = job_class.from_payload(job, args)
+            cancellations = self.cancellations
+            if cancellations is not None:
+                running = RunningJob(threading.get_ident(), fetched, job, instance, context)
+                cancellations.enter(running)
             seconds = _seconds(job_class.timeout)
-            if seconds is not None:
-                timed = TimedRun(fetched, job, job_class, instance, context, seconds)
-                began = time.monotonic()
-                guard = self.watchdog.begin(seconds, timed)
             try:
+                if seconds is not None:
+                    timed = TimedRun(fetched, job, job_class, instance, context, seconds)
+                    began = time.monotonic()
+                    guard = self.watchdog.begin(seconds, timed)
+                    if running is not None:
+                        running.guard = guard
                 instance.run_perform()
             finally:
                 if guard is not None:
                     self.watchdog.end(guard)
+                if running is not None and cancellations is not None:
+                    run.abandoned = cancellations.leave(running)
         except _JOB_ERRORS as raised:
             run.error = raised
+        self._left_perform(fetched, run, running, guard)
         if guard is not None:
-            run.abandoned = guard.abandoned
+            run.abandoned = run.abandoned or guard.abandoned
             if guard.fired and isinstance(run.error, JobTimeoutError) and not run.error.args:
                 run.error = _stopped(run.error, guard.context.seconds, time.monotonic() - began)
         return run
+
+    def _left_perform(
+        self,
+        fetched: Fetched,
+        run: _Run,
+        running: RunningJob | None,
+        guard: Guard[TimedRun] | None,
+    ) -> None:
+        """Bookkeeping as perform returns: a cancel's abandonment, the limits' slots."""
+        if running is not None and running.abandoned:
+            # A cancel abandoned it and reported it; the JobCancelled raised into this
+            # thread may still be pending (perform returned first): clear it.
+            run.abandoned = True
+            cancelling.clear_pending_exception()
+        if (
+            self.limits is not None
+            and not run.abandoned
+            and not (guard is not None and guard.abandoned)
+        ):
+            # Before the outcome is written: a parked job of the key can start now.
+            self.limits.release(fetched)
+
+    def _drop_reason(self, job: payload.JobDict, now: float) -> str | None:
+        """Why a job about to start must not run: cancelled, expired, or None to run it."""
+        cancellations = self.cancellations
+        if cancellations is not None and cancellations.is_cancelled(str(job.get("jid", ""))):
+            return flow_counts.CANCELLED
+        if expiry.FIELD in job and expiry.expired(job, now):
+            return flow_counts.EXPIRED
+        return None
+
+    def _dropped(self, fetched: Fetched, job: payload.JobDict, reason: str) -> Ack:
+        """A job that is not run: acknowledged (gone from Redis, its lock freed), counted."""
+        jid = str(job.get("jid", ""))
+        logger.info(
+            "class=%s jid=%s queue=%s dropped: %s",
+            payload.display_class(job),
+            jid,
+            fetched.queue,
+            reason,
+        )
+        if self.counts is not None:
+            self.counts.add(reason)
+        return Ack(fetched, jid, _unique_digest(job))
+
+    def _cancelled(
+        self,
+        fetched: Fetched,
+        job: payload.JobDict,
+        context: JobContext,
+        duration: float,
+        error: BaseException,
+        marked: bool = False,
+    ) -> Ack:
+        """A running job that stopped for a cancel: dropped (not retried, not dead), counted."""
+        self.log.finish(context, CANCELLED, duration, error)
+        if self._has_middleware:
+            self.middleware.job_finished(context, CANCELLED, duration, None)
+        if self.counts is not None:
+            self.counts.add(flow_counts.CANCELLED)
+        return Ack(fetched, context.jid, _unique_digest(job), marked)
+
+    def cancelled_outcome(self, run: RunningJob) -> Ack:
+        """The outcome of a cancelled job abandoned after the grace (its thread is stuck)."""
+        duration = time.time() - run.context.started_at
+        error = JobCancelled(
+            f"cancelled; the job did not stop within timeout_grace, its thread was "
+            f"abandoned after {duration:.2f}s"
+        )
+        marked = bool(run.fetched.field) and bool(run.job.get("recoveries"))
+        return self._cancelled(run.fetched, run.job, run.context, duration, error, marked)
 
     def _mark(self, field: str, *, started: bool) -> None:
         assert self.marks is not None
@@ -182,13 +321,15 @@ class Executor:
         decision = self._decide(job, job_class, error, now)
         if decision is None:
             failure.record_error(job, error, now, message=message)
-            return Failure(fetched, "dead", now, payload.encode(job), jid, digest), DEAD
+            dead = payload.encode(job)
+            return Failure(fetched, "dead", now, dead, jid, digest, links.bid_of(job)), DEAD
         if isinstance(decision, rescue.Discard):
             name = job_class.job_name if job_class is not None else payload.display_class(job)
             logger.info("discarding %s %s: %s", name, jid, decision.reason)
             if decision.callback is not None and instance is not None:
                 _call_safely(decision.callback, instance, error)
-            return Failure(fetched, "discard", now, "", jid, digest), DISCARDED
+            discarded = Failure(fetched, "discard", now, "", jid, digest, links.bid_of(job))
+            return discarded, DISCARDED
         # Without a class, only the payload's `backtrace` asks for one: the worker's own
         # frames would say nothing about the job.
         default = job_class.backtrace if job_class is not None else False
@@ -197,9 +338,13 @@ class Executor:
         if isinstance(decision, rescue.Retry):
             failure.apply_retry(job, decision)
             score = now + decision.delay
-            return Failure(fetched, "retry", score, payload.encode(job), jid, digest), RETRIED
+            retried = payload.encode(job)
+            return Failure(
+                fetched, "retry", score, retried, jid, digest, links.bid_of(job)
+            ), RETRIED
         failure.count_rule_execution(job, decision.rule_key, decision.executions)
-        return Failure(fetched, "dead", now, payload.encode(job), jid, digest), DEAD
+        buried = payload.encode(job)
+        return Failure(fetched, "dead", now, buried, jid, digest, links.bid_of(job)), DEAD
 
     def _decide(
         self,
@@ -227,6 +372,9 @@ class Executor:
 
     def abandoned_outcome(self, run: TimedRun) -> Failure:
         """The Failure for a job the watchdog gave up on (its thread is still stuck)."""
+        if self.limits is not None:
+            # Counted as failed and retried: its slots go to the jobs waiting for them.
+            self.limits.release(run.fetched)
         context = run.context
         duration = time.time() - context.started_at
         error = JobTimeoutError(

@@ -14,6 +14,8 @@ Tasks:
    this process lives
 6. in the same round trips, settle the jobs the queue waiters landed (landing.py):
    acknowledge or adopt them, and run the ones stranded in our landing list
+7. before dispatching a batch, let the limits admit its concurrency-limited jobs in one
+   round trip (runtime/limits.py); the refused ones already left the process
 Lifecycle: start(); quiet() stops fetching and returns once no fetch is in progress
 (the launcher then hands the unstarted jobs back); stop() writes the last outcomes
 and ends the thread.
@@ -61,6 +63,7 @@ class Fetcher:
         gate: IdleGate,
         on_lease_lost: Callable[[], None],
         reconcile_every: float,
+        admit: Callable[[list[Fetched]], list[Fetched]] | None = None,
     ):
         self.store = store
         self.manager = manager
@@ -69,6 +72,9 @@ class Fetcher:
         self.order = order
         self.gate = gate
         self.on_lease_lost = on_lease_lost
+        #: runtime/limits.py: admits a batch's limited jobs before dispatch; returns the
+        #: jobs to run (refused ones left the process)
+        self.admit = admit
         self.wakeup = threading.Event()
         self._quiet = False
         self._stopping = False
@@ -168,6 +174,8 @@ class Fetcher:
         self._backoff.succeeded()
         if fetched:
             self.gate.leave_idle()
+            if self.admit is not None:
+                fetched = self.admit(fetched)
             self.manager.dispatch(fetched)
         elif limit > 0:
             self.gate.enter_idle()  # the queues are empty: the waiters watch them

@@ -72,12 +72,12 @@ class Landing:
                 if isinstance(outcome, Ack):
                     if state is adopted and RECOVERED_MARK in job.raw:
                         outcome.marked = True  # exchange.lua marked it when adopting it
-                    acks.append(outcome)
+                    (acks if outcome.link is None else batch.linked).append(outcome)
                 else:
                     failures.append(outcome)
             elif state is landed:
                 if isinstance(outcome, Ack) and not (outcome.unique_digest or outcome.marked):
-                    batch.landed_acks.append(outcome)
+                    (batch.landed_acks if outcome.link is None else batch.linked).append(outcome)
                     acknowledged.add(job)
                 else:
                     batch.deferred.append(outcome)
@@ -101,12 +101,14 @@ class Landing:
                 adopted.append(job)
             else:
                 job.state = Holding.GONE
-        if batch.adopt or batch.landed_acks:
+        if batch.adopt or batch.landed_acks or batch.linked:
             with self._lock:
                 unadopted = self._unadopted
                 for job in batch.adopt:
                     unadopted.pop(job, None)
                 for ack in batch.landed_acks:
+                    unadopted.pop(ack.job, None)
+                for ack in batch.linked:
                     unadopted.pop(ack.job, None)
         return adopted
 

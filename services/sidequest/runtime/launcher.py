@@ -2,8 +2,8 @@
 
 Tasks:
 1. build the pieces (store, executor, manager, fetcher, waiters, scheduler with the
-   periodic ticker, heartbeat, watchdog, and the event loop of async jobs with its
-   block monitor) around one Redis URL
+   periodic ticker, heartbeat, watchdog, the control listener for pauses and cancels,
+   and the event loop of async jobs with its block monitor) around one Redis URL
 2. check_redis(): wait for Redis, load the scripts, probe the permissions, publish the
    periodic schedules (runtime/periodic.py)
 3. start(): heartbeat first (the lease must exist before the first fetch), then the
@@ -42,18 +42,25 @@ from sidequest.runtime import periodic
 from sidequest.runtime.async_executor import AsyncExecutor
 from sidequest.runtime.async_runtime import AsyncRuntime
 from sidequest.runtime.backoff import Backoff
+from sidequest.runtime.cancelling import Cancellations, RunningJob
+from sidequest.runtime.control import ControlListener
 from sidequest.runtime.event_loop import BlockMonitor
 from sidequest.runtime.executor import Executor, TimedRun
 from sidequest.runtime.fetched import Fetched
 from sidequest.runtime.fetcher import Fetcher
+from sidequest.runtime.flow_counts import FlowCounts
 from sidequest.runtime.heartbeat import Heartbeat, dump_threads, new_identity
+from sidequest.runtime.limits import LimitGate
 from sidequest.runtime.manager import Manager
 from sidequest.runtime.outcome import Batch
+from sidequest.runtime.pausing import PausedQueues
 from sidequest.runtime.queue_order import QueueOrder
 from sidequest.runtime.recovery import Recovery
 from sidequest.runtime.scheduler import Scheduler
+from sidequest.runtime.store.control import ControlStore
 from sidequest.runtime.store.heartbeat import HeartbeatStore
 from sidequest.runtime.store.inflight import InflightStore
+from sidequest.runtime.store.limits import LimitStore
 from sidequest.runtime.store.recovery import RecoveryStore
 from sidequest.runtime.store.schedule import ScheduleStore
 from sidequest.runtime.waiter import IdleGate, Waiters
@@ -96,7 +103,32 @@ class Launcher:
         self.schedules = periodic.wanted(settings.periodic)
         self.inflight = InflightStore(self.redis, self.identity, settings)
         self.watchdog: Watchdog[TimedRun] = Watchdog(settings.timeout_grace, self._abandon)
-        self.executor = Executor(settings, self.middleware, self.watchdog, self.inflight)
+        self.limits = LimitGate(
+            LimitStore(self.redis, self.identity),
+            self.identity,
+            settings.heartbeat_interval,
+            lambda: self.middleware,
+        )
+        # Flow control: paused queues, cancelled jobs, and their counts (control.py).
+        control_store = ControlStore(self.redis)
+        self.flow_counts = FlowCounts(control_store)
+        self.middleware = MiddlewareChain([*self.middleware.items, self.flow_counts])
+        self.pauses = PausedQueues(on_resume=self._queue_resumed)
+        self.cancellations = Cancellations(
+            settings.timeout_grace, self.watchdog.withdraw, self._abandon_cancelled
+        )
+        self.control = ControlListener(
+            control_store, self._dedicated_client, self.pauses, self.cancellations
+        )
+        self.executor = Executor(
+            settings,
+            self.middleware,
+            self.watchdog,
+            self.inflight,
+            cancellations=self.cancellations,
+            counts=self.flow_counts,
+            limits=self.limits,
+        )
         self.gate = IdleGate()
         self.manager = Manager(settings, self.executor, self._wake_fetcher, self._landing_started)
         self.async_runtime = AsyncRuntime(
@@ -134,10 +166,16 @@ class Launcher:
             self.gate,
             self.heartbeat.beat_soon,
             settings.heartbeat_timeout,
+            admit=self.limits.admit_batch,
         )
         queue_names = [queue.name for queue in settings.queues]
         self.waiters = Waiters(
-            self._dedicated_client, queue_names, self.gate, self.inflight.landing_key, self
+            self._dedicated_client,
+            queue_names,
+            self.gate,
+            self.inflight.landing_key,
+            self,
+            self.pauses,
         )
         self.scheduler = Scheduler(
             ScheduleStore(self.redis, settings),
@@ -172,11 +210,39 @@ class Launcher:
             except redis.RedisError as error:
                 logger.warning("could not put back a job landed while quiet (%s)", error)
             return
+        if self._paused_since_landing(job):
+            return
         # A new idle period starts once the fetcher has looked again (adopting this job,
         # fetching what else arrived): only then may this queue's waiter land another.
         # The processor that takes the job wakes the fetcher, after the job started.
         self.gate.leave_idle()
         self.manager.dispatch_landed(job)
+
+    def _paused_since_landing(self, job: Fetched) -> bool:
+        """Whether the queue of a landed job is paused: its waiter blocked before the
+        pause reached this process. Then the job goes back to the front of its queue, as
+        the fetch after a pause takes nothing from it (pausing.py)."""
+        try:
+            paused = self.control.store.is_paused(job.queue)
+        except redis.RedisError:
+            paused = self.pauses.is_paused(job.queue)
+        if not paused:
+            return False
+        self.pauses.note_paused(job.queue)
+        try:
+            self.inflight.requeue([job])
+        except redis.RedisError as error:
+            # Left in our landing list: the fetcher's reconcile finds it stranded and
+            # runs it, which at worst starts a job just after its queue was paused.
+            logger.warning("could not put back a job landed in a paused queue (%s)", error)
+        return True
+
+    def _queue_resumed(self) -> None:
+        # Jobs may wait in the resumed queue: fetch now instead of at the next idle poll.
+        self.fetcher.wake()
+
+    def _abandon_cancelled(self, run: RunningJob) -> None:
+        self.manager.abandon_cancelled(run)
 
     def _wake_fetcher(self) -> None:
         self.fetcher.job_finished()
@@ -185,6 +251,7 @@ class Launcher:
         self.fetcher.job_landed()
 
     def _abandon(self, guard: Guard[TimedRun]) -> None:
+        self.cancellations.forget_thread(guard.thread_id)
         self.manager.abandon(guard)
 
     def _loop_blocked(self, holder: str) -> None:
@@ -211,6 +278,8 @@ class Launcher:
                 self._probe_permissions()
                 if self.schedules is not None:
                     periodic.publish(self.periodic_store, self.schedules, time.time())
+                # Every cancel mark is known before the first job starts.
+                self.control.reread()
                 backoff.succeeded()
                 return
             except redis.AuthenticationError as error:
@@ -222,9 +291,9 @@ class Launcher:
                 raise ConfigError(
                     f"Redis at {redact(self.settings.redis_url)} does not let this user do "
                     f"what a worker does: {error}. A worker needs every key (process entries "
-                    f"are named after hosts), the channel {keys.SCHEDULE_WAKEUP_CHANNEL} and "
-                    "the usual commands, e.g. ACL SETUSER <user> on ><password> ~* "
-                    "&sidequest:* +@all -@dangerous"
+                    f"are named after hosts), the channels {keys.SCHEDULE_WAKEUP_CHANNEL} and "
+                    f"{keys.CONTROL_CHANNEL}, and the usual commands, e.g. ACL SETUSER "
+                    "<user> on ><password> ~* &sidequest:* +@all -@dangerous"
                 ) from None
             except redis.ResponseError as error:
                 if "NOAUTH" in str(error) or "WRONGPASS" in str(error) or "NOPERM" in str(error):
@@ -254,6 +323,7 @@ class Launcher:
         and an exchange with nothing to acknowledge and nothing to fetch writes nothing.
         """
         self.redis.publish(keys.SCHEDULE_WAKEUP_CHANNEL, "")
+        self.redis.publish(keys.CONTROL_CHANNEL, "")  # listeners ignore an empty message
         self.inflight.exchange(Batch(), 0, [queue.name for queue in self.settings.queues])
 
     def start(self) -> None:
@@ -278,12 +348,14 @@ class Launcher:
         self.watchdog.start()
         self.heartbeat.start()
         self.manager.start()
+        self.control.start()
         if self.manager.async_side is not None:
             self.async_runtime.start(self.manager)
             self.loop_monitor.start()
         self.fetcher.start()
         self.waiters.start()
         self.scheduler.start()
+        self.limits.start()
         self.middleware.process_started(self.process_info)
 
     def quiet(self) -> None:
@@ -335,8 +407,11 @@ class Launcher:
                     len(unfinished),
                     error,
                 )
+        # Unfinished jobs are back in their queues: their slots go to whoever runs next.
+        self.limits.stop()
         self.middleware.process_stopping(self.process_info)
         self.scheduler.stop()
+        self.control.stop()
         self.heartbeat.stop()
         self.watchdog.stop()
         self.loop_monitor.stop()
@@ -356,6 +431,7 @@ class Launcher:
         unstarted = self.manager.take_unstarted()
         if not unstarted:
             return
+        self.limits.withdraw(unstarted)
         try:
             self.inflight.requeue(unstarted)
         except redis.RedisError as error:

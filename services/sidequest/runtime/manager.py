@@ -22,12 +22,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from sidequest.config import Settings
-from sidequest.runtime import failure
+from sidequest.runtime import failure, links
 from sidequest.runtime.async_runtime import AsyncRuntime
+from sidequest.runtime.cancelling import RunningJob
 from sidequest.runtime.executor import Executor, TimedRun
 from sidequest.runtime.fetched import Fetched, Holding
 from sidequest.runtime.isolation import Isolation, runs_alone
 from sidequest.runtime.landing import Landing
+from sidequest.runtime.limits import Left
 from sidequest.runtime.outcome import Batch, Failure, Outcome, Outcomes
 from sidequest.runtime.prefetch import Prefetch
 from sidequest.runtime.watchdog import Guard
@@ -204,6 +206,7 @@ class Manager:
         with self._lock:
             fields = self._held_fields
             fields.difference_update([ack.job.field for ack in batch.acks])
+            fields.difference_update([ack.job.field for ack in batch.linked])
             fields.difference_update([failure.job.field for failure in batch.failures])
             if adopted:
                 fields.update(job.field for job in adopted)
@@ -259,17 +262,37 @@ class Manager:
 
     def abandon(self, guard: Guard[TimedRun]) -> None:
         """Watchdog callback: report the stuck job as failed and replace its thread."""
-        outcome = self.executor.abandoned_outcome(guard.context)
-        self._isolation.leave(guard.thread_id)
+        self._replace_thread(guard.thread_id, self.executor.abandoned_outcome(guard.context))
+        logger.warning("abandoned a thread stuck past its job's timeout; started a new one")
+
+    def abandon_cancelled(self, run: RunningJob) -> None:
+        """Cancellations callback: report the cancelled job as dropped, replace its thread."""
+        self._replace_thread(run.thread_id, self.executor.cancelled_outcome(run))
+        logger.warning(
+            "abandoned a thread whose cancelled job did not stop within timeout_grace; "
+            "started a new one"
+        )
+
+    def _replace_thread(self, thread_id: int, outcome: Outcome) -> None:
+        self._isolation.leave(thread_id)
         with self._lock:
-            self._running.pop(guard.thread_id, None)
+            self._running.pop(thread_id, None)
             self._held -= 1
             self.outcomes.add(outcome)
             self._spawn()
-        logger.warning("abandoned a thread stuck past its job's timeout; started a new one")
         self.wake_fetcher()
 
     # -- processor threads --------------------------------------------------------------
+
+    def _left(self, thread_id: int, job: Fetched) -> None:
+        """A job its limits refused left this process in Redis (runtime/limits.py): it is
+        no longer ours to acknowledge, requeue or adopt; its buffer slot is free."""
+        with self._lock:
+            self._running.pop(thread_id, None)
+            self._held -= 1
+            self._held_fields.discard(job.field)
+            self.landing.withdraw([job])
+        self.wake_fetcher()
 
     def _process(self) -> None:
         thread_id = threading.get_ident()
@@ -296,9 +319,14 @@ class Manager:
                 logger.exception("internal error while running a job from %s", job.queue)
                 error = RuntimeError("internal error in the worker; see its log")
                 dead = failure.wrap_malformed(job.raw, job.queue, error, time.time())
-                outcome = Failure(job, "dead", time.time(), dead)
+                bid, jid = links.member_of_raw(job.raw)
+                outcome = Failure(job, "dead", time.time(), dead, jid, None, bid)
             if outcome is None:
                 return  # abandoned by the watchdog, which already reported the job
+            if isinstance(outcome, Left):
+                isolation.leave()
+                self._left(thread_id, job)
+                continue
             self.prefetch.observe_job(time.perf_counter() - started)
             isolation.leave()
             with self._lock:

@@ -21,6 +21,18 @@ FailureMode = Literal["retry", "dead", "discard"]
 
 
 @dataclass(slots=True)
+class Link:
+    """What a success writes beyond its acknowledgement, in the same script call: its
+    batch's bookkeeping (batch_lib.lua) and the next step of its chain (batches/links.py)."""
+
+    bid: str  # "" outside a batch
+    jid: str  # the member that succeeded
+    next_queue: str = ""  # the next chain step's queue, "" at the end of a chain
+    next_payload: str = ""
+    next_jid: str = ""
+
+
+@dataclass(slots=True)
 class Ack:
     """Succeeded: remove from the in-flight hash, count, release the unique lock."""
 
@@ -29,6 +41,8 @@ class Ack:
     unique_digest: str | None = None
     #: the job carried a start marker (it had been recovered before)
     marked: bool = False
+    #: a batch member or a chain step: written as a linked acknowledgement
+    link: Link | None = None
 
 
 @dataclass(slots=True)
@@ -41,6 +55,8 @@ class Failure:
     payload: str
     jid: str = ""
     unique_digest: str | None = None
+    #: the job's batch ("" for none): fail.lua counts the outcome there
+    bid: str = ""
 
 
 Outcome = Ack | Failure
@@ -55,6 +71,8 @@ class Batch:
         failures: failures of jobs in the in-flight hash, written by fail.lua.
         landed_acks: successes of landed jobs not adopted yet, removed from the landing
             list by payload.
+        linked: successes with a Link (batch member, chain step), held in the hash or
+            landed: exchange.lua acknowledges each on its own and writes its link.
         adopt: landed jobs to move into the in-flight hash, under fields the store picks.
         deferred: outcomes of landed jobs that need a field (a failure, a unique lock, a
             start marker): written on the next turn, once this exchange adopted them.
@@ -64,6 +82,7 @@ class Batch:
     acks: list[Ack] = default(default_factory=list)
     failures: list[Failure] = default(default_factory=list)
     landed_acks: list[Ack] = default(default_factory=list)
+    linked: list[Ack] = default(default_factory=list)
     adopt: list[Fetched] = default(default_factory=list)
     deferred: list[Outcome] = default(default_factory=list)
     refused: int = 0

@@ -34,7 +34,7 @@ from dataclasses import replace
 from sidequest import keys, payload
 from sidequest.config import Settings
 from sidequest.errors import MalformedPayloadError, PoisonPillError
-from sidequest.runtime import failure
+from sidequest.runtime import failure, links
 from sidequest.runtime.store.recovery import RecoveryEntry, RecoveryMode, RecoveryStore
 
 logger = logging.getLogger("sidequest")
@@ -116,7 +116,10 @@ class Recovery:
         blamed = bool(jid) and (was_running or not marked)
         count = charged.get(jid, 0) + (1 if blamed else 0)
         if blamed and count > self.settings.max_recoveries:
-            return RecoveryEntry(field, queue, "", "dead", self._poison_payload(job, count))
+            buried = self._poison_payload(job, count)
+            return RecoveryEntry(
+                field, queue, "", "dead", buried, bid=links.bid_of(job), member=jid
+            )
         job[RECOVERIES_FIELD] = count
         mode: RecoveryMode = "back" if marked else "front"
         return RecoveryEntry(field, queue, jid if blamed else "", mode, payload.encode(job))

@@ -89,7 +89,9 @@ class Scheduler:
                 self.promote_due(now)
                 continue
             wake = min((t for t in (earliest, tick) if t is not None), default=None)
-            sleep = self.max_sleep if wake is None else min(self.max_sleep, wake - now)
+            # From the clock as it is now: `now` was read before the fire and the round
+            # trip above, and a sleep counted from it would end late by both.
+            sleep = self.max_sleep if wake is None else min(self.max_sleep, wake - time.time())
             # Wait for news; a message may announce an earlier job, so recompute.
             deadline = time.monotonic() + sleep
             while not self._stopped.is_set():

@@ -12,7 +12,8 @@ treats the landing list like the in-flight hash. This works for jobs pushed by a
 fetcher is idle.
 
 Tasks:
-1. block on each queue while the fetcher is idle (IdleGate) and our lease is known good
+1. block on each queue while the fetcher is idle (IdleGate), our lease is known good and
+   the queue is not paused (pausing.py)
 2. hand a landed job to the processors and wake the fetcher, then wait until the
    fetcher is idle again (one landing per queue per idle period)
 3. a job landed after the process quieted goes straight back to its queue
@@ -30,6 +31,7 @@ import redis
 from sidequest import keys
 from sidequest.runtime.backoff import Backoff
 from sidequest.runtime.fetched import Fetched, Holding
+from sidequest.runtime.pausing import PausedQueues
 
 logger = logging.getLogger("sidequest")
 
@@ -96,8 +98,10 @@ class Waiters:
         gate: IdleGate,
         landing_key: str,
         arrivals: Arrivals,
+        pauses: PausedQueues | None = None,
     ):
         self.connect = connect
+        self.pauses = pauses
         self.queues = list(queues)
         self.gate = gate
         self.landing_key = landing_key
@@ -132,6 +136,10 @@ class Waiters:
         while not self._stopped.is_set():
             generation = self.gate.wait_idle(fired_in, timeout=BLOCK_SECONDS)
             if generation is None:
+                continue
+            if self.pauses is not None and self.pauses.is_paused(name):
+                # Not fetched from while paused; a resume wakes us (and the fetcher).
+                self.pauses.wait_resumed(name, BLOCK_SECONDS)
                 continue
             if not self.arrivals.lease_good():
                 # Presumed dead by now, perhaps: landing a job we may not keep would only

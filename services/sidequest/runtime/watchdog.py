@@ -86,6 +86,20 @@ class Watchdog(Generic[C]):
             # landed); clear it so it cannot hit the worker's own code afterwards.
             _set_async_exc(ctypes.c_ulong(guard.thread_id), None)
 
+    def withdraw(self, guard: Guard[C]) -> bool:
+        """Take an execution back to abandon it elsewhere (a cancel, cancelling.py).
+
+        False when it finished or the watchdog abandoned it already: then the caller
+        must not report it a second time. True marks it abandoned, so the executor
+        reports nothing when perform returns.
+        """
+        with self._lock:
+            if guard.finished or guard.abandoned:
+                return False
+            guard.abandoned = True
+            self._guards.pop(guard.sequence, None)
+            return True
+
     def _run(self) -> None:
         while True:
             to_abandon: list[Guard[C]] = []

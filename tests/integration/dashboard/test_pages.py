@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import redis
 from werkzeug.test import TestResponse
 
-from sidequest import payload
+from sidequest import keys, payload
 from tests.integration.dashboard import seed
 from tests.integration.dashboard.conftest import Browser
 
@@ -226,3 +226,24 @@ def test_keyword_arguments_show_as_keywords_in_lists_and_on_the_entry_page(
         assert "_aj_ruby2_keywords" not in page
     assert "Keyword arguments</dt>" in entry
     assert "&#34;format&#34;: &#34;pdf&#34;" in entry
+
+
+def test_busy_shows_the_progress_a_running_job_reported(browser: Browser, db: redis.Redis) -> None:
+    running = seed.job("ReportJob", [42], queue="reports")
+    silent = seed.job("MailJob", [1], queue="mailers")
+    seed.process(db, running=[running, silent])
+    db.hset(
+        keys.progress(running["jid"]),
+        mapping={
+            "done": 30,
+            "total": 120,
+            "message": "2024-01-30 summed",
+            "updated_at": time.time(),
+        },
+    )
+
+    page = text(browser.get("/busy"))
+
+    assert '<progress max="100" value="25">' in page
+    assert "2024-01-30 summed" in page
+    assert page.count("<progress") == 1  # the job that reported none shows none

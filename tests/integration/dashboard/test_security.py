@@ -19,7 +19,17 @@ from tests.integration.dashboard import seed
 from tests.integration.dashboard.conftest import PREFIX, Browser, basic, make_app
 
 TEMPLATES = Path(__file__).resolve().parents[3] / "services/sidequest/dashboard/templates"
-PAGES = ("/", "/busy", "/queues", "/retries", "/scheduled", "/dead", "/periodic", "/metrics")
+PAGES = (
+    "/",
+    "/busy",
+    "/queues",
+    "/retries",
+    "/scheduled",
+    "/dead",
+    "/periodic",
+    "/limits",
+    "/metrics",
+)
 
 
 # -- authentication ------------------------------------------------------------------

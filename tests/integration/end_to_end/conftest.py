@@ -102,9 +102,7 @@ def _seed(url: str) -> None:
 
 def _close_app(app: Flask) -> None:
     with app.app_context():
-        shop = services()
-        shop.redis.close()
-        _dispose(shop.session_factory)
+        services().close()
     shop_jobs.reset()
     set_adapter(None)
 

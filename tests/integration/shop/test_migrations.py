@@ -13,10 +13,19 @@ from sqlalchemy import inspect
 from shop.db import create_engine_for, current_revision, head_revision, migrate
 from shop.db.migrate import ALEMBIC_INI
 from shop.models import Base
+from sidequest.outbox import metadata as outbox_metadata
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 ENVIRONMENT = {"PYTHONPATH": f"{PROJECT_ROOT / 'services'}:{PROJECT_ROOT}", "PATH": "/usr/bin:/bin"}
-TABLES = {"orders", "reports", "users", "preferences", "mail_deliveries", "alembic_version"}
+TABLES = {
+    "orders",
+    "reports",
+    "users",
+    "preferences",
+    "mail_deliveries",
+    "sidequest_outbox",
+    "alembic_version",
+}
 
 
 def table_names(url: str) -> set[str]:
@@ -43,7 +52,7 @@ def test_models_match_the_migrated_schema(database_url: str) -> None:
     try:
         with engine.connect() as connection:
             context = MigrationContext.configure(connection, opts={"compare_type": True})
-            differences = compare_metadata(context, Base.metadata)
+            differences = compare_metadata(context, [Base.metadata, outbox_metadata])
     finally:
         engine.dispose()
     assert differences == []

@@ -18,7 +18,7 @@ from shop.models import Report, ReportStatus
 from shop.reports import create_report, load_report, validate_report_request
 from shop.reports.records import ReportRecord
 from shop.settings import ShopSettings
-from sidequest import testing
+from sidequest import progress, testing
 from sidequest.job import rescue
 from sidequest.testing import FakeAdapter
 from tests.support.ports import free_port
@@ -200,3 +200,32 @@ def _transient_rule_key() -> str:
         if isinstance(rule, rescue.RetryRule) and OperationalError in rule.exceptions
     ]
     return rule.key
+
+
+class RecordedProgress:
+    """A progress sink that keeps each update (the worker's writes them to Redis)."""
+
+    def __init__(self) -> None:
+        self.updates: list[tuple[str, progress.Update]] = []
+
+    def write(self, jid: str, update: progress.Update) -> None:
+        self.updates.append((jid, update))
+
+
+def test_the_job_reports_its_progress_per_day_of_the_range(
+    wiring: JobWiring, fake_jobs: FakeAdapter
+) -> None:
+    report = a_report(wiring.session_factory)  # March: 31 days
+    sink = RecordedProgress()
+    progress.install(progress.Throttle(sink, interval=0.0))
+    try:
+        ProcessReportJob.perform_now(report.id)
+    finally:
+        progress.install(None)
+
+    assert [(update.done, update.total) for _, update in sink.updates] == [
+        (day, 31.0) for day in range(1, 32)
+    ]
+    assert sink.updates[0][1].message == "2024-03-01 summed"
+    assert sink.updates[-1][1].message == "2024-03-31 summed"
+    assert len({jid for jid, _ in sink.updates}) == 1

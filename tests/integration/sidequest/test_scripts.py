@@ -28,6 +28,8 @@ PROCESSED_DAY = keys.stat_daily("processed", DAY)
 FAILED_DAY = keys.stat_daily("failed", DAY)
 DAILY_TTL = 1000
 CHANNEL = keys.SCHEDULE_WAKEUP_CHANNEL
+# batch_lib.lua's context: no batch is involved in these tests.
+BATCH_CONTEXT = (keys.BATCH_PREFIX, keys.QUEUE_PREFIX, keys.QUEUES, keys.BATCH_STATS, "1000.0")
 
 
 def job(jid: str, queue: str = "default", **extra: Any) -> str:
@@ -135,6 +137,7 @@ def exchange(
         keys.STAT_PROCESSED,
         PROCESSED_DAY,
         LANDING,
+        keys.PAUSED,
         *locks,
         *(keys.queue(name) for name in queues),
     ]
@@ -147,6 +150,8 @@ def exchange(
         len(locks),
         len(landed_acks),
         len(adopt),
+        0,
+        *BATCH_CONTEXT,
     ]
     args.extend(plain)
     for field, lock, jid in special:
@@ -278,6 +283,19 @@ class TestExchange:
         reply = exchange(redis_client, limit=5, token=1, queues=["missing", "low"])
 
         assert reply == [0, 1, "1:low", job("l1")]
+
+    def test_fetch_skips_paused_queues_and_takes_from_the_others(
+        self, redis_client: redis.Redis
+    ) -> None:
+        redis_client.set(LEASE, "1")
+        redis_client.sadd(keys.PAUSED, "critical", "elsewhere")
+        redis_client.lpush(keys.queue("critical"), job("c1"))
+        redis_client.lpush(keys.queue("default"), job("d1"))
+
+        reply = exchange(redis_client, limit=5, token=1, queues=["critical", "default"])
+
+        assert reply == [0, 1, "1:default", job("d1")]
+        assert redis_client.lrange(keys.queue("critical"), 0, -1) == [job("c1")]
 
     def test_fetch_with_nothing_queued_writes_no_inflight_hash(
         self, redis_client: redis.Redis
@@ -547,10 +565,10 @@ def recover(
 ) -> int:
     """entries: (field, queue, mode, jid, payload); a field "" names a landed job."""
     args: list[scripts.Arg] = [IDENTITY, repr(now), dead_max, repr(dead_cutoff)]
-    args.extend((recoveries_ttl, DAILY_TTL))
+    args.extend((recoveries_ttl, DAILY_TTL, *BATCH_CONTEXT))
     for field, _, mode, jid, stored in entries:
         landed_raw = (landed or {}).get(stored, stored) if not field else ""
-        args.extend((field, mode, jid, stored, landed_raw))
+        args.extend((field, mode, jid, stored, landed_raw, "", ""))
     moved: int = scripts.RECOVER(
         client,
         [

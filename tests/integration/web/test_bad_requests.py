@@ -11,6 +11,7 @@ from flask.testing import FlaskClient
 
 from shop.db import SessionFactory
 from tests.integration.web.conftest import queued_jobs, stored_rows
+from tests.support.polling import wait_for
 
 GOOD_REPORT = {"kind": "sales_by_day", "from": "2024-01-01", "to": "2024-01-31"}
 JSON = "application/json"
@@ -183,7 +184,8 @@ def test_a_duplicate_signup_is_a_409_and_enqueues_nothing_more(
         client.post("/api/signups", json={"email": "ann@example.org", "name": "Ann"}).status_code
         == 202
     )
-    jobs_before = queued_jobs(redis_client)
+    # The first signup's jobs, relayed from the outbox by the app's relay thread.
+    jobs_before = wait_for(lambda: queued_jobs(redis_client) == 3 and 3, message="3 jobs")
 
     response = client.post("/api/signups", json={"email": "ANN@example.org", "name": "Ann"})
 

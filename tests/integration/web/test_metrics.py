@@ -117,6 +117,7 @@ def test_cluster_gauges_come_from_redis(
     for _ in range(3):
         assert client.post("/api/reports", json=REPORT).status_code == 202
     redis_client.zadd("dead", {'{"class":"X","jid":"1"}': 1.0})
+    wait_for(lambda: redis_client.llen("queue:reports") == 3, message="the relayed jobs")
 
     answer = client.get("/metrics")
     assert answer.status_code == 200
@@ -236,3 +237,27 @@ def test_requests_of_a_killed_worker_still_count(multiprocess_web: GunicornServe
     assert scraped_total(multiprocess_web, endpoint="health.healthz") == sent
     probe(multiprocess_web)
     assert scraped_total(multiprocess_web, endpoint="health.healthz") == sent + 1
+
+
+def test_the_outbox_gauges_show_rows_waiting_while_redis_is_down(
+    make_app: MakeApp, own_redis_server: RedisServer
+) -> None:
+    client = make_app(own_redis_server.url).test_client()
+    own_redis_server.stop()
+    assert client.post("/api/reports", json=REPORT).status_code == 202
+
+    exposition = client.get("/metrics").get_data(as_text=True)
+
+    assert value(exposition, "sidequest_outbox_up") == 1
+    assert value(exposition, "sidequest_outbox_pending") == 1
+    age = value(exposition, "sidequest_outbox_oldest_age_seconds")
+    assert age is not None and age >= 0
+    own_redis_server.start()
+
+    def drained() -> bool:
+        text = client.get("/metrics").get_data(as_text=True)
+        return value(text, "sidequest_outbox_pending") == 0
+
+    wait_for(drained, timeout=15, message="the outbox to drain")
+    text = client.get("/metrics").get_data(as_text=True)
+    assert value(text, "sidequest_outbox_oldest_age_seconds") == 0

@@ -1,4 +1,5 @@
-"""Redis or the database down: clear 503s, nothing lost, and a way to catch up."""
+"""Redis or the database down: requests kept in the outbox, clear 503s, nothing lost,
+and a way to catch up."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from sqlalchemy import func, select
 from shop.db import SessionFactory, read_session
 from shop.models import User
 from shop.reports import load_report
+from sidequest.outbox import outbox_table
 from tests.integration.web.conftest import MakeApp
+from tests.support.polling import wait_for
 from tests.support.ports import free_port
 from tests.support.redis_server import RedisServer
 from web.services import services
@@ -18,12 +21,17 @@ from web.services import services
 SALES = {"kind": "sales_by_product", "from": "2024-01-01", "to": "2024-01-31"}
 
 
+def outbox_rows(session_factory: SessionFactory) -> int:
+    with read_session(session_factory) as session:
+        return session.scalar(select(func.count()).select_from(outbox_table)) or 0
+
+
 def users(session_factory: SessionFactory) -> int:
     with read_session(session_factory) as session:
         return session.scalar(select(func.count()).select_from(User)) or 0
 
 
-def test_with_redis_stopped_a_report_is_kept_marked_and_can_be_enqueued_later(
+def test_with_redis_stopped_a_report_is_accepted_and_its_job_goes_out_when_redis_returns(
     make_app: MakeApp, own_redis_server: RedisServer
 ) -> None:
     app = make_app(own_redis_server.url)
@@ -35,26 +43,29 @@ def test_with_redis_stopped_a_report_is_kept_marked_and_can_be_enqueued_later(
 
     response = client.post("/api/reports", json=SALES)
 
-    assert response.status_code == 503
-    assert response.headers["Retry-After"] == "5"
+    # The job waits in the outbox, committed with the report.
+    assert response.status_code == 202
     body = response.get_json()
-    assert "the job queue (Redis) is unavailable" in body["error"]
-    report_id = body["report"]["id"]
-    stored = load_report(session_factory, report_id)
-    assert stored.enqueue_failed
-    assert stored.job_id is None
-    assert stored.enqueue_error is not None
-    assert "could not enqueue ProcessReportJob" in stored.enqueue_error
-    assert client.post(f"/api/reports/{report_id}/enqueue").status_code == 503
+    stored = load_report(session_factory, body["id"])
+    assert stored.job_id == body["jid"]
+    assert not stored.enqueue_failed
+    assert outbox_rows(session_factory) == 1
+    # Enqueuing again pushes to Redis at once, so it still says Redis is down.
+    again = client.post(body["links"]["enqueue"])
+    assert again.status_code == 503
+    assert again.headers["Retry-After"] == "5"
+    assert "the job queue (Redis) is unavailable" in again.get_json()["error"]
+    marked = load_report(session_factory, body["id"])
+    assert marked.enqueue_failed
+    assert "could not enqueue ProcessReportJob" in (marked.enqueue_error or "")
 
     own_redis_server.start()
-    again = client.post(body["report"]["links"]["enqueue"])
 
-    assert again.status_code == 202
-    requeued = load_report(session_factory, report_id)
-    assert not requeued.enqueue_failed
-    [raw] = own_redis_server.client().lrange("queue:reports", 0, -1)
-    assert json.loads(raw)["jid"] == requeued.job_id == again.get_json()["jid"]
+    redis_client = own_redis_server.client()
+    wait_for(lambda: redis_client.llen("queue:reports") == 1, message="the relayed job")
+    [raw] = redis_client.lrange("queue:reports", 0, -1)
+    assert json.loads(raw)["jid"] == body["jid"]
+    assert outbox_rows(session_factory) == 0
 
 
 def test_with_redis_stopped_readyz_says_so_while_healthz_stays_up(
@@ -73,7 +84,7 @@ def test_with_redis_stopped_readyz_says_so_while_healthz_stays_up(
     assert client.get("/healthz").status_code == 200
 
 
-def test_with_redis_stopped_a_signup_is_undone_so_it_can_be_sent_again(
+def test_with_redis_stopped_a_signup_is_kept_and_its_jobs_go_out_when_redis_returns(
     make_app: MakeApp, own_redis_server: RedisServer
 ) -> None:
     app = make_app(own_redis_server.url)
@@ -83,14 +94,16 @@ def test_with_redis_stopped_a_signup_is_undone_so_it_can_be_sent_again(
     own_redis_server.stop()
     signup = {"email": "ann@example.org", "name": "Ann"}
 
-    refused = client.post("/api/signups", json=signup)
+    accepted = client.post("/api/signups", json=signup)
 
-    assert refused.status_code == 503
-    assert "the signup was not kept" in refused.get_json()["error"]
-    assert users(session_factory) == 0
-    own_redis_server.start()
-    assert client.post("/api/signups", json=signup).status_code == 202
+    assert accepted.status_code == 202
     assert users(session_factory) == 1
+    jids = set(accepted.get_json()["jobs"].values())
+    own_redis_server.start()
+    redis_client = own_redis_server.client()
+    wait_for(lambda: redis_client.llen("queue:default") == 3, message="the relayed jobs")
+    queued = {json.loads(raw)["jid"] for raw in redis_client.lrange("queue:default", 0, -1)}
+    assert queued == jids
 
 
 def test_the_enqueue_pending_command_enqueues_reports_left_behind(
@@ -99,7 +112,9 @@ def test_the_enqueue_pending_command_enqueues_reports_left_behind(
     app = make_app(own_redis_server.url)
     client = app.test_client()
     own_redis_server.stop()
-    left_behind = {client.post("/api/reports", json=SALES).get_json()["report"]["id"] for _ in "ab"}
+    left_behind = {client.post("/api/reports", json=SALES).get_json()["id"] for _ in "ab"}
+    for report_id in left_behind:  # an enqueue refused by Redis marks the report
+        assert client.post(f"/api/reports/{report_id}/enqueue").status_code == 503
     runner = app.test_cli_runner()
     failed = runner.invoke(args=["enqueue-pending"])
     assert failed.exit_code == 1
@@ -111,6 +126,7 @@ def test_the_enqueue_pending_command_enqueues_reports_left_behind(
     assert result.exit_code == 0, result.output
     assert "enqueued 2 report job(s)" in result.output
     queued = own_redis_server.client().lrange("queue:reports", 0, -1)
+    # The enqueued jobs, and the ones the outbox relayed when Redis came back.
     assert {json.loads(raw)["args"][0] for raw in queued} == left_behind
     assert "enqueued 0 report job(s)" in runner.invoke(args=["enqueue-pending"]).output
 

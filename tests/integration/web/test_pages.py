@@ -15,6 +15,7 @@ from shop.jobs import ProcessReportJob
 from shop.reports import load_report, mark_processing
 from sidequest import testing
 from tests.integration.web.conftest import queued_jobs, stored_rows
+from tests.support.polling import wait_for
 
 REPORT_FORM = {"kind": "sales_by_day", "from": "2024-01-01", "to": "2024-01-07", "email": ""}
 
@@ -58,7 +59,7 @@ def test_the_report_form_creates_a_report_and_redirects_to_it(
     assert response.status_code == 303
     report_id = response.headers["Location"].rsplit("/", 1)[1]
     assert load_report(session_factory, report_id).job_id is not None
-    assert queued_jobs(redis_client) == 1
+    wait_for(lambda: queued_jobs(redis_client) == 1, message="the relayed job")
     page = client.get(f"/reports/{report_id}")
     assert b"Report requested" in page.data
     assert f'data-report-id="{report_id}" data-status="pending"'.encode() in page.data
@@ -136,7 +137,7 @@ def test_the_report_page_offers_to_enqueue_again_until_the_build_starts(
     page = client.get(location).data
     assert b"Not enqueued: report" in page and b"is being built right now" in page
     assert b"Enqueue again</button>" not in page
-    assert redis_client.llen("queue:reports") == 2
+    wait_for(lambda: redis_client.llen("queue:reports") == 2, message="both jobs")
 
 
 def test_an_unknown_report_page_is_a_404_page(client: FlaskClient) -> None:
@@ -159,6 +160,7 @@ def test_the_signup_form_signs_up_and_escapes_what_people_type(
     assert response.status_code == 200
     assert b"<script>alert" not in response.data
     assert b"&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; Ann" in response.data
+    wait_for(lambda: redis_client.llen("queue:default") == 3, message="the relayed jobs")
     classes = sorted(
         json.loads(raw)["class"] for raw in redis_client.lrange("queue:default", 0, -1)
     )

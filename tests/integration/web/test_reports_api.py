@@ -10,6 +10,7 @@ from flask.testing import FlaskClient
 from shop.db import SessionFactory
 from shop.reports import load_report, mark_done, mark_processing
 from tests.integration.web.conftest import queued_jobs
+from tests.support.polling import wait_for
 
 SALES = {"kind": "sales_by_day", "from": "2024-01-01", "to": "2024-01-31"}
 
@@ -31,6 +32,8 @@ def test_a_report_request_is_accepted_with_its_id_status_job_and_links(
         "summary": f"/reports/{report_id}/files/summary.html",
         "enqueue": f"/api/reports/{report_id}/enqueue",
     }
+    # Through the outbox: the app's relay thread pushes it right after the commit.
+    wait_for(lambda: redis_client.llen("queue:reports") == 1, message="the relayed job")
     [raw] = redis_client.lrange("queue:reports", 0, -1)
     job = json.loads(raw)
     assert (job["class"], job["args"], job["jid"]) == ("ProcessReportJob", [report_id], body["jid"])
@@ -103,7 +106,7 @@ def test_a_pending_report_can_be_enqueued_again(
     response = client.post(f"/api/reports/{report_id}/enqueue")
 
     assert response.status_code == 202
-    assert redis_client.llen("queue:reports") == 2
+    wait_for(lambda: redis_client.llen("queue:reports") == 2, message="both jobs")
     assert load_report(session_factory, report_id).job_id == response.get_json()["jid"]
 
 
@@ -111,6 +114,7 @@ def test_a_done_or_building_report_is_not_enqueued_again(
     client: FlaskClient, redis_client: redis.Redis, session_factory: SessionFactory
 ) -> None:
     report_id = client.post("/api/reports", json=SALES).get_json()["id"]
+    wait_for(lambda: queued_jobs(redis_client) == 1, message="the relayed job")
     mark_processing(session_factory, report_id)
     building = client.post(f"/api/reports/{report_id}/enqueue")
     mark_done(session_factory, report_id, report_id)
@@ -132,3 +136,28 @@ def test_the_api_answers_json_for_unknown_paths_and_wrong_methods(client: FlaskC
     assert wrong.status_code == 405
     assert wrong.is_json
     assert set(wrong.headers["Allow"].split(", ")) >= {"GET", "POST"}
+
+
+def test_a_report_shows_the_progress_its_job_reported(
+    client: FlaskClient, redis_client: redis.Redis
+) -> None:
+    created = client.post("/api/reports", json=SALES).get_json()
+    assert client.get(f"/api/reports/{created['id']}").get_json()["progress"] is None
+    redis_client.hset(
+        f"sidequest:progress:{created['jid']}",
+        mapping={"done": 10, "total": 31, "message": "2024-01-10 summed", "updated_at": 1.5},
+    )
+
+    shown = client.get(f"/api/reports/{created['id']}").get_json()
+    listed = client.get(f"/api/reports?ids={created['id']}").get_json()["reports"]
+
+    assert shown["progress"] == {
+        "done": 10.0,
+        "total": 31.0,
+        "percent": 32,
+        "message": "2024-01-10 summed",
+        "updated_at": 1.5,
+        "finished_at": None,
+        "outcome": None,
+    }
+    assert listed[0]["progress"] == shown["progress"]

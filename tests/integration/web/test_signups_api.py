@@ -9,6 +9,7 @@ from flask.testing import FlaskClient
 
 from shop.accounts import find_user_by_email
 from shop.db import SessionFactory
+from tests.support.polling import wait_for
 
 
 def test_a_signup_stores_the_user_and_enqueues_the_three_jobs(
@@ -22,6 +23,8 @@ def test_a_signup_stores_the_user_and_enqueues_the_three_jobs(
     assert user is not None
     assert body["user"] == {**user.as_dict()}
     assert (user.email, user.name) == ("ann@example.org", "Ann Lee")
+    # Through the outbox: the app's relay thread pushes them right after the commit.
+    wait_for(lambda: redis_client.llen("queue:default") == 3, message="the relayed jobs")
     queued = [json.loads(raw) for raw in redis_client.lrange("queue:default", 0, -1)]
     assert sorted((job["class"], tuple(job["args"])) for job in queued) == [
         ("NotifyAdminOfSignupJob", (user.id,)),

@@ -18,7 +18,7 @@ from sidequest import (
     before_enqueue,
     before_perform,
 )
-from sidequest.adapter import PushResult, UniqueSpec, using
+from sidequest.adapter import DebounceSpec, PushResult, UniqueSpec, using
 from sidequest.payload import JobDict
 from sidequest.testing import FakeAdapter
 
@@ -178,10 +178,15 @@ class LoggingFakeAdapter(FakeAdapter):
         self.log = log
 
     def push(
-        self, job: JobDict, *, at: float | None = None, unique: UniqueSpec | None = None
+        self,
+        job: JobDict,
+        *,
+        at: float | None = None,
+        unique: UniqueSpec | None = None,
+        debounce: DebounceSpec | None = None,
     ) -> PushResult:
         self.log.append("push")
-        return super().push(job, at=at, unique=unique)
+        return super().push(job, at=at, unique=unique, debounce=debounce)
 
 
 class RefusingAdapter:

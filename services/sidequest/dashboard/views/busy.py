@@ -6,7 +6,7 @@ from flask import Blueprint, render_template, request
 from werkzeug.exceptions import BadRequest, NotFound
 from werkzeug.wrappers import Response
 
-from sidequest.api import ProcessSet
+from sidequest.api import ProcessSet, progresses
 from sidequest.dashboard import params
 from sidequest.dashboard.views.common import Pager, back_to, client, form_value, notice, plural
 
@@ -27,13 +27,17 @@ def busy() -> str:
     if needle:
         work = [item for item in work if item.job.matches(needle)]
     page = Pager(params.page(request.args), 100, len(work))
+    shown = work[page.start : page.start + page.size]
+    # The progress its job reported (self.progress), for the jobs on this page.
+    progress = progresses([item.job.jid for item in shown if item.job.jid], client())
     return render_template(
         "sidequest_dashboard/busy.html",
         section="busy",
         processes=everyone[:MAX_PROCESSES_SHOWN],
         hidden_processes=max(0, len(everyone) - MAX_PROCESSES_SHOWN),
         busy_total=sum(process.busy for process in everyone),
-        work=work[page.start : page.start + page.size],
+        work=shown,
+        progress=progress,
         pager=page,
         filter=needle,
     )

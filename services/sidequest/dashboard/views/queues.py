@@ -1,4 +1,5 @@
-"""Queues: sizes and latencies; per queue a paged, filterable job list; delete, clear."""
+"""Queues: sizes, latencies, paused or not; per queue a paged, filterable job list;
+delete, clear (pause, resume and cancel are views/flow.py's)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,14 @@ from flask import Blueprint, render_template, request
 from werkzeug.exceptions import BadRequest, NotFound
 from werkzeug.wrappers import Response
 
-from sidequest.api import JobRecord, Queue, find_in_queue, queue_summaries, search_queue
+from sidequest.api import (
+    JobRecord,
+    Queue,
+    QueuePauses,
+    find_in_queue,
+    queue_summaries,
+    search_queue,
+)
 from sidequest.dashboard import charts, config, params, state
 from sidequest.dashboard.views.common import back_to, client, form_value, notice, pager
 
@@ -33,6 +41,7 @@ def queues() -> str:
         summaries=summaries,
         bars={bar.label: bar for bar in charts.bars([(q.name, q.size) for q in summaries])},
         filter=needle,
+        paused=set(QueuePauses(client()).paused()),
     )
 
 
@@ -66,6 +75,7 @@ def queue(name: str) -> str:
         pager=page,
         filter=needle,
         scan=scan,
+        paused=QueuePauses(client()).is_paused(target.name),
     )
 
 

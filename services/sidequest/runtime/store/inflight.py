@@ -19,10 +19,12 @@ import redis
 from sidequest import keys, scripts
 from sidequest.config import Settings
 from sidequest.runtime.fetched import Fetched, Holding
-from sidequest.runtime.outcome import Batch, Failure
+from sidequest.runtime.outcome import Ack, Batch, Failure
 from sidequest.runtime.store import text
 
 _IN_HASH = (Holding.FETCHED, Holding.ADOPTED)
+# exchange.lua reads the batch context only for linked acknowledgements.
+_NO_BATCH_CONTEXT = ("", "", "", "", "")
 
 
 @dataclass(slots=True)
@@ -105,6 +107,9 @@ class InflightStore:
                 specials.extend((ack.job.field, len(lock_keys), ack.jid))
             elif ack.marked:
                 specials.extend((ack.job.field, 0, ""))
+        linked: list[scripts.Arg] = []
+        for ack in batch.linked:
+            self._linked_entry(linked, lock_keys, ack)
         adoptions: list[scripts.Arg] = []
         for field, job in zip(adopt_fields, batch.adopt, strict=True):
             adoptions.extend((field, job.raw))
@@ -114,6 +119,7 @@ class InflightStore:
             keys.STAT_PROCESSED,
             day,
             self.landing_key,
+            keys.PAUSED,
             *lock_keys,
             *(keys.queue(name) for name in queues),
         ]
@@ -126,13 +132,34 @@ class InflightStore:
             len(lock_keys),
             len(batch.landed_acks),
             len(adopt_fields),
+            len(batch.linked),
+            *(keys.batch_context(time.time()) if batch.linked else _NO_BATCH_CONTEXT),
             *plain,
             *specials,
             *(ack.job.raw for ack in batch.landed_acks),
+            *linked,
             *adoptions,
             *queues,
         ]
         return script_keys, args
+
+    @staticmethod
+    def _linked_entry(entries: list[scripts.Arg], lock_keys: list[str], ack: Ack) -> None:
+        """One linked acknowledgement's 9 values (exchange.lua), its lock added to `lock_keys`."""
+        link = ack.link
+        assert link is not None
+        lock = 0
+        if ack.unique_digest:
+            lock_keys.append(keys.unique_lock(ack.unique_digest))
+            lock = len(lock_keys)
+        job = ack.job
+        if job.state is Holding.LANDED:
+            entries.extend(("l", job.raw))
+        else:
+            entries.extend(("m" if ack.marked else "f", job.field))
+        entries.extend(
+            (lock, ack.jid, link.bid, link.jid, link.next_queue, link.next_payload, link.next_jid)
+        )
 
     def _queue_fail(
         self, pipe: scripts.ScriptPipeline, failure: Failure, processed_day: str, failed_day: str
@@ -148,6 +175,10 @@ class InflightStore:
         ]
         if failure.unique_digest:
             script_keys.append(keys.unique_lock(failure.unique_digest))
+        # A job in no batch sends no batch arguments: fail.lua then skips that part.
+        batch_args: tuple[scripts.Arg, ...] = ()
+        if failure.bid:
+            batch_args = (failure.bid, failure.jid, *keys.batch_context(time.time()))
         pipe.script(
             scripts.FAIL,
             script_keys,
@@ -161,6 +192,7 @@ class InflightStore:
                 repr(time.time() - self.settings.dead_timeout),
                 failure.jid,
                 keys.SCHEDULE_WAKEUP_CHANNEL if failure.mode == "retry" else "",
+                *batch_args,
             ],
         )
 
@@ -213,7 +245,7 @@ class InflightStore:
 def _read_exchange(
     reply: list[Any], batch: Batch, adopt_fields: list[str], refused: int, limit: int
 ) -> Exchanged:
-    refused += len(batch.acks) + len(batch.landed_acks) - int(reply[0])
+    refused += len(batch.acks) + len(batch.landed_acks) + len(batch.linked) - int(reply[0])
     adopted: list[str] = []
     first_pair = 2
     if adopt_fields:

@@ -33,6 +33,8 @@ class RecoveryEntry:
     mode: RecoveryMode
     job: str | bytes  # the payload to push or bury
     landed_raw: bytes = b""  # a landed job as it sits in the landing list
+    bid: str = ""  # a buried job's batch, where its death counts
+    member: str = ""  # its jid in that batch
 
 
 class RecoveryStore:
@@ -71,9 +73,20 @@ class RecoveryStore:
             repr(now - self.settings.dead_timeout),
             keys.RECOVERIES_TTL_SECONDS,
             keys.STATS_TTL_SECONDS,
+            *keys.batch_context(now),
         ]
         for entry in entries:
-            args.extend((entry.field, entry.mode, entry.jid, entry.job, entry.landed_raw))
+            args.extend(
+                (
+                    entry.field,
+                    entry.mode,
+                    entry.jid,
+                    entry.job,
+                    entry.landed_raw,
+                    entry.bid,
+                    entry.member,
+                )
+            )
         _, failed_day = keys.stat_days()
         script_keys = [
             keys.lease(identity),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from dataclasses import replace
 
 import pytest
 import redis
@@ -139,6 +140,23 @@ class TestClaim:
         assert state[b"tick"] == b"1700000100"
         assert state[b"jid"].decode() == jobs[-1]["jid"]
         assert float(state[b"enqueued_at"]) == NOW
+
+    def test_a_claim_counts_the_missed_and_dropped_ticks_it_settles_and_only_it(
+        self, store: PeriodicStore, client: redis.Redis
+    ) -> None:
+        store.publish([schedule()], NOW)
+        missed = replace(
+            request(store, "report", "1700000000", [1_700_000_100]), missed=2, dropped=1
+        )
+        again = replace(missed, settle_to=1_700_000_160)
+        (claimed, moved) = store.claim([missed, again])
+        assert (claimed.status, moved.status) == ("claimed", "moved")
+        (status,) = store.statuses(NOW)
+        assert (status.missed, status.dropped) == (2, 1)
+        store.pause("report")
+        paused = replace(request(store, "report", "1700000100", [1_700_000_160]), missed=5)
+        assert store.claim([paused])[0].status == "paused"
+        assert store.statuses(NOW)[0].missed == 2
 
     def test_a_claim_made_twice_by_two_processes_or_a_retried_call_pushes_once(
         self, store: PeriodicStore, client: redis.Redis

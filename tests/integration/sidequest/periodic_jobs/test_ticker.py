@@ -18,7 +18,7 @@ import redis
 
 from sidequest.connection import connect
 from sidequest.periodic_jobs.schedule import Schedule, parse
-from sidequest.periodic_jobs.store import PeriodicStore
+from sidequest.periodic_jobs.store import ClaimReply, ClaimRequest, PeriodicStore
 from sidequest.periodic_jobs.ticker import FireReport, PeriodicTicker
 from tests.integration.sidequest.periodic_jobs.conftest import pushed, ticks_pushed
 
@@ -180,6 +180,34 @@ class TestDowntime:
         assert report.missed == {"tick": 10}
         assert report.dropped == ({"tick": 10 - len(caught_up)} if len(caught_up) < 10 else {})
         assert {e.tick for e in report.enqueued if e.caught_up} == set(caught_up)
+        (status,) = store.statuses(1_017.5)
+        assert (status.missed, status.dropped) == (10, 10 - len(caught_up))
+
+    def test_missed_ticks_are_counted_even_when_the_claim_s_reply_is_lost(
+        self, store: PeriodicStore, client: redis.Redis, new_ticker: NewTicker
+    ) -> None:
+        # The claimer dies (or its connection drops) after Redis ran its claim: it never
+        # reports the ticks it dropped, and the next claim finds them settled.
+        store.publish([every_second(missed="one")], PUBLISHED)
+        before, clock = new_ticker()
+        fire_at(before, clock, 1_001.003)
+        lost, clock = new_ticker(1_016.2)
+        claim = lost.store.claim
+
+        def claim_then_lose_the_reply(requests: list[ClaimRequest]) -> list[ClaimReply]:
+            claim(requests)
+            raise redis.ConnectionError("the reply never came")
+
+        lost.store.claim = claim_then_lose_the_reply  # type: ignore[method-assign,assignment]
+        with pytest.raises(redis.ConnectionError):
+            fire_at(lost, clock, 1_016.2)
+        survivor, clock = new_ticker(1_016.3)
+        report = fire_at(survivor, clock, 1_016.3)
+        assert (report.enqueued, report.missed) == ([], {})
+        assert ticks_pushed(client) == {1_001: 1, 1_015: 1, 1_016: 1}
+        (status,) = store.statuses(1_016.5)
+        # 1002-1015 were missed: 1015 ran (`one`), the 13 others were dropped, counted.
+        assert (status.missed, status.dropped) == (14, 13)
 
 
 class TestPause:
