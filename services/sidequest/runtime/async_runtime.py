@@ -24,7 +24,8 @@ Tasks:
    synchronous after all
 2. start pending jobs as tasks while fewer than `async_concurrency` run; each task
    shares the isolation gate with the threads
-3. collect each outcome for the fetcher (through the manager, in the same Outcomes)
+3. collect each outcome for the fetcher (through the manager, in the same Outcomes);
+   a job its limits refused leaves without one (the manager forgets it)
 4. know what runs, for the heartbeat's work hash, the busy count and shutdown
 5. at shutdown: unstarted jobs go back at once (`take_unstarted`); running ones are
    cancelled and pushed back by the launcher (`cancel_for_shutdown`), their outcomes
@@ -49,6 +50,7 @@ from sidequest.runtime.async_executor import AsyncExecutor, AsyncRun, Reroute, i
 from sidequest.runtime.event_loop import EventLoopThread
 from sidequest.runtime.fetched import Fetched, Holding
 from sidequest.runtime.isolation import Isolation, runs_alone
+from sidequest.runtime.limits import Left
 from sidequest.runtime.outcome import Outcome
 
 logger = logging.getLogger("sidequest")
@@ -74,6 +76,8 @@ class Threads(Protocol):
     def add_outcome(self, outcome: Outcome) -> None: ...
 
     def run_on_threads(self, job: Fetched) -> None: ...
+
+    def left(self, job: Fetched) -> None: ...
 
 
 def async_class_names() -> frozenset[bytes]:
@@ -288,12 +292,24 @@ class AsyncRuntime:
             self.isolation.unshare()
         if result is None or run.shutdown:
             return  # abandoned (reported then), or pushed back by a shutdown
-        if isinstance(result, Reroute):
-            if self._release(run):
-                assert self.threads is not None
-                self.threads.run_on_threads(run.job)
+        if isinstance(result, Reroute | Left):
+            self._handed_off(run, result)
             return
         self._finished(run, result)
+
+    def _handed_off(self, run: AsyncRun, result: Reroute | Left) -> None:
+        """A job the threads run after all (Reroute), or one its limits refused: it left
+        this process in Redis, with no outcome (Left)."""
+        if not self._release(run):
+            return
+        threads = self.threads
+        assert threads is not None
+        if isinstance(result, Reroute):
+            threads.run_on_threads(run.job)
+            return
+        threads.left(run.job)
+        if self._pending:
+            self._pump()
 
     def _release(self, run: AsyncRun) -> bool:
         """Free the run's slot; False when a shutdown or an abandon already did."""

@@ -185,6 +185,14 @@ class Manager:
             self._held += 1
         self._buffer.put(job)
 
+    def left(self, job: Fetched) -> None:
+        """A job the event loop held left this process at admission (runtime/limits.py):
+        no longer ours to acknowledge, requeue or adopt."""
+        with self._lock:
+            self._held_fields.discard(job.field)
+            self.landing.withdraw([job])
+        self.wake_fetcher()
+
     def add_outcome(self, outcome: Outcome) -> None:
         """An outcome from the event loop, for the fetcher.
 

@@ -12,11 +12,20 @@ import os
 import time
 import weakref
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
 import redis.asyncio
 
-from sidequest import Job, after_perform, around_perform, before_perform, discard_on, retry_on
+from sidequest import (
+    Job,
+    after_perform,
+    around_perform,
+    before_perform,
+    discard_on,
+    limits_concurrency,
+    retry_on,
+)
 from tests.integration.sidequest.fixture_jobs import RecordJob
 
 _clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, redis.asyncio.Redis] = (
@@ -178,3 +187,66 @@ class AsyncEnqueuingJob(Job):
     async def perform(self, count: int) -> None:
         await RecordJob.perform_later_async(0)
         await RecordJob.perform_bulk_async([[n] for n in range(1, count)])
+
+
+# -- flow control and limits: the start hooks of thread jobs apply on the loop ---------
+
+_ENTER = """
+redis.call('SADD', KEYS[1], ARGV[1])
+local running = redis.call('SCARD', KEYS[1])
+if running > tonumber(redis.call('GET', KEYS[2]) or '0') then
+  redis.call('SET', KEYS[2], running)
+end
+return running
+"""
+
+
+class AsyncExpiring(Job):
+    """Records its label; expires 30 s after its enqueue unless told otherwise."""
+
+    expires_in = timedelta(seconds=30)
+
+    async def perform(self, label: str) -> None:
+        await recorder().rpush("test:starts", label)
+
+
+class AsyncCancellable(Job):
+    """Records its start and waits (up to `limit` s); records a cancellation reaching it
+    (and re-raises it) or, if `swallow`, ignores it and goes on waiting."""
+
+    async def perform(self, limit: float = 60.0, swallow: bool = False) -> None:
+        client = recorder()
+        await client.rpush("test:starts", self.jid)
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            try:
+                await asyncio.sleep(0.02)
+            except asyncio.CancelledError:
+                await client.rpush("test:saw-cancel", f"{self.jid} {self.cancelled}")
+                if not swallow:
+                    raise
+        await client.rpush("test:finishes", self.jid)
+
+
+@limits_concurrency(to=2, key=lambda account, seconds: f"async-acct:{account}")
+class AsyncSlotJob(Job):
+    """Two at a time per account, each holding its slot for `seconds`; records the
+    highest number that ran at once (across processes) in test:limits:max:ACCOUNT."""
+
+    async def perform(self, account: str, seconds: float) -> None:
+        client = recorder()
+        member = f"{os.getpid()}:{self.jid}"
+        running = f"test:limits:running:{account}"
+        await client.eval(_ENTER, 2, running, f"test:limits:max:{account}", member)
+        try:
+            await asyncio.sleep(seconds)
+        finally:
+            await client.srem(running, member)
+            await client.rpush(f"test:limits:done:{account}", self.jid)
+
+
+class AsyncStepJob(Job):
+    """A chain step: records its label in order."""
+
+    async def perform(self, label: str) -> None:
+        await recorder().rpush("test:async_steps", label)

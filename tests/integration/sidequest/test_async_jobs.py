@@ -12,9 +12,11 @@ from collections.abc import Callable
 
 import redis
 
-from sidequest import keys
+from sidequest import api, keys
+from sidequest.batches import Batch, chain
 from tests.integration.sidequest import async_jobs
 from tests.integration.sidequest import fixture_jobs as jobs
+from tests.integration.sidequest.batches.batch_jobs import CallbackJob
 from tests.support.polling import wait_for
 from tests.support.worker_process import WorkerProcess
 
@@ -332,3 +334,149 @@ def test_unique_for_and_discard_on_behave_as_for_thread_jobs(
     )
     wait_for(lambda: redis_client.llen("test:unique_runs") == 2, message="the second run")
     assert redis_client.zcard("retry") == redis_client.zcard("dead") == 0
+
+
+# -- flow control, limits and batches: what thread jobs get, async jobs get ------------
+
+
+def _flow_count(client: redis.Redis, name: str) -> int:
+    return int(client.hget(keys.FLOW_STATS, name) or 0)
+
+
+def test_an_async_job_cancelled_or_expired_before_it_starts_is_dropped_and_counted(
+    enqueue_to: str, redis_client: redis.Redis, start_worker: Start
+) -> None:
+    cancelled = async_jobs.AsyncExpiring.perform_later("cancelled")
+    # Marked while it stays queued, as a job on its way between two places is.
+    redis_client.zadd(keys.CANCELLED, {cancelled.jid: time.time() + 3600})
+    late = async_jobs.AsyncExpiring.set(expires_in=0.3).perform_later("late")
+    async_jobs.AsyncExpiring.perform_later("fresh")
+    wait_for(lambda: time.time() > late.payload["expires_at"], message="the deadline")
+
+    worker = start_worker(enqueue_to, "--log-level", "INFO", requires=ASYNC_JOBS)
+
+    wait_for(lambda: redis_client.lrange("test:starts", 0, -1) == ["fresh"], message="fresh ran")
+    worker.line_with(cancelled.jid, "dropped: cancelled")
+    worker.line_with(late.jid, "dropped: expired")
+    wait_for(lambda: _flow_count(redis_client, "cancelled") == 1, message="cancel counted")
+    wait_for(lambda: _flow_count(redis_client, "expired") == 1, message="expiry counted")
+    wait_for(lambda: _nothing_in_flight(redis_client), message="nothing in flight")
+    assert redis_client.llen("queue:default") == 0
+    assert redis_client.zcard(keys.RETRY) == redis_client.zcard(keys.DEAD) == 0
+    assert redis_client.lrange("test:starts", 0, -1) == ["fresh"]
+
+
+def test_a_running_async_job_cancelled_stops_and_is_neither_retried_nor_dead(
+    enqueue_to: str, redis_client: redis.Redis, start_worker: Start
+) -> None:
+    worker = start_worker(enqueue_to, "--log-level", "INFO", requires=ASYNC_JOBS)
+    jid = async_jobs.AsyncCancellable.perform_later().jid
+    wait_for(lambda: redis_client.llen("test:starts") == 1, timeout=20, message="running")
+
+    api.cancel(redis_client, jid)
+
+    # The task was cancelled at its await, with the job's `cancelled` already set.
+    wait_for(
+        lambda: redis_client.lrange("test:saw-cancel", 0, -1) == [f"{jid} True"],
+        message="the cancellation reached it",
+    )
+    wait_for(lambda: _flow_count(redis_client, "cancelled") == 1, message="counted")
+    wait_for(lambda: _nothing_in_flight(redis_client), message="acknowledged")
+    assert redis_client.zcard(keys.RETRY) == redis_client.zcard(keys.DEAD) == 0
+    assert not redis_client.exists(keys.STAT_FAILED)
+    assert not redis_client.exists("test:finishes")
+    worker.line_with(jid, "cancelled")
+
+
+def test_an_async_job_that_swallows_a_cancel_is_abandoned_after_the_grace(
+    enqueue_to: str, redis_client: redis.Redis, start_worker: Start
+) -> None:
+    # One async slot: the job after the abandoned one can only run once its slot is free.
+    worker = start_worker(
+        enqueue_to,
+        "--async-concurrency",
+        "1",
+        "--log-level",
+        "INFO",
+        env={"SIDEQUEST_TIMEOUT_GRACE": "1"},
+        requires=ASYNC_JOBS,
+    )
+    jid = async_jobs.AsyncCancellable.perform_later(60, True).jid
+    wait_for(lambda: redis_client.llen("test:starts") == 1, timeout=20, message="running")
+
+    cancelled_at = time.monotonic()
+    api.cancel(redis_client, jid)
+    after = async_jobs.AsyncExpiring.perform_later("after")
+
+    wait_for(
+        lambda: "after" in redis_client.lrange("test:starts", 0, -1), timeout=15, message="after"
+    )
+    took = time.monotonic() - cancelled_at
+    assert took >= 1.0, f"abandoned after {took:.2f}s, before timeout_grace"
+    assert redis_client.lrange("test:saw-cancel", 0, -1)[:1] == [f"{jid} True"]
+    worker.line_with("abandoned", jid, "swallowed the cancellation of a cancel")
+    wait_for(lambda: _flow_count(redis_client, "cancelled") == 1, message="counted")
+    wait_for(lambda: _nothing_in_flight(redis_client), message="acknowledged")
+    assert redis_client.zcard(keys.RETRY) == redis_client.zcard(keys.DEAD) == 0
+    assert not redis_client.exists("test:finishes")
+    assert after.jid not in redis_client.lrange("test:saw-cancel", 0, -1)
+
+
+def test_async_jobs_hold_their_concurrency_limit_across_two_processes(
+    enqueue_to: str, redis_client: redis.Redis, start_worker: Start
+) -> None:
+    for _ in range(2):
+        start_worker(
+            enqueue_to, "--async-concurrency", "20", "--log-level", "WARNING", requires=ASYNC_JOBS
+        )
+    wait_for(lambda: len(redis_client.smembers("processes")) == 2, message="workers up")
+    jids = {async_jobs.AsyncSlotJob.perform_later("a", 0.2).jid for _ in range(16)}
+    other = async_jobs.AsyncSlotJob.perform_later("b", 0.2).jid
+
+    def done(account: str) -> list[str]:
+        return [str(jid) for jid in redis_client.lrange(f"test:limits:done:{account}", 0, -1)]
+
+    wait_for(lambda: len(done("a")) >= 16, timeout=60, message="every job of account a")
+    assert sorted(done("a")) == sorted(jids)  # each once: parked jobs came back, none lost
+    assert done("b") == [other]
+    assert redis_client.get("test:limits:max:a") == "2"
+    wait_for(lambda: _nothing_in_flight(redis_client), message="nothing in flight")
+    assert redis_client.zcard(keys.RETRY) == redis_client.zcard(keys.DEAD) == 0
+
+
+def test_async_members_of_a_batch_fire_its_callbacks_and_async_chain_steps_run_in_order(
+    enqueue_to: str, redis_client: redis.Redis, start_worker: Start
+) -> None:
+    batch = Batch(
+        "async members",
+        on_success=(CallbackJob, ["success"]),
+        on_complete=(CallbackJob, ["complete"]),
+        on_death=(CallbackJob, ["death"]),
+    )
+    with batch:
+        members = async_jobs.AsyncRecordJob.perform_bulk([[n] for n in range(10)])
+    chain(
+        async_jobs.AsyncStepJob.s("one"),
+        async_jobs.AsyncStepJob.s("two"),
+        async_jobs.AsyncStepJob.s("three"),
+    ).perform_later()
+    start_worker(
+        enqueue_to,
+        "--log-level",
+        "WARNING",
+        requires=(*ASYNC_JOBS, "tests.integration.sidequest.batches.batch_jobs"),
+    )
+    wait_for(
+        lambda: len(redis_client.lrange("test:callbacks", 0, -1)) >= 2,
+        timeout=30,
+        message="the batch's callbacks",
+    )
+    assert sorted(redis_client.lrange("test:async_runs", 0, -1)) == sorted(members)
+    status = Batch.find(batch.bid).status()
+    assert (status.total, status.pending, status.succeeded) == (10, 0, 10)
+    assert Counter(redis_client.lrange("test:callbacks", 0, -1)) == {
+        f"complete:{batch.bid}": 1,
+        f"success:{batch.bid}": 1,
+    }
+    wait_for(lambda: redis_client.llen("test:async_steps") == 3, message="three steps")
+    assert redis_client.lrange("test:async_steps", 0, -1) == ["one", "two", "three"]
