@@ -225,9 +225,15 @@ class InlineAdapter:
             perform_payload(_round_trip(job), job_type)
 
     async def push_async(
-        self, job: JobDict, *, at: float | None = None, unique: UniqueSpec | None = None
+        self,
+        job: JobDict,
+        *,
+        at: float | None = None,
+        unique: UniqueSpec | None = None,
+        debounce: DebounceSpec | None = None,
     ) -> PushResult:
-        """From `perform_later_async`: an async job runs to completion before it returns."""
+        """From `perform_later_async`: an async job runs to completion before it returns
+        (nothing waits, so nothing is debounced either)."""
         result = perform_payload(_round_trip(job), enqueuing_class())
         if inspect.isawaitable(result):
             await result

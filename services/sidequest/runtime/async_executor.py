@@ -287,8 +287,8 @@ class AsyncExecutor:
                 run.task.cancel()
 
         def abandon() -> None:
-            if run.task is None or run.task.done():
-                return
+            if run.abandoned or run.task is None or run.task.done():
+                return  # a cancel may have abandoned it first
             run.abandoned = True
             self._report_abandoned(run, job, job_class, instance)
 

@@ -7,7 +7,7 @@ import asyncio
 import threading
 from typing import Any
 
-from sidequest import Job
+from sidequest import Job, testing
 from sidequest.adapter import (
     DebounceSpec,
     EnqueueAdapter,
@@ -124,3 +124,18 @@ def test_behind_an_enqueue_wrapper_the_wrapped_sync_push_runs_on_a_thread() -> N
     assert [name for name, _, _ in adapter.calls] == ["push", "push_bulk"]
     assert all(thread != loop_thread for _, thread, _ in adapter.calls)
     assert job.successfully_enqueued
+
+
+def test_inline_runs_a_debounced_async_enqueue_at_once() -> None:
+    ran: list[int] = []
+
+    class Counted(Job):
+        async def perform(self, n: int) -> None:
+            ran.append(n)
+
+    async def main() -> None:
+        with testing.inline():
+            await Counted.set(debounce=5).perform_later_async(7)
+
+    asyncio.run(main())
+    assert ran == [7]
