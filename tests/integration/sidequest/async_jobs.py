@@ -24,6 +24,7 @@ from sidequest import (
     before_perform,
     discard_on,
     limits_concurrency,
+    limits_rate,
     retry_on,
 )
 from tests.integration.sidequest.fixture_jobs import RecordJob
@@ -250,3 +251,11 @@ class AsyncStepJob(Job):
 
     async def perform(self, label: str) -> None:
         await recorder().rpush("test:async_steps", label)
+
+
+@limits_rate(10, per=timedelta(seconds=1))
+class AsyncRatedJob(Job):
+    """At most 10 starts a second; records its jid and when it started."""
+
+    async def perform(self, n: int) -> None:
+        await recorder().rpush("test:async_rated", f"{self.jid} {time.time()!r}")

@@ -444,6 +444,28 @@ def test_async_jobs_hold_their_concurrency_limit_across_two_processes(
     assert redis_client.zcard(keys.RETRY) == redis_client.zcard(keys.DEAD) == 0
 
 
+def test_async_jobs_hold_their_rate_limit(
+    enqueue_to: str, redis_client: redis.Redis, start_worker: Start
+) -> None:
+    start_worker(
+        enqueue_to, "--async-concurrency", "50", "--log-level", "WARNING", requires=ASYNC_JOBS
+    )
+    wait_for(lambda: redis_client.smembers("processes"), message="heartbeat")
+    began = time.monotonic()
+    jids = {async_jobs.AsyncRatedJob.perform_later(n).jid for n in range(30)}
+    wait_for(lambda: redis_client.llen("test:async_rated") >= 30, timeout=30, message="all ran")
+    elapsed = time.monotonic() - began
+    entries = [str(line).split() for line in redis_client.lrange("test:async_rated", 0, -1)]
+    assert {jid for jid, _ in entries} == jids and len(entries) == 30
+    # 30 starts at 10 a second: the first 10 at once, the last ones two seconds later
+    # at the earliest (50 slots would start all 30 at once without the limit).
+    assert elapsed >= 1.8, f"30 jobs at 10/s ran in {elapsed:.2f}s"
+    starts = sorted(float(at) for _, at in entries)
+    assert starts[-1] - starts[0] >= 1.8
+    assert redis_client.zcard(keys.RETRY) == redis_client.zcard(keys.DEAD) == 0
+    wait_for(lambda: _nothing_in_flight(redis_client), message="nothing in flight")
+
+
 def test_async_members_of_a_batch_fire_its_callbacks_and_async_chain_steps_run_in_order(
     enqueue_to: str, redis_client: redis.Redis, start_worker: Start
 ) -> None:
