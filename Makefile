@@ -132,6 +132,7 @@ bench: install system-packages
 	$(BIN)/python -m bench $(BENCH_ARGS)
 	$(BIN)/python -m bench.dashboard_pages
 	$(BIN)/python -m bench.web_enqueue_latency
+	$(BIN)/python -m bench.async_io
 	$(BIN)/python -m bench.batches
 
 # The long chaos runs (tests/chaos): jobs (about 4 minutes), periodic ticks (about 5),

@@ -60,6 +60,10 @@ class RedisServer:
             # Every system opens a handful of connections per worker thread.
             "--maxclients",
             "2000",
+            # A thousand async jobs opening their connections at once (bench/async_io.py)
+            # overflow the default backlog of 511: the rest wait for SYN retries.
+            "--tcp-backlog",
+            "4096",
         ]
         self.process = procs.spawn(
             argv, env=os.environ, cwd=self.directory, log=self.directory / "redis.log"

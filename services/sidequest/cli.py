@@ -86,6 +86,11 @@ def main() -> None:
     help="module, .py file or folder defining jobs (repeatable)",
 )
 @click.option("-c", "--concurrency", type=int, help="processor threads")
+@click.option(
+    "--async-concurrency",
+    type=int,
+    help="jobs with an async perform in flight on the event loop (default 100)",
+)
 @click.option("-q", "--queue", "queues", multiple=True, help="QUEUE or QUEUE,WEIGHT (repeatable)")
 @click.option("-t", "--timeout", type=float, help="shutdown timeout in seconds (default 25)")
 @click.option("-g", "--tag", help="tag shown in the dashboard")
@@ -115,6 +120,7 @@ def worker(
     config_file: str | None,
     requires: tuple[str, ...],
     concurrency: int | None,
+    async_concurrency: int | None,
     queues: tuple[str, ...],
     timeout: float | None,
     tag: str | None,
@@ -128,6 +134,7 @@ def worker(
     """Run a worker process."""
     overrides: dict[str, Any] = {
         "concurrency": concurrency,
+        "async_concurrency": async_concurrency,
         "queues": list(queues) or None,
         "shutdown_timeout": timeout,
         "tag": tag,
@@ -176,7 +183,7 @@ def run_worker(settings: Settings, middleware: Sequence[Middleware] = ()) -> int
     launcher.wait()
     if auto_pin is not None:
         auto_pin.stop()
-    return 0
+    return launcher.exit_status
 
 
 def choose_redis(settings: Settings) -> Settings:

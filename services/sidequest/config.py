@@ -56,6 +56,9 @@ class Settings:
     redis_source: RedisSource = DEFAULT
     #: processor threads per worker process
     concurrency: int = 5
+    #: jobs with an `async def perform` in flight per worker process, on its event loop
+    #: (runtime/async_executor.py); independent of `concurrency`
+    async_concurrency: int = 100
     queues: tuple[QueueSpec, ...] = (QueueSpec("default"),)
     #: seconds SIGTERM waits for running jobs before pushing them back to their queues
     shutdown_timeout: float = 25.0
@@ -114,6 +117,10 @@ class Settings:
         check_url(self.redis_url, self.redis_source.setting)
         if self.concurrency < 1:
             raise ConfigError(f"concurrency must be at least 1 (got {self.concurrency})")
+        if self.async_concurrency < 1:
+            raise ConfigError(
+                f"async_concurrency must be at least 1 (got {self.async_concurrency})"
+            )
         if not self.queues:
             raise ConfigError("at least one queue is needed")
         if self.log_format not in ("text", "json"):
@@ -150,6 +157,7 @@ class Settings:
 
 _FILE_KEYS = {
     "concurrency": "concurrency",
+    "async_concurrency": "async_concurrency",
     "queues": "queues",
     "timeout": "shutdown_timeout",
     "shutdown_timeout": "shutdown_timeout",
@@ -179,6 +187,7 @@ _FILE_KEYS = {
 _ENVIRONMENT = {
     "REDIS_URL": "redis_url",
     "SIDEQUEST_CONCURRENCY": "concurrency",
+    "SIDEQUEST_ASYNC_CONCURRENCY": "async_concurrency",
     "SIDEQUEST_QUEUES": "queues",
     "SIDEQUEST_SHUTDOWN_TIMEOUT": "shutdown_timeout",
     "SIDEQUEST_TAG": "tag",

@@ -37,6 +37,8 @@ class JobContext:
     started_at: float
     #: the periodic schedule that enqueued the job (the payload's `periodic`), if any
     periodic: str | None = None
+    #: the job runs on the event loop (its perform is `async def`), not on a thread
+    on_loop: bool = False
     #: the decoded payload (read it, never change it): fields of middleware's own, such
     #: as the trace context `sidequest.tracing` carries in `traceparent`
     payload: dict[str, Any] | None = None
@@ -47,6 +49,8 @@ class ProcessInfo:
     identity: str
     concurrency: int
     queues: tuple[str, ...]
+    #: async job slots on the event loop (0: the process has no async job classes)
+    async_concurrency: int = 0
 
 
 class Middleware:
@@ -76,6 +80,10 @@ class Middleware:
 
     def periodic_missed(self, name: str, count: int) -> None:
         """This process found `count` ticks of `name` past their grace, run or not."""
+
+    def loop_blocked(self, holder: str) -> None:
+        """Synchronous code blocked the event loop of async jobs for over a second;
+        `holder` names the job. On the loop's monitor thread."""
 
     def job_limited(self, job_class: str, verdict: str) -> None:
         """A job's limits refused its start (sidequest.limits): `verdict` is "parked"
@@ -125,6 +133,10 @@ class MiddlewareChain:
     def periodic_missed(self, name: str, count: int) -> None:
         for item in self.items:
             _guard(item.periodic_missed, name, count)
+
+    def loop_blocked(self, holder: str) -> None:
+        for item in self.items:
+            _guard(item.loop_blocked, holder)
 
     def job_limited(self, job_class: str, verdict: str) -> None:
         for item in self.items:

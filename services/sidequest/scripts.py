@@ -11,10 +11,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import redis
 from redis.exceptions import NoScriptError
+
+if TYPE_CHECKING:
+    import redis.asyncio
 
 Key = str
 Arg = str | int | float | bytes
@@ -48,6 +51,16 @@ class Script:
         except NoScriptError:
             client.script_load(self.source)
             return client.evalsha(self.sha, len(keys), *keys, *args)
+
+    async def call_async(
+        self, client: redis.asyncio.Redis, keys: Sequence[Key], args: Sequence[Arg]
+    ) -> Any:
+        """`__call__` on redis-py's asyncio client (enqueues from async code)."""
+        try:
+            return await client.evalsha(self.sha, len(keys), *keys, *args)
+        except NoScriptError:
+            await client.script_load(self.source)
+            return await client.evalsha(self.sha, len(keys), *keys, *args)
 
     def queue(self, pipe: redis.client.Pipeline, keys: Sequence[Key], args: Sequence[Arg]) -> None:
         """Add a call to a pipeline; run it with `run_pipeline` to handle NOSCRIPT."""

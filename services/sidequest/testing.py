@@ -14,11 +14,15 @@
             signup("ann@example.com")
 
 Both adapters round-trip payloads through JSON, so a job that passes here does not
-fail later on serialization.
+fail later on serialization. Jobs with an `async def perform` are run to completion
+by `drain()` (with `asyncio.run`); inside an async test use `await jobs.drain_async()`,
+which runs them on the test's loop, and `perform_later_async` under `inline()`
+returns once the job ran.
 """
 
 from __future__ import annotations
 
+import inspect
 import json
 import time
 from collections.abc import Iterator
@@ -182,6 +186,23 @@ class FakeAdapter:
         self._locks.clear()
         return performed
 
+    async def drain_async(self, *, max_jobs: int = 10_000) -> int:
+        """`drain` for async tests: jobs with an async perform run to completion on the
+        test's event loop (where `drain` would only start them as tasks)."""
+        performed = 0
+        while self.jobs:
+            if performed >= max_jobs:
+                raise AssertionError(
+                    f"drain stopped after {max_jobs} jobs; do jobs enqueue forever?"
+                )
+            job = self.jobs.pop(0)
+            result = perform_payload(job.payload, job.job_type)
+            if inspect.isawaitable(result):
+                await result
+            performed += 1
+        self._locks.clear()
+        return performed
+
 
 class InlineAdapter:
     """Performs every pushed job immediately, in the caller's thread."""
@@ -202,6 +223,28 @@ class InlineAdapter:
         job_type = enqueuing_class()
         for job in jobs:
             perform_payload(_round_trip(job), job_type)
+
+    async def push_async(
+        self,
+        job: JobDict,
+        *,
+        at: float | None = None,
+        unique: UniqueSpec | None = None,
+        debounce: DebounceSpec | None = None,
+    ) -> PushResult:
+        """From `perform_later_async`: an async job runs to completion before it returns
+        (nothing waits, so nothing is debounced either)."""
+        result = perform_payload(_round_trip(job), enqueuing_class())
+        if inspect.isawaitable(result):
+            await result
+        return PushResult(enqueued=True)
+
+    async def push_bulk_async(self, jobs: list[JobDict], *, at: float | None = None) -> None:
+        job_type = enqueuing_class()
+        for job in jobs:
+            result = perform_payload(_round_trip(job), job_type)
+            if inspect.isawaitable(result):
+                await result
 
 
 def perform_payload(job: JobDict, job_type: type[Job] | None = None) -> Any:

@@ -43,7 +43,7 @@ from sidequest import keys
 from sidequest.adapter import set_adapter
 from tests.chaos import aof, inspection, ledger, plan
 from tests.chaos.analysis import Execution, Fault, Job, Verdict, judge, parse_events
-from tests.chaos.chaos_jobs import EVENTS, ChaosJob
+from tests.chaos.chaos_jobs import EVENTS, AsyncChaosJob, ChaosJob
 from tests.chaos.cluster import Incarnation, Slot, busy, identity_of
 from tests.chaos.config import ChaosConfig
 from tests.support.polling import wait_for
@@ -212,15 +212,28 @@ class ChaosRun:
         return jobs
 
     def _push(self, planned: list[plan.PlannedJob]) -> list[Job]:
-        """Enqueue the planned jobs; notes how long each sleeps."""
+        """Enqueue the planned jobs; notes how long each sleeps. Every other job has an
+        async perform: both kinds share the queue and the workers, and every check holds
+        for both."""
         now_jobs = [job for job in planned if not job.delay]
-        jids = ChaosJob.perform_bulk([[job.n, job.seconds, job.kind] for job in now_jobs])
+        jids = [
+            *ChaosJob.perform_bulk(
+                [[job.n, job.seconds, job.kind] for job in now_jobs if job.n % 2 == 0]
+            ),
+            *AsyncChaosJob.perform_bulk(
+                [[job.n, job.seconds, job.kind] for job in now_jobs if job.n % 2 == 1]
+            ),
+        ]
+        now_jobs = [job for job in now_jobs if job.n % 2 == 0] + [
+            job for job in now_jobs if job.n % 2 == 1
+        ]
         jobs = [Job(jid, job.kind) for jid, job in zip(jids, now_jobs, strict=True)]
         self._seconds = {jid: job.seconds for jid, job in zip(jids, now_jobs, strict=True)}
         for job in planned:
             if job.delay:
                 at = time.time() + job.delay
-                enqueued = ChaosJob.perform_at(at, job.n, job.seconds, job.kind, at)
+                kind = AsyncChaosJob if job.n % 2 else ChaosJob
+                enqueued = kind.perform_at(at, job.n, job.seconds, job.kind, at)
                 jobs.append(Job(enqueued.jid, job.kind, at))
                 self._seconds[enqueued.jid] = job.seconds
         return jobs

@@ -81,6 +81,8 @@ class Work:
     job: JobRecord
     run_at: float
     extra: dict[str, Any] = field(default_factory=dict)
+    #: on the process's event loop (an `async def perform`), not on a thread
+    on_loop: bool = False
 
 
 class ProcessSet:
@@ -181,7 +183,14 @@ def _work(identity: str, thread: str, value: str) -> Work | None:
     job = data.get("payload")
     raw = job if isinstance(job, str) else json.dumps(job)
     queue = str(data.get("queue", ""))
-    return Work(identity, thread, queue, JobRecord(raw, queue), _float(data.get("run_at")))
+    return Work(
+        identity,
+        thread,
+        queue,
+        JobRecord(raw, queue),
+        _float(data.get("run_at")),
+        on_loop=data.get("async") is True,
+    )
 
 
 def _int(value: object) -> int:

@@ -27,7 +27,16 @@ from typing import TYPE_CHECKING, Any, ClassVar, Self
 from sidequest import payload
 from sidequest import progress as job_progress
 from sidequest.errors import JobCancelled
-from sidequest.job import callbacks, enqueuing, membership, registry, rescue, signature
+from sidequest.job import (
+    async_enqueue,
+    async_perform,
+    callbacks,
+    enqueuing,
+    membership,
+    registry,
+    rescue,
+    signature,
+)
 from sidequest.job.enqueuing import ConfiguredJob
 from sidequest.job.options import NO_OPTIONS, Delay, EnqueueOptions, When
 from sidequest.payload import JobDict
@@ -281,6 +290,23 @@ class Job:
         return enqueuing.perform_now(cls, args, NO_OPTIONS, kwargs)
 
     @classmethod
+    async def perform_later_async(cls, /, *args: Any, **kwargs: Any) -> Self:
+        """`perform_later` for async code: the push does not block the event loop."""
+        return await async_enqueue.enqueue_async(cls, args, NO_OPTIONS, kwargs)
+
+    @classmethod
+    async def perform_bulk_async(
+        cls, args_list: Iterable[Sequence[Any] | Job], *, batch_size: int = 1000
+    ) -> list[str]:
+        """`perform_bulk` for async code: the pushes do not block the event loop."""
+        return await async_enqueue.enqueue_bulk_async(cls, args_list, NO_OPTIONS, batch_size)
+
+    @classmethod
+    def is_async(cls) -> bool:
+        """Whether perform is `async def`: a worker runs the job on its event loop."""
+        return async_perform.is_async(cls)
+
+    @classmethod
     def perform_bulk(
         cls, args_list: Iterable[Sequence[Any] | Job], *, batch_size: int = 1000
     ) -> list[str]:
@@ -324,6 +350,10 @@ class Job:
     def run_perform(self) -> Any:
         """perform(*args) inside the perform callbacks; HALTED if a callback stopped it."""
         cls = type(self)
+        if async_perform.is_async(cls):
+            # On a processor thread (a job that must run alone, see isolation.py) or in
+            # perform_now: run the coroutine to completion here.
+            return async_perform.run_to_completion(self)
         chain = cls._perform_chain
         if chain is None:
             chain = cls._perform_chain = callbacks.collect(cls, "perform")
@@ -347,6 +377,8 @@ class Job:
         """
         cls = type(self)
         job = self
+        if async_perform.is_async(cls):
+            return async_perform.perform_inline_now(job)
         try:
             result = job.run_perform()
             return None if result is callbacks.HALTED else result

@@ -30,6 +30,7 @@ from sidequest import arguments, keywords, payload
 from sidequest.adapter import (
     DebounceSpec,
     EnqueueAdapter,
+    PushResult,
     UniqueSpec,
     current_adapter,
     enqueuing,
@@ -101,7 +102,7 @@ def enqueue(
     debounce = debounce_spec(job_class, job, options)
 
     def push() -> None:
-        _push(job_class, job, unique, _adapter(options), debounce)
+        push_one(job_class, job, unique, adapter_for(options), debounce)
 
     if callbacks.run(job, job_class._enqueue_callbacks(), push) is callbacks.HALTED:
         logger.info("enqueue of %s halted by a callback", job)
@@ -126,7 +127,7 @@ def enqueue_bulk(
         raise ValueError("perform_bulk cannot debounce: enqueue debounced jobs one by one")
     if job_class.unique_for is not None:
         return _enqueue_bulk_unique(job_class, args_list, options)
-    adapter = _adapter(options)
+    adapter = adapter_for(options)
     now = time.time()
     queue = options.queue or job_class.queue
     at = options.scheduled_at(now)
@@ -187,27 +188,27 @@ def _enqueue_bulk_unique(
     job_class: type[Job], args_list: Iterable[Sequence[Any] | Job], options: EnqueueOptions
 ) -> list[str]:
     """One push per job so each takes its lock; refused duplicates get no jid."""
-    adapter = _adapter(options)
+    adapter = adapter_for(options)
     jids: list[str] = []
     for item in args_list:
         now = time.time()
         args, kwargs, own_jid = _bulk_call(job_class, item)
         checked, named = checked_call(job_class, args, kwargs)
         job = prepare(job_class, checked, options, now, named, jid=own_jid)
-        _push(job_class, job, unique_spec(job_class, job, now), adapter)
+        push_one(job_class, job, unique_spec(job_class, job, now), adapter)
         if job.successfully_enqueued:
             jids.append(job.jid)
     return jids
 
 
-def _adapter(options: EnqueueOptions) -> EnqueueAdapter:
+def adapter_for(options: EnqueueOptions) -> EnqueueAdapter:
     """Where this call's jobs go: the outbox of `set(outbox=session)`, else the current."""
     if options.outbox is not None:
         return wrapped(outbox_adapter(options.outbox))
     return wrapped(current_adapter())
 
 
-def _push(
+def push_one(
     job_class: type[Job],
     job: Job,
     unique: UniqueSpec | None,
@@ -219,6 +220,11 @@ def _push(
             result = adapter.push(job.payload, at=job.scheduled_at, unique=unique)
         else:
             result = adapter.push(job.payload, debounce=debounce)
+    pushed(job, result, debounce)
+
+
+def pushed(job: Job, result: PushResult, debounce: DebounceSpec | None) -> None:
+    """Record on `job` what its push did (enqueued, duplicate, debounced)."""
     job.successfully_enqueued = result.enqueued
     job.duplicate_of = result.holder
     if result.scheduled_at is not None:
@@ -340,6 +346,21 @@ class ConfiguredJob:
 
     def perform_now(self, /, *args: Any, **kwargs: Any) -> Any:
         return perform_now(self.job_class, args, self.options, kwargs)
+
+    async def perform_later_async(self, /, *args: Any, **kwargs: Any) -> Job:
+        # async_enqueue builds on this module: imported here, not at the top.
+        from sidequest.job import async_enqueue  # noqa: PLC0415
+
+        return await async_enqueue.enqueue_async(self.job_class, args, self.options, kwargs)
+
+    async def perform_bulk_async(
+        self, args_list: Iterable[Sequence[Any] | Job], *, batch_size: int = 1000
+    ) -> list[str]:
+        from sidequest.job import async_enqueue  # noqa: PLC0415
+
+        return await async_enqueue.enqueue_bulk_async(
+            self.job_class, args_list, self.options, batch_size
+        )
 
     def perform_bulk(
         self, args_list: Iterable[Sequence[Any] | Job], *, batch_size: int = 1000

@@ -7,7 +7,9 @@ failures). Jobs dropped before they start (cancelled or expired) and debounced o
 are cluster-wide counts, exported by metrics/cluster.py. Durations are perform times;
 latency is the wait from `enqueued_at` to the start. Busy threads and concurrency are
 gauges summed over live processes (`livesum`), so a dead process's values drop out of
-the total.
+the total; so are the async jobs in flight on the event loops and their slots. A loop
+blocked by synchronous code for over a second counts once per block in
+`sidequest_event_loop_blocked_total`.
 
 Periodic jobs: `sidequest_periodic_lateness_seconds` is the time from a tick to the push
 of its job, observed by the one process that pushed it, for ticks pushed on time only: a
@@ -109,6 +111,23 @@ class JobMetricSet:
             multiprocess_mode="livesum",
             registry=registry,
         )
+        self.async_in_flight = Gauge(
+            "sidequest_async_jobs_in_flight",
+            "Jobs with an async perform running on the event loop now.",
+            multiprocess_mode="livesum",
+            registry=registry,
+        )
+        self.async_concurrency = Gauge(
+            "sidequest_async_concurrency",
+            "Async job slots (async_concurrency) of live worker processes.",
+            multiprocess_mode="livesum",
+            registry=registry,
+        )
+        self.loop_blocked = Counter(
+            "sidequest_event_loop_blocked",
+            "Times the event loop of async jobs was blocked for over a second.",
+            registry=registry,
+        )
         self.periodic_lateness = Histogram(
             "sidequest_periodic_lateness_seconds",
             "Time from a periodic tick to the push of its job (ticks pushed on time).",
@@ -151,13 +170,16 @@ class PrometheusMiddleware(Middleware):
 
     def process_started(self, process: ProcessInfo) -> None:
         self.metrics.concurrency.set(process.concurrency)
+        self.metrics.async_concurrency.set(process.async_concurrency)
         self.metrics.busy.set(0)
+        self.metrics.async_in_flight.set(0)
 
     def process_stopping(self, process: ProcessInfo) -> None:
         self.metrics.busy.set(0)
+        self.metrics.async_in_flight.set(0)
 
     def job_started(self, job: JobContext) -> None:
-        self.metrics.busy.inc()
+        (self.metrics.async_in_flight if job.on_loop else self.metrics.busy).inc()
         if job.enqueued_at is not None:
             self.metrics.latency.labels(job.queue).observe(
                 max(0.0, job.started_at - job.enqueued_at)
@@ -167,7 +189,7 @@ class PrometheusMiddleware(Middleware):
         self, job: JobContext, outcome: str, duration: float, error: BaseException | None
     ) -> None:
         metrics = self.metrics
-        metrics.busy.dec()
+        (metrics.async_in_flight if job.on_loop else metrics.busy).dec()
         key = (job.queue, job.job_class)
         children = self._children.get(key)
         if children is None:
@@ -190,6 +212,9 @@ class PrometheusMiddleware(Middleware):
 
     def periodic_missed(self, name: str, count: int) -> None:
         self.metrics.periodic_missed.labels(name).inc(count)
+
+    def loop_blocked(self, holder: str) -> None:
+        self.metrics.loop_blocked.inc()
 
     def job_limited(self, job_class: str, verdict: str) -> None:
         counter = self.metrics.parked if verdict == "parked" else self.metrics.throttled

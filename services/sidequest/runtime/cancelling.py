@@ -8,11 +8,14 @@ later knows older marks too).
 Tasks:
 1. say whether a job about to start is cancelled (the executor then drops it)
 2. keep the jobs running now, by thread (the executor enters and leaves each one: two
-   dict operations, no lock, no Redis)
+   dict operations, no lock, no Redis); a job on the event loop (async_executor.py) by
+   an id of its own, with `on_cancel`
 3. cancel a running job: its `cancelled` becomes true (`check_cancelled()` raises
    JobCancelled); after `grace` seconds, a job still running is abandoned like one past
    its timeout: JobCancelled is raised into its thread, its outcome (dropped, not
-   retried) is reported at once and a new thread takes its place
+   retried) is reported at once and a new thread takes its place. A job on the event
+   loop is handed to its `on_cancel` instead, which cancels its task and abandons it
+   itself after the grace
 A job guarded by the watchdog (it has a timeout) is abandoned once: whichever of the
 watchdog and the cancel comes first takes it (`Watchdog.withdraw`).
 """
@@ -47,6 +50,8 @@ class RunningJob:
     instance: Any  # the Job instance; Any keeps the runtime free of the job API's types
     context: JobContext
     guard: Guard[Any] | None = None
+    #: an async job's: cancels its task (called from any thread); None on a thread
+    on_cancel: Callable[[], None] | None = None
     cancelled: bool = False
     finished: bool = False
     abandoned: bool = False
@@ -116,6 +121,15 @@ class Cancellations:
     def _cancel(self, run: RunningJob) -> None:
         run.cancelled = True
         run.instance._cancelled = True
+        if run.on_cancel is not None:
+            logger.info(
+                "class=%s jid=%s queue=%s cancelled while running on the event loop",
+                run.context.job_class,
+                run.jid,
+                run.context.queue,
+            )
+            run.on_cancel()
+            return
         logger.info(
             "class=%s jid=%s queue=%s cancelled while running; abandoned in %gs unless it stops",
             run.context.job_class,

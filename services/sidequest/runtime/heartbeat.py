@@ -210,7 +210,14 @@ class Heartbeat:
             raw = running.job.raw.decode("utf-8", errors="replace")
             run_at = int(running.started_at)
             key = tid(running.thread_id)
-            work[key] = json.dumps({"queue": running.job.queue, "payload": raw, "run_at": run_at})
+            entry: dict[str, object] = {
+                "queue": running.job.queue,
+                "payload": raw,
+                "run_at": run_at,
+            }
+            if running.is_async:
+                entry["async"] = True  # on the event loop; the Busy page says so
+            work[key] = json.dumps(entry)
             try:
                 nested = json.loads(raw)
             except ValueError:

@@ -70,6 +70,22 @@ class Isolation:
                 self._shared += 1
             self._holders[thread_id] = alone
 
+    def try_share(self) -> bool:
+        """Enter beside others without blocking (the event loop's jobs); False while a
+        job runs alone or waits to."""
+        with self._condition:
+            if self._alone or self._alone_waiting:
+                return False
+            self._shared += 1
+            return True
+
+    def unshare(self) -> None:
+        """Give back what `try_share` took."""
+        with self._condition:
+            self._shared -= 1
+            if self._alone_waiting:
+                self._condition.notify_all()
+
     def leave(self, thread_id: int | None = None) -> None:
         """Give back the gate of `thread_id` (the caller's by default); repeats are no-ops.
 

@@ -2,8 +2,8 @@
 
 Tasks:
 1. build the pieces (store, executor, manager, fetcher, waiters, scheduler with the
-   periodic ticker, heartbeat, watchdog, the control listener for pauses and cancels)
-   around one Redis URL
+   periodic ticker, heartbeat, watchdog, the control listener for pauses and cancels,
+   and the event loop of async jobs with its block monitor) around one Redis URL
 2. check_redis(): wait for Redis, load the scripts, probe the permissions, publish the
    periodic schedules (runtime/periodic.py)
 3. start(): heartbeat first (the lease must exist before the first fetch), then the
@@ -11,7 +11,8 @@ Tasks:
 4. quiet() (SIGTSTP, or TSTP from a UI): stop fetching; the jobs fetched but not
    started go back to the front of their queues at once
 5. stop() (SIGTERM/SIGINT, or TERM from a UI): quiet, wait up to `shutdown_timeout`
-   for running jobs, push the unfinished ones back to the front of their queues,
+   for running jobs (async ones too), cancel the async ones still running, push the
+   unfinished ones back to the front of their queues,
    write the last acknowledgements, remove our heartbeat
 """
 
@@ -38,9 +39,12 @@ from sidequest.periodic_jobs.outcomes import PeriodicOutcomes
 from sidequest.periodic_jobs.store import PeriodicStore
 from sidequest.periodic_jobs.ticker import PeriodicTicker
 from sidequest.runtime import periodic
+from sidequest.runtime.async_executor import AsyncExecutor
+from sidequest.runtime.async_runtime import AsyncRuntime
 from sidequest.runtime.backoff import Backoff
 from sidequest.runtime.cancelling import Cancellations, RunningJob
 from sidequest.runtime.control import ControlListener
+from sidequest.runtime.event_loop import BlockMonitor
 from sidequest.runtime.executor import Executor, TimedRun
 from sidequest.runtime.fetched import Fetched
 from sidequest.runtime.fetcher import Fetcher
@@ -63,6 +67,10 @@ from sidequest.runtime.waiter import IdleGate, Waiters
 from sidequest.runtime.watchdog import Guard, Watchdog
 
 logger = logging.getLogger("sidequest")
+
+# How long a job without a timeout may block the event loop before the process restarts
+# (a job with one may block it for its timeout plus `timeout_grace`).
+LOOP_STUCK_SECONDS = 60.0
 
 # Blocking waiters use 1 s blocks; replies must come well within the socket timeout.
 _SOCKET_TIMEOUT = 10.0
@@ -123,6 +131,24 @@ class Launcher:
         )
         self.gate = IdleGate()
         self.manager = Manager(settings, self.executor, self._wake_fetcher, self._landing_started)
+        self.async_runtime = AsyncRuntime(
+            settings.async_concurrency,
+            AsyncExecutor(self.executor, settings.timeout_grace),
+            self.manager.isolation,
+            settings.max_recoveries,
+            self._landing_started,
+        )
+        self.manager.attach_async(self.async_runtime)
+        self.loop_monitor = BlockMonitor(
+            self.async_runtime.loop,
+            self.async_runtime.holder,
+            lambda: self.async_runtime.holder_deadline(LOOP_STUCK_SECONDS),
+            self._loop_blocked,
+            self._loop_stuck,
+        )
+        #: the worker's exit status: 0, or 70 (EX_SOFTWARE) when its event loop stayed
+        #: blocked, so that its supervisor starts a fresh process
+        self.exit_status = 0
         self.heartbeat = Heartbeat(
             HeartbeatStore(self.redis, self.identity, settings),
             settings,
@@ -157,7 +183,12 @@ class Launcher:
             settings.scheduler_max_sleep,
             periodic.PeriodicFiring(PeriodicTicker(self.periodic_store), self.middleware),
         )
-        self.process_info = ProcessInfo(self.identity, settings.concurrency, tuple(queue_names))
+        self.process_info = ProcessInfo(
+            self.identity,
+            settings.concurrency,
+            tuple(queue_names),
+            settings.async_concurrency if self.async_runtime.enabled else 0,
+        )
         self.quieted = False
         self.stopped = threading.Event()
         self._stop_requested = threading.Event()
@@ -222,6 +253,15 @@ class Launcher:
     def _abandon(self, guard: Guard[TimedRun]) -> None:
         self.cancellations.forget_thread(guard.thread_id)
         self.manager.abandon(guard)
+
+    def _loop_blocked(self, holder: str) -> None:
+        self.async_runtime.loop_blocked()
+        self.middleware.loop_blocked(holder)
+
+    def _loop_stuck(self, holder: str) -> None:
+        """The event loop stays blocked: stop as SIGTERM would, then exit non-zero."""
+        self.exit_status = 70
+        self.request_stop()
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -296,6 +336,11 @@ class Launcher:
                 f"{q.name} (weight {q.weight})" if q.weight else q.name for q in settings.queues
             ),
         )
+        if self.async_runtime.enabled:
+            logger.info(
+                "jobs with an async perform run on an event loop: async_concurrency %d",
+                settings.async_concurrency,
+            )
         # Everything imported and built so far lives as long as the process: keep it out
         # of the garbage collector's full passes, which would otherwise walk it all and
         # pause the job threads for milliseconds now and then.
@@ -304,6 +349,9 @@ class Launcher:
         self.heartbeat.start()
         self.manager.start()
         self.control.start()
+        if self.manager.async_side is not None:
+            self.async_runtime.start(self.manager)
+            self.loop_monitor.start()
         self.fetcher.start()
         self.waiters.start()
         self.scheduler.start()
@@ -345,7 +393,8 @@ class Launcher:
         while not self.manager.idle and time.monotonic() < deadline:
             time.sleep(0.01)
         self._requeue_unstarted()
-        unfinished = [running.job for running in self.manager.running()]
+        unfinished = [run.job for run in self.async_runtime.cancel_for_shutdown()]
+        unfinished += [running.job for running in self.manager.running()]
         self.fetcher.stop()
         if unfinished:
             try:
@@ -365,6 +414,8 @@ class Launcher:
         self.control.stop()
         self.heartbeat.stop()
         self.watchdog.stop()
+        self.loop_monitor.stop()
+        self.async_runtime.stop()
         self.manager.stop_processors()
         # A job landed by a waiter after our last look must be back in its queue before
         # we drop our owner entry, or nobody would ever recover it.

@@ -7,6 +7,8 @@ Tasks:
 3. collect each finished job's outcome for the fetcher (Outcomes), and wake it
 4. know which job runs on which thread, for the heartbeat's busy count and work hash
 5. run alone a job that one more recovery would bury as a poison pill (isolation.py)
+6. hand the jobs with an `async def perform` to the event loop (async_runtime.py), which
+   returns their outcomes here
 Lifecycle: start(), then stop_processors() once the fetcher stopped dispatching.
 """
 
@@ -21,6 +23,7 @@ from dataclasses import dataclass
 
 from sidequest.config import Settings
 from sidequest.runtime import failure, links
+from sidequest.runtime.async_runtime import AsyncRuntime
 from sidequest.runtime.cancelling import RunningJob
 from sidequest.runtime.executor import Executor, TimedRun
 from sidequest.runtime.fetched import Fetched, Holding
@@ -33,12 +36,20 @@ from sidequest.runtime.watchdog import Guard
 
 logger = logging.getLogger("sidequest")
 
+# With an async side: the idle threads ask the fetcher for jobs while more than this
+# share of the jobs fetched lately were sync ones (a moving average, this weight per
+# fetch).
+SYNC_SHARE_WANTED = 0.01
+SYNC_SHARE_WEIGHT = 0.2
+
 
 @dataclass(slots=True)
 class Running:
     job: Fetched
     started_at: float
+    #: the processor thread's id; for a job on the event loop, an id of its own
     thread_id: int
+    is_async: bool = False
 
 
 class Manager:
@@ -67,6 +78,19 @@ class Manager:
         self._serial = 0
         self._isolation = Isolation()
         self._max_recoveries = settings.max_recoveries
+        #: the event loop's side, when this process has async job classes (attach_async)
+        self.async_side: AsyncRuntime | None = None
+        # Moving share of sync jobs among the fetched ones (with an async side only).
+        self._sync_share = 1.0
+
+    @property
+    def isolation(self) -> Isolation:
+        return self._isolation
+
+    def attach_async(self, runtime: AsyncRuntime) -> None:
+        """Route async jobs to `runtime`, which must be started with this manager."""
+        if runtime.enabled:
+            self.async_side = runtime
 
     def start(self) -> None:
         for _ in range(self.concurrency):
@@ -83,7 +107,22 @@ class Manager:
     # -- fetcher side -------------------------------------------------------------------
 
     def free_slots(self) -> int:
-        return self.concurrency + self.prefetch.spare() - self._held
+        free = self.concurrency + self.prefetch.spare() - self._held
+        side = self.async_side
+        if side is None:
+            return free
+        if side.overflowing():
+            # More async jobs wait than the loop has room for (a fetch for the threads
+            # brought them): fetch nothing until they start.
+            return 0
+        room = side.free()
+        if self._sync_share > SYNC_SHARE_WANTED:
+            return room + free
+        # Idle threads ask for jobs only while the queues bring sync jobs: otherwise
+        # every fetch would hold a thread's worth of async jobs beyond the loop's room.
+        # One slot rides along with a fetch for the loop, so that a sync job is still
+        # found among async ones.
+        return room + min(free, 1) if room else 0
 
     def needs_refill(self) -> bool:
         """Whether a fetch is due: half the spare jobs are gone, or a thread is idle.
@@ -93,21 +132,81 @@ class Manager:
         covers about two round trips of work (prefetch.py), so half of it is left when
         the fetch goes out.
         """
-        return self.free_slots() >= (self.prefetch.spare() + 1) // 2
+        threshold = (self.prefetch.spare() + 1) // 2
+        side = self.async_side
+        if side is None:
+            return self.free_slots() >= threshold
+        if side.overflowing():
+            return False  # as free_slots: nothing to fetch until the waiting jobs start
+        threads = self.concurrency + self.prefetch.spare() - self._held
+        wanted = self._sync_share > SYNC_SHARE_WANTED and threads >= threshold
+        return wanted or side.needs_refill()
 
     def dispatch(self, jobs: list[Fetched]) -> None:
-        with self._lock:
-            self._held += len(jobs)
-            self._held_fields.update(job.field for job in jobs)
+        side = self.async_side
+        if side is not None:
+            with self._lock:
+                self._held_fields.update(job.field for job in jobs)
+            threads: list[Fetched] = []
+            claimed: list[Fetched] = []
+            for job in jobs:
+                (claimed if side.claims(job) else threads).append(job)
+            if claimed:
+                side.submit(claimed)
+            if jobs:
+                share = len(threads) / len(jobs)
+                self._sync_share += SYNC_SHARE_WEIGHT * (share - self._sync_share)
+            jobs = threads
+            with self._lock:
+                self._held += len(jobs)
+        else:
+            with self._lock:
+                self._held += len(jobs)
+                self._held_fields.update(job.field for job in jobs)
         for job in jobs:
             self._buffer.put(job)
 
     def dispatch_landed(self, job: Fetched) -> None:
         """A job a queue waiter moved to our landing list: run it now, adopt it later."""
+        side = self.async_side
+        if side is not None and side.claims(job):
+            with self._lock:
+                self.landing.add(job)
+            side.submit([job])
+            return
         with self._lock:
             self._held += 1
             self.landing.add(job)
         self._buffer.put(job)
+
+    def run_on_threads(self, job: Fetched) -> None:
+        """A job the event loop found synchronous after all: a thread runs it."""
+        with self._lock:
+            self._held += 1
+        self._buffer.put(job)
+
+    def left(self, job: Fetched) -> None:
+        """A job the event loop held left this process at admission (runtime/limits.py):
+        no longer ours to acknowledge, requeue or adopt."""
+        with self._lock:
+            self._held_fields.discard(job.field)
+            self.landing.withdraw([job])
+        self.wake_fetcher()
+
+    def add_outcome(self, outcome: Outcome) -> None:
+        """An outcome from the event loop, for the fetcher.
+
+        Only the first outcome of a batch wakes the fetcher, or one that leaves room
+        for a fetch: the fetcher never sleeps past an outcome's linger while outcomes
+        wait (fetcher.py), so the others are written with the first. Waking it for each
+        of a thousand jobs in flight cost the loop a tenth of its time.
+        """
+        with self._lock:
+            first = not self.outcomes.waiting()
+            self.outcomes.add(outcome)
+        side = self.async_side
+        if first or (side is not None and side.needs_refill()):
+            self.wake_fetcher()
 
     def written(self, batch: Batch, adopted: list[Fetched]) -> None:
         """An exchange wrote `batch`: the fields of its outcomes are no longer ours, and
@@ -134,8 +233,11 @@ class Manager:
                 break
             if job is not None:
                 taken.append(job)
+        on_threads = len(taken)
+        if self.async_side is not None:
+            taken += self.async_side.take_unstarted()  # counted on the loop's side
         with self._lock:
-            self._held -= len(taken)
+            self._held -= on_threads
             self._held_fields.difference_update(job.field for job in taken)
             self.landing.withdraw(taken)
         return taken
@@ -144,15 +246,23 @@ class Manager:
 
     def running(self) -> list[Running]:
         with self._lock:
-            return sorted(self._running.values(), key=lambda run: run.started_at)
+            runs = list(self._running.values())
+        if self.async_side is not None:
+            runs += [
+                Running(run.job, run.started_at, run.serial, is_async=True)
+                for run in self.async_side.running()
+            ]
+        return sorted(runs, key=lambda run: run.started_at)
 
     @property
     def busy(self) -> int:
-        return len(self._running)
+        side = self.async_side
+        return len(self._running) + (0 if side is None else side.busy)
 
     @property
     def idle(self) -> bool:
-        return self._held == 0
+        side = self.async_side
+        return self._held == 0 and (side is None or side.held == 0)
 
     def stop_processors(self) -> None:
         for _ in self._threads:
