@@ -39,6 +39,7 @@ from urllib.parse import parse_qsl, unquote
 
 import redis
 from redis.connection import SSLConnection
+from redis.exceptions import ReadOnlyError
 from redis.sentinel import MasterNotFoundError, Sentinel, SentinelManagedConnection
 
 from sidequest.errors import ConfigError
@@ -128,6 +129,12 @@ def parse(url: str, source: str = "REDIS_URL") -> SentinelUrl:
     )
 
 
+class CommandRefused(redis.ConnectionError):
+    """The server refused the command without running it (READONLY from a master the
+    sentinels demoted): the connection is dropped, and repeating the command elsewhere
+    cannot run it twice."""
+
+
 class FollowingConnection(SentinelManagedConnection):
     """A master connection that asks the sentinels again whenever it reconnects."""
 
@@ -147,6 +154,18 @@ class FollowingConnection(SentinelManagedConnection):
         super().connect_check_health(
             check_health=check_health, retry_socket_connect=retry_socket_connect
         )
+
+    def read_response(self, *args: Any, **kwargs: Any) -> Any:
+        # SentinelManagedConnection turns READONLY into a plain ConnectionError, which
+        # looks like a lost reply; ours says the command did not run, so that even an
+        # enqueue (connection.run_at_most_once) is repeated on the new master.
+        try:
+            return super(SentinelManagedConnection, self).read_response(*args, **kwargs)
+        except ReadOnlyError:
+            if not self.connection_pool.is_master:
+                raise
+            self.disconnect()  # type: ignore[no-untyped-call]
+            raise CommandRefused("The previous master is now a slave") from None
 
 
 class FollowingSSLConnection(FollowingConnection, SSLConnection):
