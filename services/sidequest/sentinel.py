@@ -23,9 +23,11 @@ How the client follows a failover (redis-py's `SentinelConnectionPool`):
   8.1 reconnects such a connection to its last address, so the retry of a write that
   got READONLY went to the demoted master again (FollowingConnection);
 - a reply `READONLY` (we wrote to a demoted master, now a replica) closes the connection
-  and raises ConnectionError, which the worker's loops and the client's one retry treat
-  as any lost connection: the next connection asks the sentinels again, so the command
-  goes to the new master instead of failing the job;
+  and raises CommandRefused, a ConnectionError, which the worker's loops and the
+  client's one retry treat as any lost connection: the next connection asks the
+  sentinels again, so the command goes to the new master instead of failing the job.
+  It says the command did not run, so an enqueue is repeated too; after any other
+  connection error it is not (connection.run_at_most_once);
 - while no sentinel names a master (during the election) a connect raises
   MasterNotFoundError, a ConnectionError too: the worker backs off and tries again.
 """
