@@ -27,7 +27,7 @@ from redis.exceptions import NoScriptError
 
 from sidequest import keys, payload, scripts
 from sidequest.adapter import DebounceSpec, PushResult, UniqueSpec
-from sidequest.connection import connect, redact
+from sidequest.connection import connect, redact, run_at_most_once
 from sidequest.errors import EnqueueError
 from sidequest.payload import JobDict
 from sidequest.redis_source import ENVIRONMENT
@@ -168,7 +168,13 @@ class RedisAdapter:
                 job.pop("enqueued_at", None)
                 pipe.zadd(keys.SCHEDULE, {payload.encode(job): at})
                 pipe.publish(keys.SCHEDULE_WAKEUP_CHANNEL, repr(at))
-            _execute(pipe, wakeup=at is not None, wait=self.wait, what=_name(job))
+            if at is None:
+                # LPUSH is no idempotent write: repeated after a lost reply, it would
+                # queue the job twice (a ZADD of the same member is harmless).
+                with run_at_most_once():
+                    _execute(pipe, wakeup=False, wait=self.wait, what=_name(job))
+            else:
+                _execute(pipe, wakeup=True, wait=self.wait, what=_name(job))
         except ReplicationTimeoutError:
             raise
         except redis.RedisError as error:
@@ -192,9 +198,12 @@ class RedisAdapter:
             else:
                 pipe.zadd(keys.SCHEDULE, {payload.encode(job): at for job in jobs})
                 pipe.publish(keys.SCHEDULE_WAKEUP_CHANNEL, repr(at))
-            _execute(
-                pipe, wakeup=at is not None, wait=self.wait, what=f"a bulk of {len(jobs)} jobs"
-            )
+            what = f"a bulk of {len(jobs)} jobs"
+            if at is None:
+                with run_at_most_once():  # as in push: no LPUSH twice
+                    _execute(pipe, wakeup=False, wait=self.wait, what=what)
+            else:
+                _execute(pipe, wakeup=True, wait=self.wait, what=what)
         except ReplicationTimeoutError:
             raise
         except redis.RedisError as error:

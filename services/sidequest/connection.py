@@ -11,6 +11,10 @@ its password masked.
 from __future__ import annotations
 
 import re
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import redis
@@ -19,8 +23,64 @@ from redis.retry import Retry
 
 from sidequest import sentinel
 from sidequest.errors import ConfigError
+from sidequest.sentinel import CommandRefused
 
 DEFAULT_URL = "redis://127.0.0.1:6379/0"
+
+_T = TypeVar("_T")
+
+
+_guarded = threading.local()
+
+
+@contextmanager
+def run_at_most_once() -> Iterator[None]:
+    """Within: redis-py repeats a command after a connection error only when the error
+    proves the command did not run (CommandRefused).
+
+    For writes that must not happen twice, such as an enqueue's LPUSH. A connection that
+    breaks after the command was sent may have lost only the reply: the server ran the
+    command, and a repeat would push the job a second time, silently (both copies run,
+    possibly at once in one worker whose fetch takes them together). The error is
+    raised instead, which an enqueue reports as EnqueueError: "may have happened".
+    """
+    _guarded.active = True
+    try:
+        yield
+    finally:
+        _guarded.active = False
+
+
+class _Retry(Retry):
+    """redis-py's Retry, honouring run_at_most_once() for the command it wraps."""
+
+    def call_with_retry(
+        self,
+        do: Callable[[], _T],
+        fail: Callable[..., Any],
+        is_retryable: Callable[[Exception], bool] | None = None,
+        with_failure_count: bool = False,
+    ) -> _T:
+        if not getattr(_guarded, "active", False):
+            return super().call_with_retry(do, fail, is_retryable, with_failure_count)
+
+        def fail_unless_refused(error: Exception, *count: int) -> None:
+            # The handler still runs (it drops the connection, whose unread reply could
+            # otherwise answer the next command); raising from it ends the retry loop.
+            fail(error, *count)
+            if not isinstance(error, CommandRefused):
+                raise error
+
+        # Calls nested in this one (the connect, the health check's PING) are idempotent
+        # and keep their repeat: only the guarded command itself is run at most once.
+        _guarded.active = False
+        try:
+            return super().call_with_retry(
+                do, fail_unless_refused, is_retryable, with_failure_count
+            )
+        finally:
+            _guarded.active = True
+
 
 # redis-py also takes the password as a query parameter (`?password=...`), and sentinel
 # URLs the sentinels' (`?sentinel_password=...`).
@@ -41,7 +101,7 @@ def connect(
         retries: how often redis-py repeats a command after a connection error. One
             repeat covers a pooled connection that went stale across a Redis restart.
             The worker runtime passes 0 and handles errors itself, because a repeated
-            fetch could move jobs twice.
+            fetch could move jobs twice; enqueues run under run_at_most_once().
         socket_timeout: seconds to wait for a reply; blocking commands must use less.
         source: what the URL came from, for the error when it is malformed.
 
@@ -53,7 +113,7 @@ def connect(
         "socket_connect_timeout": 5.0,
         "socket_keepalive": True,
         "health_check_interval": 15,
-        "retry": Retry(NoBackoff(), retries),
+        "retry": _Retry(NoBackoff(), retries),
         "max_connections": max_connections,
     }
     if sentinel.is_sentinel(url):

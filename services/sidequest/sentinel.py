@@ -23,9 +23,11 @@ How the client follows a failover (redis-py's `SentinelConnectionPool`):
   8.1 reconnects such a connection to its last address, so the retry of a write that
   got READONLY went to the demoted master again (FollowingConnection);
 - a reply `READONLY` (we wrote to a demoted master, now a replica) closes the connection
-  and raises ConnectionError, which the worker's loops and the client's one retry treat
-  as any lost connection: the next connection asks the sentinels again, so the command
-  goes to the new master instead of failing the job;
+  and raises CommandRefused, a ConnectionError, which the worker's loops and the
+  client's one retry treat as any lost connection: the next connection asks the
+  sentinels again, so the command goes to the new master instead of failing the job.
+  It says the command did not run, so an enqueue is repeated too; after any other
+  connection error it is not (connection.run_at_most_once);
 - while no sentinel names a master (during the election) a connect raises
   MasterNotFoundError, a ConnectionError too: the worker backs off and tries again.
 """
@@ -39,6 +41,7 @@ from urllib.parse import parse_qsl, unquote
 
 import redis
 from redis.connection import SSLConnection
+from redis.exceptions import ReadOnlyError
 from redis.sentinel import MasterNotFoundError, Sentinel, SentinelManagedConnection
 
 from sidequest.errors import ConfigError
@@ -128,6 +131,12 @@ def parse(url: str, source: str = "REDIS_URL") -> SentinelUrl:
     )
 
 
+class CommandRefused(redis.ConnectionError):
+    """The server refused the command without running it (READONLY from a master the
+    sentinels demoted): the connection is dropped, and repeating the command elsewhere
+    cannot run it twice."""
+
+
 class FollowingConnection(SentinelManagedConnection):
     """A master connection that asks the sentinels again whenever it reconnects."""
 
@@ -147,6 +156,18 @@ class FollowingConnection(SentinelManagedConnection):
         super().connect_check_health(
             check_health=check_health, retry_socket_connect=retry_socket_connect
         )
+
+    def read_response(self, *args: Any, **kwargs: Any) -> Any:
+        # SentinelManagedConnection turns READONLY into a plain ConnectionError, which
+        # looks like a lost reply; ours says the command did not run, so that even an
+        # enqueue (connection.run_at_most_once) is repeated on the new master.
+        try:
+            return super(SentinelManagedConnection, self).read_response(*args, **kwargs)
+        except ReadOnlyError:
+            if not self.connection_pool.is_master:
+                raise
+            self.disconnect()  # type: ignore[no-untyped-call]
+            raise CommandRefused("The previous master is now a slave") from None
 
 
 class FollowingSSLConnection(FollowingConnection, SSLConnection):

@@ -150,3 +150,14 @@ def test_a_write_that_reaches_a_demoted_master_goes_to_the_new_one(
         bare.set("stale", 2)
     bare.set("stale", 2)
     assert new.client().get("stale") == "2"
+
+    # An enqueue's LPUSH is repeated only after an error proving it did not run
+    # (connection.run_at_most_once): READONLY is one, so it too goes to the new master.
+    pool = client.connection_pool
+    connection = pool.get_connection()
+    assert isinstance(connection, FollowingConnection)
+    connection.disconnect()  # type: ignore[no-untyped-call]
+    connection.connect_to(("127.0.0.1", old.port))
+    pool.release(connection)
+    RedisAdapter(client, EnqueueWait()).push(_job("after-readonly"))
+    assert any("after-readonly" in entry for entry in new.client().lrange("queue:sentinel", 0, -1))

@@ -9,7 +9,8 @@ process recovered it meanwhile (GONE, its outcome refused). This module owns tha
 bookkeeping; exchange.lua does the Redis side.
 
 Tasks:
-1. keep the landed jobs not adopted yet (the manager adds and withdraws them)
+1. keep the landed jobs not adopted yet (the manager adds and withdraws them), and
+   those a waiter holds on their way to the manager
 2. sort finished outcomes into a Batch by where their jobs are held, and pick the
    landed jobs the exchange adopts
 3. settle the exchange's reply: adopted jobs get their field, recovered ones are gone
@@ -38,12 +39,28 @@ class Landing:
         self._unadopted: dict[Fetched, None] = {}
         # Payloads in our landing list that nobody here knew of at the last look.
         self._suspects: set[bytes] = set()
+        # Landed jobs a waiter holds but has not handed over yet (it asks Redis whether
+        # their queue was paused first), by payload, with how many of each.
+        self._arriving: dict[bytes, int] = {}
 
     # -- under the manager's lock -------------------------------------------------------
 
     def add(self, job: Fetched) -> None:
         """A waiter landed `job`, or the fetcher found it stranded: it runs now."""
         self._unadopted[job] = None
+
+    def arriving(self, job: Fetched) -> None:
+        """A waiter holds `job`, landed, until `arrived`: not stranded meanwhile."""
+        with self._lock:
+            self._arriving[job.raw] = self._arriving.get(job.raw, 0) + 1
+
+    def arrived(self, job: Fetched) -> None:
+        """The waiter let go of `job`: added (running), put back, or left in the list
+        after a failed put-back, for a later look to find stranded and run."""
+        with self._lock:
+            left = self._arriving.pop(job.raw, 1) - 1
+            if left:
+                self._arriving[job.raw] = left
 
     def withdraw(self, jobs: list[Fetched]) -> None:
         """Jobs that never started go back to their queues (quiet, stop)."""
@@ -115,12 +132,15 @@ class Landing:
     def stranded(self, listed: list[bytes]) -> list[Fetched]:
         """The jobs of our landing list (`listed`) to run now: stranded ones.
 
-        A waiter hands a landed job to the manager microseconds after Redis moved it, so
-        a payload this process has not heard of at two looks a second apart was
-        stranded. Unknown payloads seen once are suspects until the next look.
+        A waiter hands a landed job over microseconds after Redis's reply, so a payload
+        this process has not heard of at two looks a second apart was stranded. Unknown
+        payloads seen once are suspects until the next look. A waiter still holding its
+        job (`arriving`) may wait on Redis for up to a socket timeout, past two looks:
+        its job is known, or it would run twice at once here.
         """
         with self._lock:
             known = {job.raw for job in self._unadopted}
+            known.update(self._arriving)
         unknown = set(listed) - known
         stranded = unknown & self._suspects
         self._suspects = unknown - stranded

@@ -204,6 +204,17 @@ class Launcher:
 
     def landed(self, job: Fetched) -> None:
         """A waiter landed `job`: run it now, unless we are quiet (then it goes back)."""
+        # Until it runs or goes back, the job is in our landing list and in no account
+        # of the manager's; the pause check below waits on Redis, perhaps for a socket
+        # timeout, while the fetcher's looks would take it for stranded and run it too.
+        landing = self.manager.landing
+        landing.arriving(job)
+        try:
+            self._hand_over(job)
+        finally:
+            landing.arrived(job)
+
+    def _hand_over(self, job: Fetched) -> None:
         if self.quieted:
             try:
                 self.inflight.requeue([job])

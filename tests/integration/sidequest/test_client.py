@@ -26,9 +26,11 @@ from sidequest import adapter as adapter_module
 from sidequest.adapter import UniqueSpec, set_adapter, using
 from sidequest.client import RedisAdapter
 from sidequest.connection import connect
+from sidequest.replication import NO_WAIT
 from tests.integration.sidequest.wakeups import Subscription
 from tests.support.ports import free_port
 from tests.support.redis_server import RedisServer
+from tests.support.tcp_proxy import TcpProxy
 
 HEX24 = re.compile(r"[0-9a-f]{24}")
 UNIQUE_FOR = 600
@@ -547,3 +549,59 @@ def test_an_empty_redis_url_counts_as_unset(
     monkeypatch.setenv("REDIS_URL", "  ")
     with pytest.raises(sidequest.ConfigError, match="not configured"):
         ClientReportJob.perform_later(1)
+
+
+@pytest.mark.parametrize("bulk", [False, True], ids=["push", "push_bulk"])
+def test_an_enqueue_whose_reply_is_lost_raises_and_is_not_pushed_a_second_time(
+    redis_server: RedisServer, redis_client: redis.Redis, bulk: bool
+) -> None:
+    """Redis ran the LPUSH, the connection broke before its reply arrived (a network cut,
+    a failover). redis-py's one repeat after a connection error would push the job
+    again on a new connection, silently: two copies of one jid, which one worker's fetch
+    takes together and runs in two threads at once (the Sentinel cut test saw it). The
+    enqueue raises instead: it may have happened (docs/guarantees.md)."""
+    with TcpProxy(redis_server.port) as proxy:
+        adapter = RedisAdapter(connect(proxy.url), NO_WAIT)
+        adapter.redis.ping()  # the handshake is done: the next integer reply is the push's
+
+        def lose_the_reply() -> None:
+            # Runs before the reply is forwarded: it is dropped with the connection, and
+            # a new connection gets through at once, as to a new master after a failover.
+            proxy.reset()
+            proxy.heal()
+
+        proxy.when_sent(b"LPUSH", lambda: proxy.when_received(b":", lose_the_reply))
+        job = payload.build(ClientReportJob.job_name, [7])
+        raised: EnqueueError | None = None
+        try:
+            if bulk:
+                adapter.push_bulk([job])
+            else:
+                adapter.push(job)
+        except EnqueueError as error:
+            raised = error
+        adapter.redis.close()
+
+    queued = [entry["jid"] for entry in stored(redis_client, keys.queue("default"))]
+    assert queued == [job["jid"]], f"queued {len(queued)} times"
+    assert raised is not None and "could not enqueue" in str(raised)
+
+
+def test_a_scheduled_enqueue_whose_reply_is_lost_is_repeated_harmlessly(
+    redis_server: RedisServer, redis_client: redis.Redis
+) -> None:
+    """A ZADD of the same payload and score is idempotent: the client's repeat stays."""
+    with TcpProxy(redis_server.port) as proxy:
+        adapter = RedisAdapter(connect(proxy.url), NO_WAIT)
+        adapter.redis.ping()
+
+        def lose_the_reply() -> None:
+            proxy.reset()
+            proxy.heal()
+
+        proxy.when_sent(b"ZADD", lambda: proxy.when_received(b":", lose_the_reply))
+        job = payload.build(ClientReportJob.job_name, [8])
+        adapter.push(job, at=time.time() + 60)
+        adapter.redis.close()
+
+    assert [entry["jid"] for entry, _ in scheduled(redis_client)] == [job["jid"]]

@@ -12,9 +12,13 @@ import json
 import time
 from collections.abc import Callable
 
+import pytest
 import redis
 
 from sidequest import keys, payload
+from sidequest.config import build_settings
+from sidequest.runtime.fetched import Fetched, Holding
+from sidequest.runtime.launcher import Launcher
 from tests.integration.sidequest import fixture_jobs as jobs
 from tests.support.polling import wait_for
 from tests.support.worker_process import WorkerProcess
@@ -122,3 +126,37 @@ def test_a_job_left_in_a_live_workers_landing_list_runs_once(
     assert_nothing_held(redis_client, identity)
     time.sleep(1.5)  # another reconcile: it must not run again
     assert redis_client.lrange("test:runs", 0, -1) == [job["jid"]]
+
+
+def test_a_landed_job_whose_hand_over_waits_on_redis_is_not_also_run_as_stranded(
+    redis_url: str, redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A waiter asks Redis whether the queue of the job it landed was paused before it
+    hands the job to the processors. That question can wait for a socket timeout (a
+    connection stalled by a network cut or a failover) while the fetcher, on another
+    connection, looks at the landing list twice a second apart: the job must not be
+    taken for stranded and dispatched a second time, to run in two threads at once."""
+    settings = build_settings(
+        environ={}, overrides={"redis_url": redis_url, "queues": ["landing"], "concurrency": 2}
+    )
+    # Not started: the test plays the waiter and the fetcher's reconcile itself.
+    launcher = Launcher(settings)
+    raw = payload.encode(payload.build(jobs.RecordJob.job_name, [1], queue="landing"))
+    redis_client.lpush(keys.queue("landing"), raw)
+    redis_client.lmove(keys.queue("landing"), launcher.inflight.landing_key, "RIGHT", "LEFT")
+    asked = launcher.control.store.is_paused
+
+    def slow_answer(queue: str) -> bool:
+        for _ in range(2):
+            launcher.fetcher._reconcile_inflight()
+        return asked(queue)
+
+    monkeypatch.setattr(launcher.control.store, "is_paused", slow_answer)
+    launcher.landed(Fetched("", "landing", raw.encode(), Holding.LANDED))
+
+    dispatched = launcher.manager.take_unstarted()
+    assert [job.raw for job in dispatched] == [raw.encode()], "dispatched once"
+    # Nothing is left suspect: the next look does not run it either.
+    launcher.fetcher._reconcile_inflight()
+    assert launcher.manager.take_unstarted() == []
+    launcher.redis.close()
