@@ -106,8 +106,13 @@ def test_the_web_tier_and_its_dashboard_on_a_sentinel_url(
     )
     assert response.status_code == 202, response.get_json()
     jid = response.get_json()["jid"]
-    assert any(
-        jid in entry for entry in shared_cluster.master.client().lrange("queue:reports", 0, -1)
+    # The report and its job are written in one transaction; the web tier's outbox relay
+    # pushes the job to the master the Sentinel URL resolves, a few ms later.
+    master = shared_cluster.master.client()
+    wait_for(
+        lambda: any(jid in entry for entry in master.lrange("queue:reports", 0, -1)),
+        timeout=15,
+        message="the report job relayed to the master",
     )
     login = base64.b64encode(b"admin:s3cret").decode()
     page = client.get("/sidequest/queues", headers={"Authorization": f"Basic {login}"})
