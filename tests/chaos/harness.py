@@ -143,30 +143,36 @@ class ChaosRun:
         self._window_end = 0.0
         self.planned: list[plan.PlannedFault] = []
 
+    def _start_servers(self, stack: ExitStack) -> None:
+        """Start the job Redis (AOF, no automatic rewrite), the witness Redis, the proxy,
+        the AOF history and both clients; `stack` stops each. The periodic run (a
+        subclass with its own `run`) starts the same servers."""
+        self.job_redis = RedisServer(
+            self.directory / "redis",
+            appendonly=True,
+            extra=["--auto-aof-rewrite-percentage", "0"],
+        )
+        self.job_redis.start()
+        stack.callback(self.job_redis.stop)
+        self.witness = RedisServer(self.directory / "witness")
+        self.witness.start()
+        stack.callback(self.witness.stop)
+        self.proxy = TcpProxy(self.job_redis.port).start()
+        stack.callback(self.proxy.stop)
+        self.history = aof.AofHistory(self.job_redis).start()
+        stack.callback(self.history.stop)
+        self.client = redis.Redis.from_url(self.job_redis.url, socket_timeout=10)
+        stack.callback(self.client.close)
+        self.witness_client = redis.Redis.from_url(self.witness.url)
+        stack.callback(self.witness_client.close)
+
     # -- the run ------------------------------------------------------------------------
 
     def run(self) -> ChaosReport:
         started = time.monotonic()
         config = self.config
         with ExitStack() as stack:
-            self.job_redis = RedisServer(
-                self.directory / "redis",
-                appendonly=True,
-                extra=["--auto-aof-rewrite-percentage", "0"],
-            )
-            self.job_redis.start()
-            stack.callback(self.job_redis.stop)
-            self.witness = RedisServer(self.directory / "witness")
-            self.witness.start()
-            stack.callback(self.witness.stop)
-            self.proxy = TcpProxy(self.job_redis.port).start()
-            stack.callback(self.proxy.stop)
-            self.history = aof.AofHistory(self.job_redis).start()
-            stack.callback(self.history.stop)
-            self.client = redis.Redis.from_url(self.job_redis.url, socket_timeout=10)
-            stack.callback(self.client.close)
-            self.witness_client = redis.Redis.from_url(self.witness.url)
-            stack.callback(self.witness_client.close)
+            self._start_servers(stack)
 
             self.jobs = self._enqueue()
             self.slots = self._slots()
