@@ -46,6 +46,7 @@ from tests.chaos.analysis import Execution, Fault, Job, Verdict, judge, parse_ev
 from tests.chaos.chaos_jobs import EVENTS, AsyncChaosJob, ChaosJob
 from tests.chaos.cluster import Incarnation, Slot, busy, identity_of
 from tests.chaos.config import ChaosConfig
+from tests.chaos.conftest import REPORTS
 from tests.support.polling import wait_for
 from tests.support.redis_server import RedisServer
 from tests.support.tcp_proxy import TcpProxy
@@ -110,6 +111,28 @@ class ChaosReport:
             lines.append(f"  ACCEPTED WITHOUT A FINISHED EXECUTION: {verdict.phantoms[:20]}")
         lines += [f"  PROBLEM: {problem}" for problem in self.problems]
         return "\n".join(lines)
+
+
+def run_and_check(label: str, config: ChaosConfig, make_run: Callable[[], ChaosRun]) -> None:
+    """Run a chaos run and assert its verdict: nothing lost, nothing run twice, every
+    duplicate explained, and each kind of fault injected at least once.
+
+    `label` names the run in the seed line ("chaos", "batch chaos"). The seed is
+    printed before the run starts, so that a run that fails or hangs before its report
+    can be replayed; the report then replaces it in the session's chaos figures.
+    """
+    print(f"{label} seed {config.seed}: replay with CHAOS_SEED={config.seed}", flush=True)
+    REPORTS.append(f"{label} seed {config.seed}")
+    report = make_run().run()
+    text = report.format()
+    REPORTS[-1] = text
+    print(text)
+    assert report.verdict.lost == [], text
+    assert report.verdict.twice == [], text
+    assert report.verdict.unexplained == {}, text
+    assert report.ok, text
+    for kind in ("kills (SIGKILL)", "terms (SIGTERM)", "freezes (SIGSTOP)", "redis restarts"):
+        assert report.figures[kind], f"no {kind}\n{text}"
 
 
 class ChaosRun:
