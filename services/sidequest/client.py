@@ -97,14 +97,7 @@ class RedisAdapter:
                 )
                 return _unique_result(reply)
             pipe = client.pipeline(transaction=False)
-            if at is None:
-                job["enqueued_at"] = time.time()
-                pipe.sadd(keys.QUEUES, job["queue"])
-                pipe.lpush(keys.queue(job["queue"]), payload.encode(job))
-            else:
-                job.pop("enqueued_at", None)
-                pipe.zadd(keys.SCHEDULE, {payload.encode(job): at})
-                pipe.publish(keys.SCHEDULE_WAKEUP_CHANNEL, repr(at))
+            _queue_one(pipe, job, at)
             _check(await pipe.execute(raise_on_error=False), wakeup=at is not None)
         except redis.RedisError as error:
             raise EnqueueError(f"could not enqueue {job['class']} {job['jid']}: {error}") from error
@@ -149,14 +142,7 @@ class RedisAdapter:
             if unique is not None:
                 return self._push_unique(job, at, unique)
             pipe = self.redis.pipeline(transaction=False)
-            if at is None:
-                job["enqueued_at"] = time.time()
-                pipe.sadd(keys.QUEUES, job["queue"])
-                pipe.lpush(keys.queue(job["queue"]), payload.encode(job))
-            else:
-                job.pop("enqueued_at", None)
-                pipe.zadd(keys.SCHEDULE, {payload.encode(job): at})
-                pipe.publish(keys.SCHEDULE_WAKEUP_CHANNEL, repr(at))
+            _queue_one(pipe, job, at)
             if at is None:
                 # LPUSH is no idempotent write: repeated after a lost reply, it would
                 # queue the job twice (a ZADD of the same member is harmless).
@@ -236,6 +222,24 @@ class RedisAdapter:
             self.wait.check(confirmed, what)
             return list(reply)
         raise EnqueueError(f"could not enqueue {what}: the push script would not load")
+
+
+def _queue_one(
+    pipe: redis.client.Pipeline | redis.asyncio.client.Pipeline,
+    job: JobDict,
+    at: float | None,
+) -> None:
+    """Queue a plain push's commands on a pipeline (sync or asyncio: both only buffer
+    here): SADD and LPUSH with enqueued_at now, or, without enqueued_at, ZADD and the
+    wakeup when scheduled. Shared by push and push_async."""
+    if at is None:
+        job["enqueued_at"] = time.time()
+        pipe.sadd(keys.QUEUES, job["queue"])
+        pipe.lpush(keys.queue(job["queue"]), payload.encode(job))
+    else:
+        job.pop("enqueued_at", None)
+        pipe.zadd(keys.SCHEDULE, {payload.encode(job): at})
+        pipe.publish(keys.SCHEDULE_WAKEUP_CHANNEL, repr(at))
 
 
 def _queue_bulk(
