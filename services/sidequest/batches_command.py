@@ -17,12 +17,10 @@ from datetime import UTC, datetime
 from typing import TypeVar
 
 import click
-import redis
 
 from sidequest.batches.status import BatchStatus
 from sidequest.batches.store import BatchStore
-from sidequest.cli_common import client_redis_url, or_exit, url_source
-from sidequest.connection import connect, redact
+from sidequest.cli_common import client_redis_url, talk
 
 T = TypeVar("T")
 
@@ -94,14 +92,7 @@ def show(bid: str, redis_url: str, as_json: bool) -> None:
 
 def _talk(redis_url: str, action: Callable[[BatchStore], T]) -> T:
     """action(store) on the Redis at `redis_url`; exits with a message when it fails."""
-    client = or_exit(lambda: connect(redis_url, source=url_source()))
-    try:
-        return action(BatchStore(client))
-    except redis.RedisError as error:
-        click.echo(f"error: cannot use {redact(redis_url)}: {error}", err=True)
-        sys.exit(1)
-    finally:
-        client.close()
+    return talk(redis_url, lambda client: action(BatchStore(client)))
 
 
 def _when(moment: float | None) -> str:

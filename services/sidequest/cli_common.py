@@ -4,16 +4,20 @@ the --redis-url of the commands that only talk to Redis (stats, enqueue, web).""
 from __future__ import annotations
 
 import sys
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
+import redis
 from click.core import ParameterSource
 
 from sidequest import redis_source
-from sidequest.connection import DEFAULT_URL
+from sidequest.connection import DEFAULT_URL, connect, redact
 from sidequest.errors import ConfigError
 
 EX_CONFIG = 78
+
+T = TypeVar("T")
 
 #: --redis-url of the commands that only talk to Redis (stats, web, enqueue): the flag,
 #: else REDIS_URL, as a Sidekiq client reads it. Click shows no envvar in --help unless
@@ -50,3 +54,19 @@ def or_exit(action: Any) -> Any:
     except ConfigError as error:
         click.echo(f"error: {error}", err=True)
         sys.exit(EX_CONFIG)
+
+
+def talk(redis_url: str, action: Callable[[redis.Redis], T]) -> T:
+    """action(client) on the Redis at `redis_url`, for a command that only talks to Redis.
+
+    A bad --redis-url exits as `or_exit` does; a Redis that cannot be used exits with
+    status 1 and a message naming the redacted URL. The client is closed either way.
+    """
+    client = or_exit(lambda: connect(redis_url, source=url_source()))
+    try:
+        return action(client)
+    except redis.RedisError as error:
+        click.echo(f"error: cannot use {redact(redis_url)}: {error}", err=True)
+        sys.exit(1)
+    finally:
+        client.close()

@@ -97,14 +97,7 @@ class RedisAdapter:
                 )
                 return _unique_result(reply)
             pipe = client.pipeline(transaction=False)
-            if at is None:
-                job["enqueued_at"] = time.time()
-                pipe.sadd(keys.QUEUES, job["queue"])
-                pipe.lpush(keys.queue(job["queue"]), payload.encode(job))
-            else:
-                job.pop("enqueued_at", None)
-                pipe.zadd(keys.SCHEDULE, {payload.encode(job): at})
-                pipe.publish(keys.SCHEDULE_WAKEUP_CHANNEL, repr(at))
+            _queue_one(pipe, job, at)
             _check(await pipe.execute(raise_on_error=False), wakeup=at is not None)
         except redis.RedisError as error:
             raise EnqueueError(f"could not enqueue {job['class']} {job['jid']}: {error}") from error
@@ -122,18 +115,7 @@ class RedisAdapter:
             return
         try:
             pipe = self.async_client().pipeline(transaction=False)
-            if at is None:
-                now = time.time()
-                by_queue: dict[str, list[str]] = defaultdict(list)
-                for job in jobs:
-                    job["enqueued_at"] = now
-                    by_queue[job["queue"]].append(payload.encode(job))
-                for name, encoded in by_queue.items():
-                    pipe.sadd(keys.QUEUES, name)
-                    pipe.lpush(keys.queue(name), *encoded)
-            else:
-                pipe.zadd(keys.SCHEDULE, {payload.encode(job): at for job in jobs})
-                pipe.publish(keys.SCHEDULE_WAKEUP_CHANNEL, repr(at))
+            _queue_bulk(pipe, jobs, at)
             _check(await pipe.execute(raise_on_error=False), wakeup=at is not None)
         except redis.RedisError as error:
             raise EnqueueError(f"could not enqueue {len(jobs)} jobs: {error}") from error
@@ -160,14 +142,7 @@ class RedisAdapter:
             if unique is not None:
                 return self._push_unique(job, at, unique)
             pipe = self.redis.pipeline(transaction=False)
-            if at is None:
-                job["enqueued_at"] = time.time()
-                pipe.sadd(keys.QUEUES, job["queue"])
-                pipe.lpush(keys.queue(job["queue"]), payload.encode(job))
-            else:
-                job.pop("enqueued_at", None)
-                pipe.zadd(keys.SCHEDULE, {payload.encode(job): at})
-                pipe.publish(keys.SCHEDULE_WAKEUP_CHANNEL, repr(at))
+            _queue_one(pipe, job, at)
             if at is None:
                 # LPUSH is no idempotent write: repeated after a lost reply, it would
                 # queue the job twice (a ZADD of the same member is harmless).
@@ -186,18 +161,7 @@ class RedisAdapter:
             return
         try:
             pipe = self.redis.pipeline(transaction=False)
-            if at is None:
-                now = time.time()
-                by_queue: dict[str, list[str]] = defaultdict(list)
-                for job in jobs:
-                    job["enqueued_at"] = now
-                    by_queue[job["queue"]].append(payload.encode(job))
-                for name, encoded in by_queue.items():
-                    pipe.sadd(keys.QUEUES, name)
-                    pipe.lpush(keys.queue(name), *encoded)
-            else:
-                pipe.zadd(keys.SCHEDULE, {payload.encode(job): at for job in jobs})
-                pipe.publish(keys.SCHEDULE_WAKEUP_CHANNEL, repr(at))
+            _queue_bulk(pipe, jobs, at)
             what = f"a bulk of {len(jobs)} jobs"
             if at is None:
                 with run_at_most_once():  # as in push: no LPUSH twice
@@ -258,6 +222,45 @@ class RedisAdapter:
             self.wait.check(confirmed, what)
             return list(reply)
         raise EnqueueError(f"could not enqueue {what}: the push script would not load")
+
+
+def _queue_one(
+    pipe: redis.client.Pipeline | redis.asyncio.client.Pipeline,
+    job: JobDict,
+    at: float | None,
+) -> None:
+    """Queue a plain push's commands on a pipeline (sync or asyncio: both only buffer
+    here): SADD and LPUSH with enqueued_at now, or, without enqueued_at, ZADD and the
+    wakeup when scheduled. Shared by push and push_async."""
+    if at is None:
+        job["enqueued_at"] = time.time()
+        pipe.sadd(keys.QUEUES, job["queue"])
+        pipe.lpush(keys.queue(job["queue"]), payload.encode(job))
+    else:
+        job.pop("enqueued_at", None)
+        pipe.zadd(keys.SCHEDULE, {payload.encode(job): at})
+        pipe.publish(keys.SCHEDULE_WAKEUP_CHANNEL, repr(at))
+
+
+def _queue_bulk(
+    pipe: redis.client.Pipeline | redis.asyncio.client.Pipeline,
+    jobs: list[JobDict],
+    at: float | None,
+) -> None:
+    """Queue a bulk push's commands on a pipeline (sync or asyncio: both only buffer
+    here): one SADD and LPUSH per queue now, or one ZADD and wakeup when scheduled."""
+    if at is None:
+        now = time.time()
+        by_queue: dict[str, list[str]] = defaultdict(list)
+        for job in jobs:
+            job["enqueued_at"] = now
+            by_queue[job["queue"]].append(payload.encode(job))
+        for name, encoded in by_queue.items():
+            pipe.sadd(keys.QUEUES, name)
+            pipe.lpush(keys.queue(name), *encoded)
+    else:
+        pipe.zadd(keys.SCHEDULE, {payload.encode(job): at for job in jobs})
+        pipe.publish(keys.SCHEDULE_WAKEUP_CHANNEL, repr(at))
 
 
 def _name(job: JobDict) -> str:

@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
-from typing import TypeVar
 
 import click
 import redis
@@ -27,22 +25,7 @@ from sidequest.api.cancelling import cancel as cancel_job
 from sidequest.api.cancelling import checked_jid, describe
 from sidequest.api.pausing import QueuePauses, checked_queue_name
 from sidequest.api.queue_summary import queue_summaries
-from sidequest.cli_common import client_redis_url, or_exit, url_source
-from sidequest.connection import connect, redact
-
-T = TypeVar("T")
-
-
-def _talk(redis_url: str, action: Callable[[redis.Redis], T]) -> T:
-    """action(client) on the Redis at `redis_url`; exits with a message when it fails."""
-    client = or_exit(lambda: connect(redis_url, source=url_source()))
-    try:
-        return action(client)
-    except redis.RedisError as error:
-        click.echo(f"error: cannot use {redact(redis_url)}: {error}", err=True)
-        sys.exit(1)
-    finally:
-        client.close()
+from sidequest.cli_common import client_redis_url, talk
 
 
 def _queue_argument(name: str) -> str:
@@ -67,7 +50,7 @@ def list_queues(redis_url: str, as_json: bool) -> None:
         summaries = [(q.name, q.size, q.latency) for q in queue_summaries(client)]
         return summaries, set(QueuePauses(client).paused())
 
-    summaries, paused = _talk(redis_url, read)
+    summaries, paused = talk(redis_url, read)
     # A paused queue nobody enqueued to yet is listed too: its pause waits for it.
     names = {name for name, _, _ in summaries}
     rows = summaries + [(name, 0, 0.0) for name in sorted(paused - names)]
@@ -90,7 +73,7 @@ def list_queues(redis_url: str, as_json: bool) -> None:
 def pause(queue: str, redis_url: str) -> None:
     """Stop every worker fetching from QUEUE; running jobs finish, enqueues still land."""
     name = _queue_argument(queue)
-    changed = _talk(redis_url, lambda client: QueuePauses(client).pause(name))
+    changed = talk(redis_url, lambda client: QueuePauses(client).pause(name))
     if changed:
         click.echo(f"paused {name}: no worker fetches from it until `sidequest queues resume`")
     else:
@@ -103,7 +86,7 @@ def pause(queue: str, redis_url: str) -> None:
 def resume(queue: str, redis_url: str) -> None:
     """Let workers fetch from QUEUE again, at once."""
     name = _queue_argument(queue)
-    changed = _talk(redis_url, lambda client: QueuePauses(client).resume(name))
+    changed = talk(redis_url, lambda client: QueuePauses(client).resume(name))
     if changed:
         click.echo(f"resumed {name}")
     else:
@@ -119,7 +102,7 @@ def cancel(jid: str, redis_url: str) -> None:
         checked_jid(jid)
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="JID") from None
-    result = _talk(redis_url, lambda client: cancel_job(client, jid))
+    result = talk(redis_url, lambda client: cancel_job(client, jid))
     if not result.found:
         click.echo(f"error: {describe(result)}", err=True)
         click.echo(

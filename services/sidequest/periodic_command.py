@@ -22,10 +22,8 @@ from typing import Any, NoReturn, TypeVar
 from zoneinfo import ZoneInfo
 
 import click
-import redis
 
-from sidequest.cli_common import client_redis_url, or_exit, url_source
-from sidequest.connection import connect, redact
+from sidequest.cli_common import client_redis_url, talk
 from sidequest.periodic_jobs.store import PeriodicStore, Status
 
 T = TypeVar("T")
@@ -100,14 +98,7 @@ def run(name: str, redis_url: str) -> None:
 
 def _talk(redis_url: str, action: Callable[[PeriodicStore], T]) -> T:
     """action(store) on the Redis at `redis_url`; exits with a message when it fails."""
-    client = or_exit(lambda: connect(redis_url, source=url_source()))
-    try:
-        return action(PeriodicStore(client))
-    except redis.RedisError as error:
-        click.echo(f"error: cannot use {redact(redis_url)}: {error}", err=True)
-        sys.exit(1)
-    finally:
-        client.close()
+    return talk(redis_url, lambda client: action(PeriodicStore(client)))
 
 
 def _status(redis_url: str, name: str, now: float) -> Status:

@@ -176,26 +176,25 @@ class FakeAdapter:
         """
         performed = 0
         while self.jobs:
-            if performed >= max_jobs:
-                raise AssertionError(
-                    f"drain stopped after {max_jobs} jobs; do jobs enqueue forever?"
-                )
-            job = self.jobs.pop(0)
+            job = self._next_to_drain(performed, max_jobs)
             perform_payload(job.payload, job.job_type)
             performed += 1
         self._locks.clear()
         return performed
+
+    def _next_to_drain(self, performed: int, max_jobs: int) -> EnqueuedJob:
+        """The next job `drain`/`drain_async` performs, after checking the max_jobs
+        guard: a job that keeps enqueuing more would otherwise drain forever."""
+        if performed >= max_jobs:
+            raise AssertionError(f"drain stopped after {max_jobs} jobs; do jobs enqueue forever?")
+        return self.jobs.pop(0)
 
     async def drain_async(self, *, max_jobs: int = 10_000) -> int:
         """`drain` for async tests: jobs with an async perform run to completion on the
         test's event loop (where `drain` would only start them as tasks)."""
         performed = 0
         while self.jobs:
-            if performed >= max_jobs:
-                raise AssertionError(
-                    f"drain stopped after {max_jobs} jobs; do jobs enqueue forever?"
-                )
-            job = self.jobs.pop(0)
+            job = self._next_to_drain(performed, max_jobs)
             result = perform_payload(job.payload, job.job_type)
             if inspect.isawaitable(result):
                 await result

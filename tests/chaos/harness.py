@@ -46,6 +46,7 @@ from tests.chaos.analysis import Execution, Fault, Job, Verdict, judge, parse_ev
 from tests.chaos.chaos_jobs import EVENTS, AsyncChaosJob, ChaosJob
 from tests.chaos.cluster import Incarnation, Slot, busy, identity_of
 from tests.chaos.config import ChaosConfig
+from tests.chaos.conftest import REPORTS
 from tests.support.polling import wait_for
 from tests.support.redis_server import RedisServer
 from tests.support.tcp_proxy import TcpProxy
@@ -112,6 +113,28 @@ class ChaosReport:
         return "\n".join(lines)
 
 
+def run_and_check(label: str, config: ChaosConfig, make_run: Callable[[], ChaosRun]) -> None:
+    """Run a chaos run and assert its verdict: nothing lost, nothing run twice, every
+    duplicate explained, and each kind of fault injected at least once.
+
+    `label` names the run in the seed line ("chaos", "batch chaos"). The seed is
+    printed before the run starts, so that a run that fails or hangs before its report
+    can be replayed; the report then replaces it in the session's chaos figures.
+    """
+    print(f"{label} seed {config.seed}: replay with CHAOS_SEED={config.seed}", flush=True)
+    REPORTS.append(f"{label} seed {config.seed}")
+    report = make_run().run()
+    text = report.format()
+    REPORTS[-1] = text
+    print(text)
+    assert report.verdict.lost == [], text
+    assert report.verdict.twice == [], text
+    assert report.verdict.unexplained == {}, text
+    assert report.ok, text
+    for kind in ("kills (SIGKILL)", "terms (SIGTERM)", "freezes (SIGSTOP)", "redis restarts"):
+        assert report.figures[kind], f"no {kind}\n{text}"
+
+
 class ChaosRun:
     #: the modules every worker imports with -r
     REQUIRES: tuple[str, ...] = ("tests.chaos.chaos_jobs",)
@@ -143,30 +166,36 @@ class ChaosRun:
         self._window_end = 0.0
         self.planned: list[plan.PlannedFault] = []
 
+    def _start_servers(self, stack: ExitStack) -> None:
+        """Start the job Redis (AOF, no automatic rewrite), the witness Redis, the proxy,
+        the AOF history and both clients; `stack` stops each. The periodic run (a
+        subclass with its own `run`) starts the same servers."""
+        self.job_redis = RedisServer(
+            self.directory / "redis",
+            appendonly=True,
+            extra=["--auto-aof-rewrite-percentage", "0"],
+        )
+        self.job_redis.start()
+        stack.callback(self.job_redis.stop)
+        self.witness = RedisServer(self.directory / "witness")
+        self.witness.start()
+        stack.callback(self.witness.stop)
+        self.proxy = TcpProxy(self.job_redis.port).start()
+        stack.callback(self.proxy.stop)
+        self.history = aof.AofHistory(self.job_redis).start()
+        stack.callback(self.history.stop)
+        self.client = redis.Redis.from_url(self.job_redis.url, socket_timeout=10)
+        stack.callback(self.client.close)
+        self.witness_client = redis.Redis.from_url(self.witness.url)
+        stack.callback(self.witness_client.close)
+
     # -- the run ------------------------------------------------------------------------
 
     def run(self) -> ChaosReport:
         started = time.monotonic()
         config = self.config
         with ExitStack() as stack:
-            self.job_redis = RedisServer(
-                self.directory / "redis",
-                appendonly=True,
-                extra=["--auto-aof-rewrite-percentage", "0"],
-            )
-            self.job_redis.start()
-            stack.callback(self.job_redis.stop)
-            self.witness = RedisServer(self.directory / "witness")
-            self.witness.start()
-            stack.callback(self.witness.stop)
-            self.proxy = TcpProxy(self.job_redis.port).start()
-            stack.callback(self.proxy.stop)
-            self.history = aof.AofHistory(self.job_redis).start()
-            stack.callback(self.history.stop)
-            self.client = redis.Redis.from_url(self.job_redis.url, socket_timeout=10)
-            stack.callback(self.client.close)
-            self.witness_client = redis.Redis.from_url(self.witness.url)
-            stack.callback(self.witness_client.close)
+            self._start_servers(stack)
 
             self.jobs = self._enqueue()
             self.slots = self._slots()

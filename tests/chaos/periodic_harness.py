@@ -27,7 +27,6 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import redis
 import yaml
 
 from sidequest.periodic_jobs import keys as periodic_keys
@@ -38,8 +37,6 @@ from tests.chaos.harness import ChaosRun
 from tests.chaos.periodic_chaos_jobs import RUNS
 from tests.chaos.periodic_config import MISSED_LIMIT, PeriodicChaosConfig
 from tests.support.polling import wait_for
-from tests.support.redis_server import RedisServer
-from tests.support.tcp_proxy import TcpProxy
 
 JOB_CLASS = "tests.chaos.periodic_chaos_jobs.PeriodicChaosJob"
 
@@ -83,24 +80,7 @@ class PeriodicChaosRun(ChaosRun):
     def run(self) -> PeriodicChaosReport:  # type: ignore[override]
         started = time.monotonic()
         with ExitStack() as stack:
-            self.job_redis = RedisServer(
-                self.directory / "redis",
-                appendonly=True,
-                extra=["--auto-aof-rewrite-percentage", "0"],
-            )
-            self.job_redis.start()
-            stack.callback(self.job_redis.stop)
-            self.witness = RedisServer(self.directory / "witness")
-            self.witness.start()
-            stack.callback(self.witness.stop)
-            self.proxy = TcpProxy(self.job_redis.port).start()
-            stack.callback(self.proxy.stop)
-            self.history = aof.AofHistory(self.job_redis).start()
-            stack.callback(self.history.stop)
-            self.client = redis.Redis.from_url(self.job_redis.url, socket_timeout=10)
-            stack.callback(self.client.close)
-            self.witness_client = redis.Redis.from_url(self.witness.url)
-            stack.callback(self.witness_client.close)
+            self._start_servers(stack)
 
             self.jobs = []
             self.slots = self._slots()

@@ -14,7 +14,7 @@ import pytest
 
 from tests.chaos import config as chaos_config
 from tests.chaos.batch_chaos import BatchChaosRun
-from tests.chaos.conftest import REPORTS
+from tests.chaos.harness import run_and_check
 
 BATCHES = 1000
 
@@ -23,18 +23,7 @@ def _run(tmp_path: Path, sizes: tuple[int, int]) -> None:
     config = chaos_config.from_environment()
     # As many jobs as the batches hold on average, three workers.
     config = replace(config, jobs=round(BATCHES * sum(sizes) / 2), workers=3)
-    print(f"batch chaos seed {config.seed}: replay with CHAOS_SEED={config.seed}", flush=True)
-    REPORTS.append(f"batch chaos seed {config.seed}")
-    report = BatchChaosRun(config, tmp_path, BATCHES, sizes).run()
-    text = report.format()
-    REPORTS[-1] = text
-    print(text)
-    assert report.verdict.lost == [], text
-    assert report.verdict.twice == [], text
-    assert report.verdict.unexplained == {}, text
-    assert report.ok, text
-    for kind in ("kills (SIGKILL)", "terms (SIGTERM)", "freezes (SIGSTOP)", "redis restarts"):
-        assert report.figures[kind], f"no {kind}\n{text}"
+    run_and_check("batch chaos", config, lambda: BatchChaosRun(config, tmp_path, BATCHES, sizes))
 
 
 @pytest.mark.chaos

@@ -15,25 +15,12 @@ from pathlib import Path
 import pytest
 
 from tests.chaos import config as chaos_config
-from tests.chaos.conftest import REPORTS
-from tests.chaos.harness import ChaosRun
+from tests.chaos.harness import ChaosRun, run_and_check
 
 
 def _run(tmp_path: Path) -> None:
     config = chaos_config.from_environment()
-    # Printed first, so that a run that fails or hangs before its report can be replayed.
-    print(f"chaos seed {config.seed}: replay with CHAOS_SEED={config.seed}", flush=True)
-    REPORTS.append(f"chaos seed {config.seed}")
-    report = ChaosRun(config, tmp_path).run()
-    text = report.format()
-    REPORTS[-1] = text
-    print(text)
-    assert report.verdict.lost == [], text
-    assert report.verdict.twice == [], text
-    assert report.verdict.unexplained == {}, text
-    assert report.ok, text
-    for kind in ("kills (SIGKILL)", "terms (SIGTERM)", "freezes (SIGSTOP)", "redis restarts"):
-        assert report.figures[kind], f"no {kind}\n{text}"
+    run_and_check("chaos", config, lambda: ChaosRun(config, tmp_path))
 
 
 @pytest.mark.chaos

@@ -31,8 +31,7 @@ import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
-from sidequest.job import callbacks, rescue
-from sidequest.job.options import EnqueueOptions
+from sidequest.job import callbacks
 
 if TYPE_CHECKING:
     from sidequest.job.base import Job
@@ -114,31 +113,14 @@ def run_to_completion(job: Job) -> Any:
 async def perform_inline(job: Job) -> Any:
     """`Job.perform_inline` for an async job: retry_on/discard_on as perform_now applies
     them (a retry is enqueued through the adapter)."""
-    # Imported here: base.py imports this module, and enqueuing imports base lazily.
-    from sidequest.job import enqueuing  # noqa: PLC0415
-    from sidequest.job.base import failure_state  # noqa: PLC0415
+    # Imported here: base.py imports this module.
+    from sidequest.job.base import rescue_inline  # noqa: PLC0415
 
-    cls = type(job)
     try:
         result = await run_perform(job)
         return None if result is callbacks.HALTED else result
     except Exception as error:
-        decision = rescue.decide(cls, error, failure_state(job.payload), job.payload["retry"])
-        if isinstance(decision, rescue.Retry) and decision.rule_key is not None:
-            counts = dict(job.payload.get("exception_executions") or {})
-            counts[decision.rule_key] = decision.executions
-            options = EnqueueOptions(
-                queue=decision.queue or job.queue_name,
-                wait=decision.delay,
-                extra=(("exception_executions", counts),),
-            )
-            retry = enqueuing.enqueue(cls, job.args, options, job.kwargs, retry_of=job)
-            logger.info("%s failed with %r; retry %s enqueued", job, error, retry.jid)
-            return None
-        if isinstance(decision, rescue.Discard) and decision.by_rule:
-            logger.info("%s discarded: %s: %s", job, decision.reason, error)
-            if decision.callback is not None:
-                decision.callback(job, error)
+        if rescue_inline(job, error):
             return None
         raise
 

@@ -383,25 +383,37 @@ class Job:
             result = job.run_perform()
             return None if result is callbacks.HALTED else result
         except Exception as error:
-            decision = rescue.decide(cls, error, failure_state(job.payload), job.payload["retry"])
-            if isinstance(decision, rescue.Retry) and decision.rule_key is not None:
-                # As ActiveJob's retry_job: the retry is a new enqueue carrying the count.
-                counts = dict(job.payload.get("exception_executions") or {})
-                counts[decision.rule_key] = decision.executions
-                retry_options = EnqueueOptions(
-                    queue=decision.queue or job.queue_name,
-                    wait=decision.delay,
-                    extra=(("exception_executions", counts),),
-                )
-                retry = enqueuing.enqueue(cls, job.args, retry_options, job.kwargs, retry_of=job)
-                logger.info("%s failed with %r; retry %s enqueued", job, error, retry.jid)
-                return None
-            if isinstance(decision, rescue.Discard) and decision.by_rule:
-                logger.info("%s discarded: %s: %s", job, decision.reason, error)
-                if decision.callback is not None:
-                    decision.callback(job, error)
+            if rescue_inline(job, error):
                 return None
             raise
+
+
+def rescue_inline(job: Job, error: Exception) -> bool:
+    """Apply the job's retry_on/discard_on rules to an error its inline perform raised.
+
+    True when a rule handled it (a retry was enqueued or the job discarded); False when
+    the caller must re-raise. Shared by the sync and the async `perform_inline`.
+    """
+    cls = type(job)
+    decision = rescue.decide(cls, error, failure_state(job.payload), job.payload["retry"])
+    if isinstance(decision, rescue.Retry) and decision.rule_key is not None:
+        # As ActiveJob's retry_job: the retry is a new enqueue carrying the count.
+        counts = dict(job.payload.get("exception_executions") or {})
+        counts[decision.rule_key] = decision.executions
+        retry_options = EnqueueOptions(
+            queue=decision.queue or job.queue_name,
+            wait=decision.delay,
+            extra=(("exception_executions", counts),),
+        )
+        retry = enqueuing.enqueue(cls, job.args, retry_options, job.kwargs, retry_of=job)
+        logger.info("%s failed with %r; retry %s enqueued", job, error, retry.jid)
+        return True
+    if isinstance(decision, rescue.Discard) and decision.by_rule:
+        logger.info("%s discarded: %s: %s", job, decision.reason, error)
+        if decision.callback is not None:
+            decision.callback(job, error)
+        return True
+    return False
 
 
 def failure_state(job_payload: JobDict) -> rescue.FailureState:

@@ -48,6 +48,7 @@ from sidequest.middleware import SUCCEEDED, JobContext
 from sidequest.runtime import failure, links, resolution
 from sidequest.runtime.cancelling import RunningJob
 from sidequest.runtime.executor import (
+    _JOB_ERRORS,
     Executor,
     _next_attempt,
     _periodic_name,
@@ -59,8 +60,6 @@ from sidequest.runtime.limits import Left
 from sidequest.runtime.outcome import Ack, Failure, Outcome
 
 logger = logging.getLogger("sidequest")
-
-_JOB_ERRORS = (Exception, SystemExit, KeyboardInterrupt)
 
 
 class Reroute:

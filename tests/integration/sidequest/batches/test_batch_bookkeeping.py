@@ -86,6 +86,15 @@ def new_batch(client: redis.Redis) -> Batch:
     )
 
 
+def one_member(client: redis.Redis, store: InflightStore) -> tuple[Batch, Fetched]:
+    """A new batch of one MemberJob, and that job as a worker fetched it."""
+    batch = new_batch(client)
+    with batch:
+        MemberJob.perform_later(1)
+    [job] = fetch_all(store)
+    return batch, job
+
+
 def callback_labels(client: redis.Redis, queue: str = "default") -> list[str]:
     entries = client.lrange(keys.queue(queue), 0, -1)
     found = [json.loads(entry) for entry in entries]
@@ -95,10 +104,7 @@ def callback_labels(client: redis.Redis, queue: str = "default") -> list[str]:
 def test_the_last_success_its_counters_and_its_callbacks_are_one_script_call(
     client: RecordingRedis, store: InflightStore
 ) -> None:
-    batch = new_batch(client)
-    with batch:
-        MemberJob.perform_later(1)
-    [job] = fetch_all(store)
+    batch, job = one_member(client, store)
     client.sent.clear()
 
     store.exchange(Written(linked=[ack(job)]), 0, [])
@@ -137,10 +143,7 @@ def test_a_fenced_late_acknowledgement_changes_nothing_in_its_batch(
 def test_a_retry_counts_as_failed_until_its_success_and_a_second_success_counts_once(
     client: RecordingRedis, store: InflightStore
 ) -> None:
-    batch = new_batch(client)
-    with batch:
-        MemberJob.perform_later(1)
-    [job] = fetch_all(store)
+    batch, job = one_member(client, store)
     store.exchange(Written(failures=[fail(job, "retry")]), 0, [])
     status = batch.status()
     assert (status.failed, status.pending, status.complete) == (1, 1, False)
@@ -158,10 +161,7 @@ def test_a_retry_counts_as_failed_until_its_success_and_a_second_success_counts_
 
 
 def test_a_discarded_member_counts_as_dead(client: RecordingRedis, store: InflightStore) -> None:
-    batch = new_batch(client)
-    with batch:
-        MemberJob.perform_later(1)
-    [job] = fetch_all(store)
+    batch, job = one_member(client, store)
     store.exchange(Written(failures=[fail(job, "discard")]), 0, [])
     status = batch.status()
     assert (status.dead, status.complete, status.success) == (1, True, False)
@@ -171,10 +171,7 @@ def test_a_discarded_member_counts_as_dead(client: RecordingRedis, store: Inflig
 def test_a_poison_pill_buried_by_recovery_counts_as_dead(
     client: RecordingRedis, store: InflightStore
 ) -> None:
-    batch = new_batch(client)
-    with batch:
-        MemberJob.perform_later(1)
-    [job] = fetch_all(store)
+    batch, job = one_member(client, store)
     client.delete(keys.lease(IDENTITY))
     decoded = payload.decode(job.raw)
     entry = RecoveryEntry(
@@ -188,10 +185,7 @@ def test_a_poison_pill_buried_by_recovery_counts_as_dead(
 def test_an_operator_killing_a_retrying_member_counts_its_death(
     client: RecordingRedis, store: InflightStore
 ) -> None:
-    batch = new_batch(client)
-    with batch:
-        MemberJob.perform_later(1)
-    [job] = fetch_all(store)
+    batch, job = one_member(client, store)
     store.exchange(Written(failures=[fail(job, "retry")]), 0, [])
     retry = SortedSet(client, keys.RETRY)
     [entry] = retry.page(0, 10)
