@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from sidequest.api import QueuePauses
 from tests.stack.clients import Prometheus, Shop
 from tests.stack.control import (
     StackControl,
@@ -128,20 +129,35 @@ def test_a_worker_killed_with_sigkill_mid_burst_is_restarted_and_no_job_is_lost(
 
 def test_adding_worker_processes_during_a_burst_raises_throughput(stack: Stack) -> None:
     operator = base_shape(stack)
+    pauses = QueuePauses(stack.redis)
     address = unique_address("scale")
-    # Enough for both measurements and for the added processes' start-up in between.
-    report_ids = request_burst(stack.shop, address, 600)
-    wait_for(
-        lambda: len(busy_processes(stack.redis)) == stack.base_processes,
-        timeout=30,
-        interval=0.05,
-        message="every worker process to be busy",
-    )
-    before = drain_rate(stack, 60, timeout=120)
-
-    added = operator.add_processes()
+    burst = 600
+    # Each measurement starts from a backlog held in the paused queue: the outbox relay
+    # pushes a report's job a few ms after its request, and more processes may drain
+    # faster than requests arrive, so a backlog does not build up by itself.
+    pauses.pause("reports")
+    added = 0
     try:
+        report_ids = request_burst(stack.shop, address, burst)
+        wait_for(
+            lambda: int(stack.redis.llen(REPORTS_QUEUE)) >= burst,
+            timeout=60,
+            interval=0.05,
+            message="the burst queued",
+        )
+        pauses.resume("reports")
+        wait_for(
+            lambda: len(busy_processes(stack.redis)) == stack.base_processes,
+            timeout=30,
+            interval=0.05,
+            message="every worker process to be busy",
+        )
+        before = drain_rate(stack, 60, timeout=120)
+
+        pauses.pause("reports")
+        added = operator.add_processes()
         everyone = set(wait_for_live_processes(stack, stack.base_processes + added))
+        pauses.resume("reports")
         # Measured once every process has run a job: the first one in a new process also
         # pays for imports and connections.
         seen_busy: set[str] = set()
@@ -150,7 +166,13 @@ def test_adding_worker_processes_during_a_burst_raises_throughput(stack: Stack) 
             seen_busy.update(busy_processes(stack.redis))
             return seen_busy >= everyone
 
-        wait_for(everyone_ran_jobs, timeout=30, interval=0.02, message="every process busy")
+        try:
+            wait_for(everyone_ran_jobs, timeout=30, interval=0.02, message="every process busy")
+        except AssertionError:
+            raise AssertionError(
+                f"never busy: {sorted(everyone - seen_busy)}; busy: {sorted(seen_busy)}; "
+                f"{stack.redis.llen(REPORTS_QUEUE)} report jobs queued"
+            ) from None
         after = drain_rate(stack, 120, timeout=120)
         print(
             f"\nreport jobs/s with {stack.base_processes} worker process(es): {before:.1f}; "
@@ -163,6 +185,7 @@ def test_adding_worker_processes_during_a_burst_raises_throughput(stack: Stack) 
         reports = stack.shop.wait_until_final(report_ids, timeout=180)
         assert {report["status"] for report in reports.values()} == {"done"}
     finally:
+        pauses.resume("reports")
         operator.remove_added()
 
 
