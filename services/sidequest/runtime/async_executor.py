@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from sidequest import payload
-from sidequest.errors import JobCancelled, JobTimeoutError, MalformedPayloadError, UnknownJobError
+from sidequest.errors import JobCancelled, JobTimeoutError, UnknownJobError
 from sidequest.job import async_perform
 from sidequest.job.base import Job
 from sidequest.limits import limits_of
@@ -51,9 +51,10 @@ from sidequest.runtime.executor import (
     _JOB_ERRORS,
     Executor,
     _next_attempt,
-    _periodic_name,
     _seconds,
     _unique_digest,
+    decode_or_bury,
+    job_context,
 )
 from sidequest.runtime.fetched import Fetched
 from sidequest.runtime.limits import Left
@@ -114,27 +115,15 @@ class AsyncExecutor:
         when its limits refused it and it left this process (runtime/limits.py)."""
         fetched = run.job
         started = time.time()
-        try:
-            job = payload.decode(fetched.raw)
-        except MalformedPayloadError as malformed:
-            logger.warning("dead on arrival from queue %s: %s", fetched.queue, malformed)
-            dead = failure.wrap_malformed(fetched.raw, fetched.queue, malformed, started)
-            return Failure(fetched, "dead", started, dead)
+        job = decode_or_bury(fetched, started)
+        if isinstance(job, Failure):
+            return job
         if _synchronous(job):
             return REROUTE
         instead = await self._instead_of_running(fetched, job, started)
         if instead is not None:
             return instead
-        context = JobContext(
-            jid=str(job.get("jid", "")),
-            job_class=payload.display_class(job),
-            queue=fetched.queue,
-            enqueued_at=payload.timestamp(job.get("enqueued_at")),
-            started_at=started,
-            periodic=_periodic_name(job),
-            on_loop=True,
-            payload=job,
-        )
+        context = job_context(fetched, job, started, on_loop=True)
         run.context = context
         self.log.start(context)
         if self._has_middleware:

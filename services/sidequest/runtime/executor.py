@@ -87,6 +87,32 @@ class TimedRun:
     seconds: float
 
 
+def decode_or_bury(fetched: Fetched, started: float) -> payload.JobDict | Failure:
+    """The fetched job's payload, or the Failure that buries a malformed one."""
+    try:
+        return payload.decode(fetched.raw)
+    except MalformedPayloadError as malformed:
+        logger.warning("dead on arrival from queue %s: %s", fetched.queue, malformed)
+        dead = failure.wrap_malformed(fetched.raw, fetched.queue, malformed, started)
+        return Failure(fetched, "dead", started, dead)
+
+
+def job_context(
+    fetched: Fetched, job: payload.JobDict, started: float, *, on_loop: bool = False
+) -> JobContext:
+    """What logging and middleware see of a job about to start."""
+    return JobContext(
+        jid=str(job.get("jid", "")),
+        job_class=payload.display_class(job),
+        queue=fetched.queue,
+        enqueued_at=payload.timestamp(job.get("enqueued_at")),
+        started_at=started,
+        periodic=_periodic_name(job),
+        on_loop=on_loop,
+        payload=job,
+    )
+
+
 class Executor:
     def __init__(
         self,
@@ -112,26 +138,15 @@ class Executor:
         """Run the job; None means the watchdog abandoned it and already reported it,
         Left that its limits refused it and it left this process (runtime/limits.py)."""
         started = time.time()
-        try:
-            job = payload.decode(fetched.raw)
-        except MalformedPayloadError as malformed:
-            logger.warning("dead on arrival from queue %s: %s", fetched.queue, malformed)
-            dead = failure.wrap_malformed(fetched.raw, fetched.queue, malformed, started)
-            return Failure(fetched, "dead", started, dead)
+        job = decode_or_bury(fetched, started)
+        if isinstance(job, Failure):
+            return job
 
         instead = self._instead_of_running(fetched, job, started)
         if instead is not None:
             return instead
 
-        context = JobContext(
-            jid=str(job.get("jid", "")),
-            job_class=payload.display_class(job),
-            queue=fetched.queue,
-            enqueued_at=payload.timestamp(job.get("enqueued_at")),
-            started_at=started,
-            periodic=_periodic_name(job),
-            payload=job,
-        )
+        context = job_context(fetched, job, started)
         self.log.start(context)
         if self._has_middleware:
             self.middleware.job_started(context)
