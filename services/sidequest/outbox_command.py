@@ -88,8 +88,14 @@ def engine_for(url: str) -> Any:
     """An engine for `url`; plain `postgresql://` goes through psycopg 3."""
     from sqlalchemy import create_engine  # noqa: PLC0415
     from sqlalchemy.engine import make_url  # noqa: PLC0415
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError  # noqa: PLC0415
 
-    parsed = make_url(url)
-    if parsed.drivername in ("postgres", "postgresql"):
-        parsed = parsed.set(drivername="postgresql+psycopg")
-    return create_engine(parsed, pool_pre_ping=True)
+    try:
+        parsed = make_url(url)
+        if parsed.drivername in ("postgres", "postgresql"):
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        return create_engine(parsed, pool_pre_ping=True)
+    except (ArgumentError, NoSuchModuleError) as error:
+        raise click.BadParameter(
+            f"not a database URL SQLAlchemy can use: {error}", param_hint="--database-url"
+        ) from None

@@ -11,11 +11,9 @@ import sys
 from datetime import UTC, datetime
 
 import click
-import redis
 
 from sidequest.api.progress import progress as read_progress
-from sidequest.cli_common import client_redis_url, or_exit, url_source
-from sidequest.connection import connect
+from sidequest.cli_common import client_redis_url, talk
 
 
 @click.command("progress")
@@ -24,12 +22,7 @@ from sidequest.connection import connect
 @click.option("--json", "as_json", is_flag=True, help="print JSON")
 def progress(jid: str, redis_url: str, as_json: bool) -> None:
     """The progress job JID reported: done of total, its message, and how it ended."""
-    client = or_exit(lambda: connect(redis_url, source=url_source()))
-    try:
-        found = read_progress(jid, client)
-    except redis.RedisError as error:
-        click.echo(f"error: cannot read Redis: {error}", err=True)
-        sys.exit(1)
+    found = talk(redis_url, lambda client: read_progress(jid, client))
     if found is None:
         click.echo(f"job {jid} reported no progress (or it expired)", err=True)
         sys.exit(1)

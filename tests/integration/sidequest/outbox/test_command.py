@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import redis
 from click.testing import CliRunner
 from sqlalchemy import Engine
@@ -64,3 +65,11 @@ def test_relay_runs_until_sigterm(
         _, stderr = process.communicate(timeout=30)
     assert process.returncode == 0, stderr
     assert redis_client.llen("queue:outbox") == 1
+
+
+@pytest.mark.parametrize("url", ["nonsense://", "not a url"])
+def test_a_database_url_sqlalchemy_cannot_use_is_a_usage_error(url: str) -> None:
+    result = CliRunner().invoke(main, ["outbox", "status", "--database-url", url])
+    assert result.exit_code == 2
+    assert "--database-url" in result.output and "not a database URL" in result.output
+    assert "Traceback" not in result.output
