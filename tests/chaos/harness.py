@@ -257,7 +257,9 @@ class ChaosRun:
             job for job in now_jobs if job.n % 2 == 1
         ]
         jobs = [Job(jid, job.kind) for jid, job in zip(jids, now_jobs, strict=True)]
-        self._seconds = {jid: job.seconds for jid, job in zip(jids, now_jobs, strict=True)}
+        # Added to, not replaced: the batch run pushes its jobs in many calls, and the
+        # freeze looks up the length of whichever job runs at that moment.
+        self._seconds.update((jid, job.seconds) for jid, job in zip(jids, now_jobs, strict=True))
         for job in planned:
             if job.delay:
                 at = time.time() + job.delay
