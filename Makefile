@@ -64,10 +64,17 @@ dist: install
 system-packages:
 	@scripts/ensure-system-packages $(TEST_SYSTEM_PACKAGES)
 
+# The Compose layer runs beside the other layers: it spends most of its time waiting on
+# Docker (image builds, health checks), and the two share nothing (each test starts its
+# own servers on free ports). Its output is printed once both have finished.
 test: install system-packages
-	$(BIN)/pytest tests --ignore=tests/compose
-	$(MAKE) --no-print-directory test-compose
-	$(MAKE) --no-print-directory lint
+	@status=0; log=$$(mktemp); \
+	$(MAKE) --no-print-directory test-compose >$$log 2>&1 & compose=$$!; \
+	$(BIN)/pytest tests --ignore=tests/compose || status=$$?; \
+	wait $$compose || status=$$?; \
+	echo "=== the Compose layer (make test-compose) ==="; cat $$log; rm -f $$log; \
+	$(MAKE) --no-print-directory lint || status=$$?; \
+	exit $$status
 
 # The Compose layer: starts Debian's dockerd if no daemon answers (and stops only that
 # one afterwards), builds the stand-in and app images, brings docker-compose.yml up as

@@ -131,7 +131,7 @@ def test_adding_worker_processes_during_a_burst_raises_throughput(stack: Stack) 
     operator = base_shape(stack)
     pauses = QueuePauses(stack.redis)
     address = unique_address("scale")
-    burst = 600
+    burst = 300
     # Each measurement starts from a backlog held in the paused queue: the outbox relay
     # pushes a report's job a few ms after its request, and more processes may drain
     # faster than requests arrive, so a backlog does not build up by itself.
