@@ -149,6 +149,17 @@ class TcpProxy:
             with link.lock:
                 link.close(abort=True)
 
+    def drop_connections(self) -> None:
+        """Reset every connection and drop its held bytes, and go on forwarding: a new
+        connection gets through at once, as to a new master after a failover. (reset()
+        then heal() would refuse one that arrives between the two calls.)"""
+        with self._lock:
+            self._state = FORWARD
+            links, self._links = self._links, []
+        for link in links:
+            with link.lock:
+                link.close(abort=True)
+
     def heal(self) -> None:
         """Forward again; bytes held during a stall are delivered now, in order."""
         with self._lock:

@@ -567,8 +567,7 @@ def test_an_enqueue_whose_reply_is_lost_raises_and_is_not_pushed_a_second_time(
         def lose_the_reply() -> None:
             # Runs before the reply is forwarded: it is dropped with the connection, and
             # a new connection gets through at once, as to a new master after a failover.
-            proxy.reset()
-            proxy.heal()
+            proxy.drop_connections()
 
         proxy.when_sent(b"LPUSH", lambda: proxy.when_received(b":", lose_the_reply))
         job = payload.build(ClientReportJob.job_name, [7])
@@ -596,8 +595,7 @@ def test_a_scheduled_enqueue_whose_reply_is_lost_is_repeated_harmlessly(
         adapter.redis.ping()
 
         def lose_the_reply() -> None:
-            proxy.reset()
-            proxy.heal()
+            proxy.drop_connections()
 
         proxy.when_sent(b"ZADD", lambda: proxy.when_received(b":", lose_the_reply))
         job = payload.build(ClientReportJob.job_name, [8])
