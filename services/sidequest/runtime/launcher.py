@@ -182,6 +182,7 @@ class Launcher:
             self._dedicated_client,
             settings.scheduler_max_sleep,
             periodic.PeriodicFiring(PeriodicTicker(self.periodic_store), self.middleware),
+            on_pushed=self._scheduler_pushed,
         )
         self.process_info = ProcessInfo(
             self.identity,
@@ -247,6 +248,11 @@ class Launcher:
             # runs it, which at worst starts a job just after its queue was paused.
             logger.warning("could not put back a job landed in a paused queue (%s)", error)
         return True
+
+    def _scheduler_pushed(self) -> None:
+        # Due jobs and periodic ticks were just pushed, often several at once: one fetch
+        # takes them all, where the waiters would land them one by one.
+        self.fetcher.wake()
 
     def _queue_resumed(self) -> None:
         # Jobs may wait in the resumed queue: fetch now instead of at the next idle poll.

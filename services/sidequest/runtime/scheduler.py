@@ -36,6 +36,11 @@ logger = logging.getLogger("sidequest")
 
 BATCH = 200
 _SUBSCRIBE_REPLY_SECONDS = 5.0
+# The last stretch of a sleep is slept with time.sleep: poll(2), under the wait for
+# wakeup messages, counts whole milliseconds rounded up, which woke the scheduler up to
+# a millisecond after a tick or a due job. A message arriving in this stretch is read
+# at the next look, at most this much later.
+_PRECISE_WAIT_SECONDS = 0.002
 
 
 class Scheduler:
@@ -45,11 +50,15 @@ class Scheduler:
         connect: Callable[[], redis.Redis],
         max_sleep: float,
         periodic: PeriodicFiring | None = None,
+        on_pushed: Callable[[], None] | None = None,
     ):
         self.store = store
         self.connect = connect
         self.max_sleep = max_sleep
         self.periodic = periodic
+        #: called after this scheduler pushed jobs onto queues: the launcher wakes its
+        #: fetcher, which takes them in one round trip instead of one landing at a time
+        self.on_pushed = on_pushed
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._run, name="sidequest-scheduler", daemon=True)
 
@@ -86,7 +95,8 @@ class Scheduler:
             tick = None if self.periodic is None else self._fire_ticks(self.periodic, now)
             earliest = self.store.earliest_due()
             if earliest is not None and earliest <= now:
-                self.promote_due(now)
+                if self.promote_due(now):
+                    self._pushed()
                 continue
             wake = min((t for t in (earliest, tick) if t is not None), default=None)
             # From the clock as it is now: `now` was read before the fire and the round
@@ -98,7 +108,10 @@ class Scheduler:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     break
-                message = pubsub.get_message(timeout=remaining)
+                if remaining <= _PRECISE_WAIT_SECONDS:
+                    time.sleep(remaining)
+                    break
+                message = pubsub.get_message(timeout=remaining - _PRECISE_WAIT_SECONDS)
                 if message is not None and _announces_before(message, earliest):
                     break
 
@@ -106,8 +119,14 @@ class Scheduler:
         """Fire the due ticks; when the next is due. Ticks go first: asking the ticker
         costs no round trip, and a tick is due at the very time the sleep ends."""
         if periodic.due(now) <= now:
-            periodic.fire(now)
+            report = periodic.fire(now)
+            if report is not None and report.enqueued:
+                self._pushed()
         return periodic.due(now)
+
+    def _pushed(self) -> None:
+        if self.on_pushed is not None:
+            self.on_pushed()
 
     def promote_due(self, now: float) -> int:
         """Move every job due at `now`; returns how many moved."""

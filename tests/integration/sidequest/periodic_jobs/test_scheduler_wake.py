@@ -7,6 +7,7 @@ import math
 import time
 from typing import cast
 
+from sidequest import keys, payload
 from sidequest.config import build_settings
 from sidequest.connection import connect
 from sidequest.periodic_jobs.ticker import FireReport
@@ -59,3 +60,34 @@ def test_a_slow_fire_does_not_make_the_next_wake_late(redis_url: str) -> None:
     assert all(lateness >= 0 for lateness in late), late
     # Woken from the time read before the fire, each wake came FIRE_SECONDS late.
     assert max(late) < FIRE_SECONDS / 2, late
+
+
+def test_jobs_it_moves_onto_a_queue_wake_the_fetcher_and_an_empty_look_does_not(
+    redis_url: str,
+) -> None:
+    """The launcher's fetcher takes the pushed jobs in one round trip (on_pushed)."""
+    settings = build_settings(environ={})
+    client = connect(redis_url)
+    pushes: list[float] = []
+    scheduler = Scheduler(
+        ScheduleStore(client, settings),
+        lambda: connect(redis_url),
+        max_sleep=0.05,
+        on_pushed=lambda: pushes.append(time.time()),
+    )
+    scheduler.start()
+    try:
+        # Several looks at an empty schedule: none of them counts as a push.
+        looks_until = time.monotonic() + 0.3
+        wait_for(lambda: time.monotonic() >= looks_until, timeout=5, message="some looks")
+        assert pushes == []
+        job = payload.build("SomeJob", [1])
+        job["queue"] = "default"
+        due = time.time() + 0.1
+        client.zadd(keys.SCHEDULE, {payload.encode(job): due})
+        wait_for(lambda: client.llen(keys.queue("default")) == 1, timeout=5, message="moved")
+        wait_for(lambda: len(pushes) == 1, timeout=5, message="on_pushed called")
+        assert pushes[0] >= due
+    finally:
+        scheduler.stop()
+        client.close()
