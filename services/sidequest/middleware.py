@@ -11,7 +11,7 @@ a job's outcome or delay the next tick.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -100,6 +100,10 @@ class MiddlewareChain:
 
     def __init__(self, middleware: Sequence[Middleware] = ()):
         self.items = tuple(middleware)
+        # The two hooks called for every job: only the middleware that define them, as
+        # bound methods (most built-in ones watch only finished jobs, or neither).
+        self._started = _overriding(self.items, "job_started")
+        self._finished = _overriding(self.items, "job_finished")
 
     def __bool__(self) -> bool:
         return bool(self.items)
@@ -113,14 +117,20 @@ class MiddlewareChain:
             _guard(item.process_stopping, process)
 
     def job_started(self, job: JobContext) -> None:
-        for item in self.items:
-            _guard(item.job_started, job)
+        for hook in self._started:
+            try:
+                hook(job)
+            except Exception:
+                logger.exception("middleware hook %r failed", hook)
 
     def job_finished(
         self, job: JobContext, outcome: str, duration: float, error: BaseException | None
     ) -> None:
-        for item in self.items:
-            _guard(item.job_finished, job, outcome, duration, error)
+        for hook in self._finished:
+            try:
+                hook(job, outcome, duration, error)
+            except Exception:
+                logger.exception("middleware hook %r failed", hook)
 
     def heartbeat(self) -> None:
         for item in self.items:
@@ -145,6 +155,19 @@ class MiddlewareChain:
     def job_admitted_after_wait(self, job_class: str, waited: float) -> None:
         for item in self.items:
             _guard(item.job_admitted_after_wait, job_class, waited)
+
+
+def _overriding(items: Sequence[Middleware], name: str) -> tuple[Callable[..., None], ...]:
+    """The bound `name` hooks of the items, leaving out Middleware's own no-op."""
+    base = getattr(Middleware, name)
+    hooks = []
+    for item in items:
+        if getattr(type(item), name, None) is base:
+            continue
+        hook = getattr(item, name, None)
+        if hook is not None:
+            hooks.append(hook)
+    return tuple(hooks)
 
 
 def _guard(hook: object, *args: object) -> None:
