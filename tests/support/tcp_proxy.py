@@ -142,19 +142,18 @@ class TcpProxy:
 
     def reset(self) -> None:
         """Reset every connection, drop held bytes, refuse new connections until heal()."""
-        with self._lock:
-            self._state = RESET
-            links, self._links = self._links, []
-        for link in links:
-            with link.lock:
-                link.close(abort=True)
+        self._abort_links(RESET)
 
     def drop_connections(self) -> None:
         """Reset every connection and drop its held bytes, and go on forwarding: a new
         connection gets through at once, as to a new master after a failover. (reset()
         then heal() would refuse one that arrives between the two calls.)"""
+        self._abort_links(FORWARD)
+
+    def _abort_links(self, state: str) -> None:
+        """Enter `state` and reset every connection, dropping the bytes it holds."""
         with self._lock:
-            self._state = FORWARD
+            self._state = state
             links, self._links = self._links, []
         for link in links:
             with link.lock:
