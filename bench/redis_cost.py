@@ -13,7 +13,10 @@ one), and the jobs/s at which that cost would fill one core. The machine's load 
 and the CPU the rest of the machine used during the drain are printed too, since Redis
 and the workers share the cores with everything else.
 
-`sql` needs PostgreSQL (BENCH_PG_URL, as `python -m bench`); without it, it is skipped.
+`sql` creates a database of its own on the loopback PostgreSQL (BENCH_PG_URL, default
+postgresql://postgres@127.0.0.1:5432/postgres, as `python -m bench`) and drops it after.
+A drain in which any job failed is an error: failures and their retries are commands no
+successful job costs.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.pgdb import Database
 from bench.redisd import RedisServer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -106,11 +110,14 @@ class Sampler(threading.Thread):
         return used, peak
 
 
-def drain(server: RedisServer, workload: str, n: int, procs: int, directory: Path) -> Drain:
+def drain(
+    server: RedisServer, workload: str, n: int, procs: int, directory: Path, pg_dsn: str = ""
+) -> Drain:
     client = server.client
     client.flushall()
     env = {
         **os.environ,
+        "BENCH_PG_DSN": pg_dsn,
         "REDIS_URL": server.url,
         "BENCH_WORKLOAD": workload,
         "BENCH_CONCURRENCY": "10",
@@ -147,17 +154,21 @@ def drain(server: RedisServer, workload: str, n: int, procs: int, directory: Pat
             last = now
             break
         time.sleep(0.02)
-    commands = sum(
-        int(stats["calls"])
-        for stats in client.info("commandstats").values()
+    by_command = {
+        name.removeprefix("cmdstat_"): int(stats["calls"])
+        for name, stats in client.info("commandstats").items()
         if isinstance(stats, dict)
-    )
+    }
+    commands = sum(by_command.values())
     sampler.stopped.set()
     sampler.join()
     for worker in workers:
         worker.terminate()
     for worker in workers:
         worker.wait(60)
+    failed = int(client.get("stat:failed") or 0)
+    if failed:
+        raise SystemExit(f"{workload}: {failed} of {n} jobs failed; see a worker's log")
     used, peak = sampler.between(first, last)
     machine = sampler.machine_between(first, last)
     return Drain(workload, n, last - first, used, peak, commands, machine, load)
@@ -180,19 +191,23 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=1)
     options = parser.parse_args()
     print(f"machine: {os.cpu_count()} cores; load average {Path('/proc/loadavg').read_text()}")
+    workloads = options.workloads.split(",")
+    database = Database() if "sql" in workloads else None
     with tempfile.TemporaryDirectory() as scratch:
         server = RedisServer(Path(scratch) / "redis")
         server.start()
         try:
+            if database is not None:
+                database.create()
+            dsn = database.dsn if database is not None else ""
             for _ in range(options.repeats):
-                for workload in options.workloads.split(","):
-                    if workload == "sql" and not os.environ.get("BENCH_PG_URL"):
-                        print("sql    skipped: no BENCH_PG_URL")
-                        continue
-                    result = drain(server, workload, options.n, options.procs, Path(scratch))
+                for workload in workloads:
+                    result = drain(server, workload, options.n, options.procs, Path(scratch), dsn)
                     print(result.line(), flush=True)
         finally:
             server.stop()
+            if database is not None and database.created:
+                database.drop()
 
 
 if __name__ == "__main__":
