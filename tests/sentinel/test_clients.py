@@ -117,6 +117,11 @@ def test_the_web_tier_and_its_dashboard_on_a_sentinel_url(
     login = base64.b64encode(b"admin:s3cret").decode()
     page = client.get("/sidequest/queues", headers={"Authorization": f"Basic {login}"})
     assert page.status_code == 200 and b"reports" in page.data
+    # The dashboard's Redis panel names the server it reached: the master, followed by
+    # the cluster's two replicas.
+    home = client.get("/sidequest/", headers={"Authorization": f"Basic {login}"})
+    assert home.status_code == 200
+    assert b"<dd>master, 2 replicas</dd>" in home.data
 
 
 def test_a_write_that_reaches_a_demoted_master_goes_to_the_new_one(

@@ -116,6 +116,10 @@ class Stats:
             "connected_clients",
             "used_memory_human",
             "used_memory_peak_human",
+            # Behind Sentinel, which server answered and how many replicas follow it
+            # (a master with none left has nobody to fail over to).
+            "role",
+            "connected_slaves",
         )
         return {name: str(info.get(name, "")) for name in wanted}
 
