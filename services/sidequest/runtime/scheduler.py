@@ -12,6 +12,8 @@ Tasks:
    periodic_claim.lua lets one push each tick)
 4. move every due job with promote.lua: the ZREM and the LPUSH happen in one step, and
    a job moves only if this process removed it, so every worker can run a scheduler
+5. after pushing jobs, wake the process's fetcher (`on_pushed`), which takes them in
+   one round trip
 Unlike Sidekiq's poller (a random 2.5-7.5 s sleep), a job starts within a few
 milliseconds of its due time, never before it, and so does a periodic tick.
 """
