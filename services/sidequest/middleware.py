@@ -118,19 +118,13 @@ class MiddlewareChain:
 
     def job_started(self, job: JobContext) -> None:
         for hook in self._started:
-            try:
-                hook(job)
-            except Exception:
-                logger.exception("middleware hook %r failed", hook)
+            _guard(hook, job)
 
     def job_finished(
         self, job: JobContext, outcome: str, duration: float, error: BaseException | None
     ) -> None:
         for hook in self._finished:
-            try:
-                hook(job, outcome, duration, error)
-            except Exception:
-                logger.exception("middleware hook %r failed", hook)
+            _guard(hook, job, outcome, duration, error)
 
     def heartbeat(self) -> None:
         for item in self.items:
