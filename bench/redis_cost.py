@@ -154,12 +154,11 @@ def drain(
             last = now
             break
         time.sleep(0.02)
-    by_command = {
-        name.removeprefix("cmdstat_"): int(stats["calls"])
-        for name, stats in client.info("commandstats").items()
+    commands = sum(
+        int(stats["calls"])
+        for stats in client.info("commandstats").values()
         if isinstance(stats, dict)
-    }
-    commands = sum(by_command.values())
+    )
     sampler.stopped.set()
     sampler.join()
     for worker in workers:
@@ -168,7 +167,11 @@ def drain(
         worker.wait(60)
     failed = int(client.get("stat:failed") or 0)
     if failed:
-        raise SystemExit(f"{workload}: {failed} of {n} jobs failed; see a worker's log")
+        raise SystemExit(
+            f"{workload}: {failed} of {n} jobs failed (the workers' output is discarded: "
+            f"run `BENCH_WORKLOAD={workload} sidequest worker -r bench.agents.sidequest_jobs` "
+            "by hand to see why)"
+        )
     used, peak = sampler.between(first, last)
     machine = sampler.machine_between(first, last)
     return Drain(workload, n, last - first, used, peak, commands, machine, load)
@@ -206,8 +209,8 @@ def main() -> None:
                     print(result.line(), flush=True)
         finally:
             server.stop()
-            if database is not None and database.created:
-                database.drop()
+            if database is not None:
+                database.drop()  # nothing when it was never created
 
 
 if __name__ == "__main__":
